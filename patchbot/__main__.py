@@ -1,0 +1,5 @@
+import sys
+
+from patchbot.cli import main
+
+sys.exit(main())

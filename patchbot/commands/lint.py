@@ -1,0 +1,16 @@
+"""`patchbot lint`: placeholder until its owner lands the real command."""
+
+from __future__ import annotations
+
+import argparse
+
+from patchbot.errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lint", help="(not yet implemented)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise InputError("'patchbot lint' is not implemented yet")

@@ -1,0 +1,74 @@
+"""Parse C text with tree-sitter-c and list its function definitions.
+
+Kernel code is full of macros tree-sitter does not know; it still produces a tree with
+ERROR nodes localised around them, which is what we want: a bad macro must not hide the
+rest of the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tree_sitter_c
+from tree_sitter import Language, Node, Parser, Tree
+
+C_LANGUAGE = Language(tree_sitter_c.language())
+
+
+@dataclass(frozen=True)
+class FunctionSpan:
+    name: str
+    start_line: int  # 1-based, line of the declarator/return type
+    end_line: int  # 1-based, line of the closing brace
+    body_start_line: int  # line of the opening brace
+
+
+def _parser() -> Parser:
+    return Parser(C_LANGUAGE)
+
+
+@lru_cache(maxsize=256)
+def parse(text: str) -> Tree:
+    """Parse (cached by content: rules run over the same file many times)."""
+    return _parser().parse(text.encode("utf-8", "surrogateescape"))
+
+
+def _declarator_name(node: Node | None) -> str | None:
+    while node is not None:
+        if node.type == "identifier":
+            return node.text.decode("utf-8", "replace") if node.text else None
+        inner = node.child_by_field_name("declarator")
+        if inner is None:
+            # parenthesized_declarator and friends keep the name one level down
+            named = [c for c in node.named_children if c.type != "parameter_list"]
+            inner = named[0] if named else None
+        node = inner
+    return None
+
+
+@lru_cache(maxsize=256)
+def function_spans(text: str) -> tuple[FunctionSpan, ...]:
+    """Every function definition in the text, in source order."""
+    spans: list[FunctionSpan] = []
+    stack = [parse(text).root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            name = _declarator_name(node.child_by_field_name("declarator"))
+            body = node.child_by_field_name("body")
+            if name and body is not None:
+                spans.append(FunctionSpan(name, node.start_point[0] + 1, node.end_point[0] + 1,
+                                          body.start_point[0] + 1))
+            continue
+        stack.extend(node.children)
+    spans.sort(key=lambda s: s.start_line)
+    return tuple(spans)
+
+
+def function_at(text: str, line: int) -> FunctionSpan | None:
+    """The function whose definition covers ``line``, if any."""
+    for span in function_spans(text):
+        if span.start_line <= line <= span.end_line:
+            return span
+    return None

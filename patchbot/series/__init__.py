@@ -1,0 +1,1 @@
+"""Series input: mbox, format-patch directory, single patch, stdin, git range, archive."""

@@ -1,0 +1,35 @@
+"""Shared test fixtures.
+
+Real parts (the kernel tree, gcc, public-inbox, qemu) are installed by scripts/setup.sh;
+a test that needs one and cannot find it fails loudly instead of skipping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def kernel_tree() -> Path:
+    """The extracted Debian linux-source-6.1 tree (cached under ~/.cache/patchbot)."""
+    from patchbot.kernel.tree import default_tree
+
+    return default_tree()
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):
+    """Run `patchbot ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from patchbot.cli import main
+
+    def _run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run
