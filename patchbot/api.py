@@ -31,8 +31,13 @@ class Severity(enum.IntEnum):
 
     @classmethod
     def parse(cls, text: str) -> Severity:
-        aliases = {"info": cls.INFO, "question": cls.INFO, "note": cls.INFO,
-                   "warning": cls.WARNING, "error": cls.ERROR}
+        aliases = {
+            "info": cls.INFO,
+            "question": cls.INFO,
+            "note": cls.INFO,
+            "warning": cls.WARNING,
+            "error": cls.ERROR,
+        }
         try:
             return aliases[text.strip().lower()]
         except KeyError:
@@ -125,8 +130,15 @@ class Context:
             sev = Severity.parse(sev)
         if path is None:
             path = self.file.path if self.file else (kw.pop("default_path", "") or "")
-        return Finding(rule=self.rule.id, severity=sev, message=message, path=path,
-                       line=line, patch=self.patch.label if self.patch else None, **kw)
+        return Finding(
+            rule=self.rule.id,
+            severity=sev,
+            message=message,
+            path=path,
+            line=line,
+            patch=self.patch.label if self.patch else None,
+            **kw,
+        )
 
 
 CheckResult = Iterable[Finding]

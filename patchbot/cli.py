@@ -27,10 +27,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="patchbot", description="Lint, generate and validate CoCo guest-memory kernel patches.")
+    parser = _Parser(
+        prog="patchbot", description="Lint, generate and validate CoCo guest-memory kernel patches."
+    )
     parser.add_argument("--version", action="version", version=f"patchbot {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log progress to stderr (-vv for debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv for debug)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"patchbot.commands.{name}").register(sub)
@@ -61,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # last resort: one line, internal-error exit code
         logging.getLogger("patchbot").debug("internal error", exc_info=True)
-        sys.stderr.write(f"patchbot: internal error: {type(exc).__name__}: {exc} "
-                         "(run with -vv for the traceback)\n")
+        sys.stderr.write(
+            f"patchbot: internal error: {type(exc).__name__}: {exc} "
+            "(run with -vv for the traceback)\n"
+        )
         return EXIT_INTERNAL
 
 

@@ -58,8 +58,14 @@ def function_spans(text: str) -> tuple[FunctionSpan, ...]:
             name = _declarator_name(node.child_by_field_name("declarator"))
             body = node.child_by_field_name("body")
             if name and body is not None:
-                spans.append(FunctionSpan(name, node.start_point[0] + 1, node.end_point[0] + 1,
-                                          body.start_point[0] + 1))
+                spans.append(
+                    FunctionSpan(
+                        name,
+                        node.start_point[0] + 1,
+                        node.end_point[0] + 1,
+                        body.start_point[0] + 1,
+                    )
+                )
             continue
         stack.extend(node.children)
     spans.sort(key=lambda s: s.start_line)
