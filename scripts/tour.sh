@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job on the bundled example: install what is needed, then lint the bundled RFC-shaped
+# virtio-mem CoCo series and boot the unpatched virtio-mem driver in the TDX model.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit $?
+echo "\$ patchbot lint examples/virtio-mem-coco-rfc.mbox"
+python3 -m patchbot lint examples/virtio-mem-coco-rfc.mbox
+lint_rc=$?
+echo
+echo "\$ patchbot boot --driver virtio-mem --platform tdx"
+python3 -m patchbot boot --driver virtio-mem --platform tdx
+boot_rc=$?
+echo
+echo "tour: lint exit code $lint_rc, boot exit code $boot_rc (1 means findings were reported)"
+# Findings are the expected outcome of the tour; only usage or internal errors fail it.
+[ "$lint_rc" -le 1 ] && [ "$boot_rc" -le 1 ]
