@@ -1,0 +1,242 @@
+"""Configuration: ``.patchbot.toml`` or ``[tool.patchbot]`` in pyproject.toml.
+
+Searched from the current directory upwards (the first directory holding either file
+wins; within one directory .patchbot.toml wins), or named with ``--config FILE``.
+
+Keys::
+
+    fail-on = "warning"            # error | warning | info | never
+    format = "text"                # text | json | sarif | b4 | review
+    rule-dirs = ["more-rules"]     # extra rule directories, relative to the file
+    baseline = "patchbot-baseline.json"
+
+    [rules.leak-on-failure]        # per rule: enabled, severity, and its own options
+    enabled = false
+    severity = "error"
+
+    [[ignore]]                     # per-path ignores
+    rule = "some-rule"
+    paths = ["drivers/foo/*.c"]
+
+Every unknown key is a ConfigError naming the key and the file: a typo must not
+silently turn a rule off or on.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from patchbot.api import Severity
+from patchbot.errors import ConfigError
+
+CONFIG_NAME = ".patchbot.toml"
+PYPROJECT = "pyproject.toml"
+FAIL_ON_CHOICES = ("error", "warning", "info", "never")
+FORMATS = ("text", "json", "sarif", "b4", "review")
+TOP_KEYS = {"fail-on", "format", "rule-dirs", "baseline", "rules", "ignore"}
+RULE_RESERVED = {"enabled", "severity"}
+IGNORE_KEYS = {"rule", "paths"}
+
+
+@dataclass
+class RuleSettings:
+    enabled: bool | None = None  # None: not mentioned, the rule's default applies
+    severity: Severity | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IgnoreEntry:
+    rule: str
+    paths: tuple[str, ...]
+
+
+@dataclass
+class Config:
+    path: Path | None = None  # where it came from (None: defaults)
+    fail_on: str = "warning"
+    format: str = "text"
+    rule_dirs: list[Path] = field(default_factory=list)
+    baseline: Path | None = None
+    rules: dict[str, RuleSettings] = field(default_factory=dict)
+    ignores: list[IgnoreEntry] = field(default_factory=list)
+
+    def where(self) -> str:
+        return str(self.path) if self.path else "configuration"
+
+
+def fail_threshold(fail_on: str) -> Severity | None:
+    """The lowest severity that fails the run, or None for --fail-on never."""
+    if fail_on == "never":
+        return None
+    return Severity.parse(fail_on)
+
+
+def _error(source: Path, message: str) -> ConfigError:
+    return ConfigError(f"{source}: {message}")
+
+
+def _reject_unknown(source: Path, table: Mapping[str, Any], known: set[str], where: str) -> None:
+    for key in table:
+        if key not in known:
+            raise _error(source, f"unknown key {where}{key!r}")
+
+
+def _parse_rules(source: Path, table: Any) -> dict[str, RuleSettings]:
+    if not isinstance(table, dict):
+        raise _error(source, "'rules' must be a table of [rules.<id>] tables")
+    parsed: dict[str, RuleSettings] = {}
+    for rule_id, body in table.items():
+        if not isinstance(body, dict):
+            raise _error(source, f"[rules.{rule_id}] must be a table")
+        settings = RuleSettings()
+        for key, value in body.items():
+            if key == "enabled":
+                if not isinstance(value, bool):
+                    raise _error(source, f"rules.{rule_id}.enabled must be true or false")
+                settings.enabled = value
+            elif key == "severity":
+                try:
+                    settings.severity = Severity.parse(str(value))
+                except ValueError as exc:
+                    raise _error(source, f"rules.{rule_id}.severity: {exc}") from None
+            else:
+                settings.options[key] = value  # checked against RULE.options later
+        parsed[rule_id] = settings
+    return parsed
+
+
+def _parse_ignores(source: Path, value: Any) -> list[IgnoreEntry]:
+    if not isinstance(value, list):
+        raise _error(source, "'ignore' must be an array of tables ([[ignore]])")
+    entries: list[IgnoreEntry] = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise _error(source, "each [[ignore]] entry must be a table")
+        _reject_unknown(source, item, IGNORE_KEYS, "in [[ignore]]: ")
+        rule = item.get("rule")
+        paths = item.get("paths")
+        if not isinstance(rule, str) or not rule:
+            raise _error(source, '[[ignore]] needs rule = "<rule-id>"')
+        if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+            raise _error(source, f'[[ignore]] for {rule} needs paths = ["glob", ...]')
+        entries.append(IgnoreEntry(rule, tuple(paths)))
+    return entries
+
+
+def parse_table(table: Mapping[str, Any], source: Path) -> Config:
+    """Build a Config from an already-decoded TOML table (the file's or [tool.patchbot])."""
+    _reject_unknown(source, table, TOP_KEYS, "")
+    base = source.parent
+    config = Config(path=source)
+    if "fail-on" in table:
+        if table["fail-on"] not in FAIL_ON_CHOICES:
+            raise _error(source, f"fail-on must be one of {', '.join(FAIL_ON_CHOICES)}")
+        config.fail_on = table["fail-on"]
+    if "format" in table:
+        if table["format"] not in FORMATS:
+            raise _error(source, f"format must be one of {', '.join(FORMATS)}")
+        config.format = table["format"]
+    if "rule-dirs" in table:
+        dirs = table["rule-dirs"]
+        if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
+            raise _error(source, "rule-dirs must be an array of directory names")
+        config.rule_dirs = [(base / d).resolve() for d in dirs]
+    if "baseline" in table:
+        if not isinstance(table["baseline"], str):
+            raise _error(source, "baseline must be a file name")
+        config.baseline = (base / table["baseline"]).resolve()
+    if "rules" in table:
+        config.rules = _parse_rules(source, table["rules"])
+    if "ignore" in table:
+        config.ignores = _parse_ignores(source, table["ignore"])
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def load_file(path: Path) -> Config:
+    """Load an explicit config file (a .patchbot.toml, or a pyproject.toml)."""
+    data = _read_toml(path)
+    if path.name == PYPROJECT:
+        table = data.get("tool", {}).get("patchbot")
+        if table is None:
+            raise ConfigError(f"{path}: no [tool.patchbot] table")
+        return parse_table(table, path)
+    return parse_table(data, path)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest .patchbot.toml, or pyproject.toml with [tool.patchbot], upwards."""
+    for directory in (start, *start.parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / PYPROJECT
+        if pyproject.is_file() and "patchbot" in _read_toml(pyproject).get("tool", {}):
+            return pyproject
+    return None
+
+
+def load_config(explicit: str | Path | None = None, *, cwd: Path | None = None) -> Config:
+    """--config FILE if given, else the nearest config upwards from cwd, else defaults."""
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"--config {explicit}: no such file")
+        return load_file(path)
+    found = find_config((cwd or Path.cwd()).resolve())
+    return load_file(found) if found else Config()
+
+
+def check_against_rules(config: Config, rules: Iterable[Any]) -> None:
+    """Every [rules.<id>] must name a loaded rule (or alias) and only its options.
+
+    ``rules`` are engine LoadedRule objects (typed loosely to keep this module free of
+    the engine import).
+    """
+    by_name: dict[str, Any] = {}
+    for item in rules:
+        for name in (item.rule.id, *item.rule.aliases):
+            by_name[name] = item.rule
+    where = config.where()
+    for rule_id, settings in config.rules.items():
+        rule = by_name.get(rule_id)
+        if rule is None:
+            raise ConfigError(f"{where}: unknown rule {rule_id!r} in [rules.{rule_id}]")
+        for key, value in settings.options.items():
+            if key not in rule.options:
+                known = ", ".join(sorted(RULE_RESERVED | set(rule.options)))
+                raise ConfigError(f"{where}: unknown key rules.{rule_id}.{key!r} (known: {known})")
+            default = rule.options[key]
+            if default is not None and not _same_kind(default, value):
+                raise ConfigError(
+                    f"{where}: rules.{rule_id}.{key} must be a {type(default).__name__}"
+                )
+    for entry in config.ignores:
+        if entry.rule not in by_name:
+            raise ConfigError(f"{where}: unknown rule {entry.rule!r} in [[ignore]]")
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        return isinstance(value, (int, float))
+    if isinstance(default, (list, tuple)):
+        return isinstance(value, list)
+    if isinstance(default, Mapping):
+        return isinstance(value, dict)
+    return isinstance(value, type(default))

@@ -1,0 +1,218 @@
+"""Run the selected rules over a series (patch mode) or over whole files (--file/audit).
+
+Patch mode keeps only what each patch introduces (see introduced.py); file mode keeps
+everything.  A rule that raises is reported as an internal error naming the rule, and
+the other rules still run: one broken rule must not hide the findings of the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from patchbot.api import Context, Finding, SourceFile
+from patchbot.config import Config, fail_threshold
+from patchbot.engine.introduced import fill_function, keep_introduced
+from patchbot.engine.loader import LoadedRule
+from patchbot.engine.selection import ActiveRule
+from patchbot.engine.suppress import Key, inline_ignored, is_inline_suppressed, path_ignored
+from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL
+from patchbot.series.model import Patch, Series
+
+log = logging.getLogger(__name__)
+
+SourcesFor = Callable[[Series, Patch], list[SourceFile]]
+
+
+@dataclass
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # damaged input, from the parsers
+    errors: list[str] = field(default_factory=list)  # internal errors: rules that crashed
+    series: Series | None = None
+    rules: list[LoadedRule] = field(default_factory=list)  # the rules that ran
+    mode: str = "series"  # "series" or "files"
+    suppressed: int = 0  # dropped by inline comments or [[ignore]]
+    baselined: int = 0  # dropped because the baseline knows them
+
+    def exit_code(self, fail_on: str) -> int:
+        if self.errors:
+            return EXIT_INTERNAL
+        threshold = fail_threshold(fail_on)
+        if threshold is not None and any(f.severity >= threshold for f in self.findings):
+            return EXIT_FINDINGS
+        return EXIT_CLEAN
+
+
+class Engine:
+    def __init__(
+        self,
+        active: Sequence[ActiveRule],
+        config: Config | None = None,
+        *,
+        baseline: set[Key] | None = None,
+    ) -> None:
+        self.active = list(active)
+        self.config = config or Config()
+        self.baseline = baseline or set()
+        self._errors: list[str] = []
+
+    # -- running one rule -------------------------------------------------------------
+
+    def _run(self, rule: ActiveRule, ctx: Context, where: str) -> list[Finding]:
+        try:
+            produced = list(rule.loaded.check(ctx))
+            for item in produced:
+                if not isinstance(item, Finding):
+                    raise TypeError(f"check() yielded {type(item).__name__}, not a Finding")
+        except Exception as exc:
+            message = f"rule {rule.id} crashed on {where}: {type(exc).__name__}: {exc}"
+            log.error("%s", message, exc_info=log.isEnabledFor(logging.DEBUG))
+            self._errors.append(message)
+            return []
+        return produced
+
+    def _file_rule(
+        self,
+        rule: ActiveRule,
+        file: SourceFile,
+        series: Series | None,
+        patch: Patch | None,
+        files: list[SourceFile],
+    ) -> list[Finding]:
+        ctx = Context(
+            rule=rule.loaded.rule,
+            options=rule.options,
+            series=series,
+            patch=patch,
+            file=file,
+            files=files,
+        )
+        where = f"{file.path}" + (f" in [PATCH {patch.label}]" if patch else "")
+        found = [fill_function(f, file.text) for f in self._run(rule, ctx, where)]
+        if patch is None:
+            return found
+
+        def pre_findings() -> list[Finding]:
+            if file.pre_text is None:
+                return []
+            pre = SourceFile(file.path, file.pre_text, frozenset(), file.complete, None)
+            pre_ctx = Context(
+                rule=rule.loaded.rule,
+                options=rule.options,
+                series=series,
+                patch=patch,
+                file=pre,
+                files=files,
+            )
+            return [
+                fill_function(f, pre.text) for f in self._run(rule, pre_ctx, f"{where} (pre-image)")
+            ]
+
+        return keep_introduced(found, file, patch, pre_findings)
+
+    # -- the two modes ----------------------------------------------------------------
+
+    def lint_files(self, files: Sequence[SourceFile]) -> LintResult:
+        """--file / audit mode: every line counts, every finding is kept."""
+        self._errors = []
+        files = list(files)
+        series = Series(source="files")
+        raw: list[Finding] = []
+        for rule in self._by_scope("file"):
+            for file in files:
+                raw.extend(self._file_rule(rule, file, series, None, files))
+        for rule in self._by_scope("series"):
+            ctx = Context(rule=rule.loaded.rule, options=rule.options, series=series, files=files)
+            raw.extend(self._run(rule, ctx, "the files"))
+        texts = {f.path: f.text for f in files}
+        return self._finish(raw, texts, series, mode="files", warnings=[])
+
+    def lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
+        """Patch mode: file rules per changed C file per patch, patch rules per patch,
+        series rules once; only what the patches introduce is kept."""
+        self._errors = []
+        raw: list[Finding] = []
+        texts: dict[str, str] = {}
+        every_file: list[SourceFile] = []
+        file_rules = self._by_scope("file")
+        patch_rules = self._by_scope("patch")
+        for patch in series.patches:
+            files = sources(series, patch)
+            every_file.extend(files)
+            for file in files:
+                texts[file.path] = file.text  # the latest post-image wins for suppressions
+            for rule in file_rules:
+                for file in files:
+                    raw.extend(self._file_rule(rule, file, series, patch, files))
+            for rule in patch_rules:
+                ctx = Context(
+                    rule=rule.loaded.rule,
+                    options=rule.options,
+                    series=series,
+                    patch=patch,
+                    files=files,
+                )
+                raw.extend(self._run(rule, ctx, f"[PATCH {patch.label}]"))
+        for rule in self._by_scope("series"):
+            ctx = Context(
+                rule=rule.loaded.rule, options=rule.options, series=series, files=every_file
+            )
+            raw.extend(self._run(rule, ctx, "the series"))
+        warnings = list(series.warnings)
+        for patch in ([series.cover] if series.cover else []) + series.patches:
+            warnings.extend(f"[PATCH {patch.label}] {w}" for w in patch.warnings)
+        return self._finish(raw, texts, series, mode="series", warnings=warnings)
+
+    # -- shared tail ------------------------------------------------------------------
+
+    def _by_scope(self, scope: str) -> list[ActiveRule]:
+        return [r for r in self.active if r.loaded.rule.scope == scope]
+
+    def _finish(
+        self,
+        raw: Iterable[Finding],
+        texts: dict[str, str],
+        series: Series,
+        *,
+        mode: str,
+        warnings: list[str],
+    ) -> LintResult:
+        names = {r.id: r.names for r in self.active}
+        ignored_lines = {path: inline_ignored(text) for path, text in texts.items()}
+        result = LintResult(
+            series=series,
+            rules=[r.loaded for r in self.active],
+            mode=mode,
+            warnings=warnings,
+            errors=list(self._errors),
+        )
+        seen: set[tuple[object, ...]] = set()
+        order = {p.label: i for i, p in enumerate(series.patches)}
+        for finding in raw:
+            ident = (
+                finding.rule,
+                finding.path,
+                finding.line,
+                finding.col,
+                finding.message,
+                finding.patch,
+            )
+            if ident in seen:
+                continue
+            seen.add(ident)
+            rule_names = names.get(finding.rule, {finding.rule})
+            if is_inline_suppressed(
+                finding, rule_names, ignored_lines.get(finding.path, {})
+            ) or path_ignored(finding, rule_names, self.config.ignores):
+                result.suppressed += 1
+                continue
+            if finding.key() in self.baseline:
+                result.baselined += 1
+                continue
+            result.findings.append(finding)
+        result.findings.sort(
+            key=lambda f: (order.get(f.patch or "", -1), f.path, f.line, f.col, f.rule, f.message)
+        )
+        return result
