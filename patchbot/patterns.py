@@ -1,0 +1,231 @@
+"""Token and word helpers shared by the pattern rules (duplicates, comments, terms).
+
+Everything here works on plain text with line numbers, so rules can stay small and the
+helpers can be tested on their own.  The tokenizer is a single regex pass: it is much
+cheaper than a tree-sitter walk and good enough for "is this the same shape of code".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+C_KEYWORDS = frozenset(
+    """auto break case char const continue default do double else enum extern float for
+    goto if inline int long register restrict return short signed sizeof static struct
+    switch typedef union unsigned void volatile while bool true false NULL""".split()
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "id", "kw", "num", "str", "op"
+    text: str
+    line: int  # 1-based
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str  # raw, including the /* */ or // markers
+    start_line: int
+    end_line: int
+
+    @property
+    def body(self) -> str:
+        """The words of the comment without markers and leading stars."""
+        inner = self.text
+        if inner.startswith("//"):
+            inner = inner[2:]
+        else:
+            inner = inner[2:-2] if inner.endswith("*/") else inner[2:]
+        lines = [re.sub(r"^\s*\*+", "", ln) for ln in inner.split("\n")]
+        return " ".join(ln.strip() for ln in lines).strip()
+
+    @property
+    def is_kernel_doc(self) -> bool:
+        return self.text.startswith("/**") and not self.text.startswith("/**/")
+
+
+# One alternation, ordered so that comments and literals win over operators.
+_TOKEN_RE = re.compile(
+    r"""
+    (?P<comment>/\*.*?(?:\*/|\Z)|//[^\n]*)
+  | (?P<pp>^[ \t]*\#(?:[^\n\\]|\\.)*)
+  | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<id>[A-Za-z_]\w*)
+  | (?P<num>(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?)[uUlLfF]*)
+  | (?P<op>->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%&|^!~<>=?:;,.(){}\[\]])
+  | (?P<nl>\n)
+  | (?P<ws>[ \t\r\f\v]+|\\\n)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL | re.MULTILINE,
+)
+
+
+def scan(text: str) -> tuple[list[Token], list[Comment]]:
+    """Split C text into code tokens and comments (preprocessor lines are dropped)."""
+    tokens: list[Token] = []
+    comments: list[Comment] = []
+    line = 1
+    for m in _TOKEN_RE.finditer(text):
+        kind = m.lastgroup
+        value = m.group()
+        if kind == "nl":
+            line += 1
+            continue
+        if kind == "comment":
+            comments.append(Comment(value, line, line + value.count("\n")))
+        elif kind in ("id", "num", "str", "op"):
+            if kind == "id" and value in C_KEYWORDS:
+                kind = "kw"
+            tokens.append(Token(kind or "other", value, line))
+        line += value.count("\n")
+    return tokens, comments
+
+
+def line_counts(added: frozenset[int], line: int) -> bool:
+    """Whether a rule should look at ``line`` (--file mode hands an empty set: all do)."""
+    return not added or line in added
+
+
+# --- words ------------------------------------------------------------------------
+
+# Kernel abbreviations a reviewer reads as the full word.
+ABBREVIATIONS: dict[str, str] = {
+    "dec": "decrypted",
+    "enc": "encrypted",
+    "decrypt": "decrypted",
+    "encrypt": "encrypted",
+    "decryption": "decrypted",
+    "encryption": "encrypted",
+    "sb": "subblock",
+    "sbs": "subblock",
+    "subblocks": "subblock",
+    "mb": "memory block",
+    "bb": "big block",
+    "mem": "memory",
+    "addr": "address",
+    "phys": "physical",
+    "pfn": "page frame",
+    "pg": "page",
+    "pages": "page",
+    "nr": "number",
+    "cnt": "count",
+    "buf": "buffer",
+    "alloc": "allocate",
+    "dev": "device",
+    "vdev": "device",
+    "init": "initialize",
+    "cfg": "config",
+    "err": "error",
+    "rc": "result",
+    "ret": "result",
+    "cb": "callback",
+    "cc": "coco",
+    "unlocked": "unlock",
+    "locked": "lock",
+    "unlocks": "unlock",
+    "locks": "lock",
+}
+
+_CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+def split_identifier(name: str) -> list[str]:
+    """``virtio_mem_sbm_coco_set_decrypted`` -> virtio mem sbm coco set decrypted."""
+    words: list[str] = []
+    for part in name.split("_"):
+        words.extend(w.lower() for w in _CAMEL_RE.findall(part))
+    return [w for w in words if w]
+
+
+def expand_words(words: Iterable[str]) -> set[str]:
+    """Each word plus its spelled-out form (sb -> subblock, dec -> decrypted)."""
+    out: set[str] = set()
+    for w in words:
+        out.add(w)
+        full = ABBREVIATIONS.get(w)
+        if full:
+            out.update(full.split())
+        out.add(stem(w))
+    return out
+
+
+def stem(word: str) -> str:
+    """A crude English stem: enough to match 'unlocks'/'unlock', 'plugged'/'plug'."""
+    for suffix in ("ation", "ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word[-1] == word[-2]:  # plugg -> plug
+        word = word[:-1]
+    return word
+
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def prose_words(text: str) -> list[str]:
+    """Words of a comment; identifiers in it are split like code identifiers."""
+    out: list[str] = []
+    for m in _WORD_RE.finditer(text):
+        out.extend(split_identifier(m.group()))
+    return out
+
+
+# --- mirrored operation pairs ---------------------------------------------------------
+
+# Word pairs that name an operation and its reverse.  Duplicated-logic treats both
+# members as the same word, so the decrypt loop and its encrypt twin hash alike.
+MIRROR_PAIRS: tuple[tuple[str, str], ...] = (
+    ("encrypted", "decrypted"),
+    ("encrypt", "decrypt"),
+    ("enc", "dec"),
+    ("plug", "unplug"),
+    ("plugged", "unplugged"),
+    ("online", "offline"),
+    ("onlined", "offlined"),
+    ("lock", "unlock"),
+    ("get", "put"),
+    ("alloc", "free"),
+    ("inc", "dec"),
+    ("map", "unmap"),
+    ("add", "remove"),
+    ("private", "shared"),
+    ("enable", "disable"),
+    ("register", "unregister"),
+    ("start", "stop"),
+    ("set", "clear"),
+)
+
+_MIRROR_CANON: dict[str, str] = {}
+for _a, _b in MIRROR_PAIRS:
+    _MIRROR_CANON.setdefault(_a, f"{_a}|{_b}")
+    _MIRROR_CANON.setdefault(_b, f"{_a}|{_b}")
+
+
+def mirror_canonical(name: str) -> str:
+    """The identifier with each mirrored word replaced by its pair name."""
+    return "_".join(_MIRROR_CANON.get(w, w) for w in split_identifier(name))
+
+
+def mirrored_difference(a: str, b: str) -> tuple[str, str] | None:
+    """If identifiers a and b differ only by mirrored words, the first differing pair."""
+    wa, wb = split_identifier(a), split_identifier(b)
+    if len(wa) != len(wb) or wa == wb:
+        return None
+    pair: tuple[str, str] | None = None
+    for x, y in zip(wa, wb, strict=True):
+        if x == y:
+            continue
+        if _MIRROR_CANON.get(x) is None or _MIRROR_CANON.get(x) != _MIRROR_CANON.get(y):
+            return None
+        pair = pair or (x, y)
+    return pair
+
+
+def iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    for no, line in enumerate(text.split("\n"), start=1):
+        yield no, line

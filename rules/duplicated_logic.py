@@ -1,0 +1,411 @@
+"""Two added blocks are the same code up to names or a mirrored operation.
+
+What it does
+------------
+Looks at the code a series adds (across all its patches and files) and finds pairs of
+blocks of five or more lines whose token shape is identical once identifiers and
+constants are abstracted, and whose vocabulary is the same once mirrored operation
+pairs are treated as one word (set_memory_encrypted/set_memory_decrypted, plug/unplug,
+online/offline, lock/unlock, get/put, alloc/free, inc/dec ...).  It reports the second
+block and points at the first.  Blocks that only hold braces, returns, breaks or goto
+error ladders are ignored: those are meant to look alike.
+
+It hashes windows of normalised tokens and keeps a winnowed subset of the hashes, so
+its cost grows with the size of the series, not with its square.
+
+Why is this bad?
+----------------
+A loop and its mirror image drift apart: the next fix lands in one copy only.  In the
+virtio-mem CoCo RFC the reviewer pointed out that the loop in the going-online path
+"looks extremely similar to the reverse of" the decrypt helper and asked for a helper
+that both use.
+
+Example
+-------
+```c
+static void demo_mark_all_shared(struct demo_dev *dd, unsigned long blk)
+{
+        int idx, run;
+
+        for (idx = 0; idx < dd->units_per_blk; idx += run) {
+                run = 1;
+                if (!demo_unit_present(dd, blk, idx))
+                        continue;
+                while (idx + run < dd->units_per_blk &&
+                       demo_unit_present(dd, blk, idx + run))
+                        run++;
+                demo_set_decrypted(demo_blk_addr(blk) + idx * dd->unit_size,
+                                   run * dd->unit_size);
+        }
+}
+
+static int demo_mark_all_private(struct demo_dev *dd, unsigned long blk)
+{
+        int idx, run, err;
+
+        for (idx = 0; idx < dd->units_per_blk; idx += run) {
+                run = 1;
+                if (!demo_unit_present(dd, blk, idx))
+                        continue;
+                while (idx + run < dd->units_per_blk &&
+                       demo_unit_present(dd, blk, idx + run))
+                        run++;
+                err = demo_set_encrypted(demo_blk_addr(blk) + idx * dd->unit_size,
+                                         run * dd->unit_size);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+```
+
+Use instead
+-----------
+```c
+typedef int (*demo_range_fn)(unsigned long addr, unsigned long size);
+
+static int demo_for_each_present_run(struct demo_dev *dd, unsigned long blk,
+                                     demo_range_fn fn)
+{
+        int idx, run, err;
+
+        for (idx = 0; idx < dd->units_per_blk; idx += run) {
+                run = 1;
+                if (!demo_unit_present(dd, blk, idx))
+                        continue;
+                while (idx + run < dd->units_per_blk &&
+                       demo_unit_present(dd, blk, idx + run))
+                        run++;
+                err = fn(demo_blk_addr(blk) + idx * dd->unit_size, run * dd->unit_size);
+                if (err)
+                        return err;
+        }
+        return 0;
+}
+
+static int demo_mark_all_private(struct demo_dev *dd, unsigned long blk)
+{
+        return demo_for_each_present_run(dd, blk, demo_set_encrypted);
+}
+```
+
+Known false positives
+---------------------
+Deliberately parallel code, e.g. a register-table setup written out twice for two
+hardware generations, or generated-looking tables of calls.  Long error ladders with
+many distinct cleanup calls can also match when both sides release the same objects.
+Raise ``min_lines`` or ``min_shared_identifiers`` in the config if this is noisy.
+
+References
+----------
+- "Re: [PATCH RFC] virtio-mem: support Confidential Computing (CoCo) environments",
+  David Hildenbrand, 2026-04-01: the going-online loop is the reverse of
+  virtio_mem_sbm_coco_set_decrypted() and should be factored out in a helper.
+- Documentation/process/coding-style.rst, section 6 "Functions": keep functions short and
+  doing one thing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
+from patchbot.cparse.parse import function_at
+from patchbot.patterns import Token, line_counts, mirror_canonical, mirrored_difference, scan
+
+RULE = Rule(
+    id="duplicated-logic",
+    severity=Severity.WARNING,
+    scope="series",
+    summary="two added blocks are the same code up to names or a mirrored operation pair",
+    confidence="heuristic",
+    options={
+        "window_tokens": 18,  # k-gram length hashed
+        "winnow_window": 4,  # keep the minimum hash of every 4 consecutive k-grams
+        "max_gap_tokens": 14,  # extra tokens one copy may have (an 'rc =' and its check)
+        "min_lines": 5,
+        "min_statements": 4,
+        "min_shared_identifiers": 0.5,
+        "max_positions_per_hash": 8,  # ubiquitous shapes are skipped, keeps it linear
+    },
+)
+
+_TRIVIAL_STATEMENT_START = frozenset({"return", "break", "continue", "goto", "}", "{"})
+_HASH_MOD = (1 << 61) - 1
+_HASH_BASE = 1_000_003
+
+
+@dataclass
+class _Stream:
+    """The added tokens of one file, cut into runs of adjacent added code."""
+
+    file_index: int
+    file: SourceFile
+    tokens: list[Token]
+    norm: list[int]
+    run_id: list[int]  # windows must not cross from one run into another
+
+
+@dataclass
+class _Chain:
+    a_file: int
+    b_file: int
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    last_a: int
+    last_b: int
+
+
+def _normal_form(tok: Token) -> str:
+    if tok.kind == "id":
+        return "I"
+    if tok.kind == "num":
+        return "N"
+    if tok.kind == "str":
+        return "S"
+    return tok.text
+
+
+def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
+    tokens, _comments = scan(sf.text)
+    kept: list[Token] = []
+    run_id: list[int] = []
+    run = 0
+    prev_line = None
+    for tok in tokens:
+        if not line_counts(sf.added, tok.line):
+            continue
+        if prev_line is not None and tok.line > prev_line + 1:
+            # a line in between that is not added (or blank in a rebuilt post-image)
+            if any(not line_counts(sf.added, ln) for ln in range(prev_line + 1, tok.line)):
+                run += 1
+        kept.append(tok)
+        run_id.append(run)
+        prev_line = tok.line
+    norm = [vocab.setdefault(_normal_form(t), len(vocab) + 1) for t in kept]
+    return _Stream(index, sf, kept, norm, run_id)
+
+
+def _kgram_hashes(stream: _Stream, k: int) -> list[int | None]:
+    """Rolling hash of every k-gram; None where the window crosses two runs."""
+    n = len(stream.norm)
+    out: list[int | None] = []
+    if n < k:
+        return out
+    top = pow(_HASH_BASE, k - 1, _HASH_MOD)
+    h = 0
+    for i in range(k):
+        h = (h * _HASH_BASE + stream.norm[i]) % _HASH_MOD
+    for start in range(n - k + 1):
+        if start:
+            h = (h - stream.norm[start - 1] * top) % _HASH_MOD
+            h = (h * _HASH_BASE + stream.norm[start + k - 1]) % _HASH_MOD
+        same_run = stream.run_id[start] == stream.run_id[start + k - 1]
+        out.append(h if same_run else None)
+    return out
+
+
+def _winnow(hashes: list[int | None], w: int) -> Iterator[tuple[int, int]]:
+    """(hash, position) fingerprints: the rightmost minimum of each window of w."""
+    last = -1
+    for start in range(max(0, len(hashes) - w + 1)):
+        best_pos = -1
+        best: int | None = None
+        for pos in range(start, start + w):
+            h = hashes[pos]
+            if h is not None and (best is None or h <= best):
+                best, best_pos = h, pos
+        if best is not None and best_pos != last:
+            last = best_pos
+            yield best, best_pos
+
+
+def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:
+    k = int(opts["window_tokens"])
+    index: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for st in streams:
+        for h, pos in _winnow(_kgram_hashes(st, k), int(opts["winnow_window"])):
+            index[h].append((st.file_index, pos))
+    pairs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    cap = int(opts["max_positions_per_hash"])
+    for positions in index.values():
+        if len(positions) < 2 or len(positions) > cap:
+            continue
+        for j in range(1, len(positions)):
+            for i in range(j):
+                (fa, pa), (fb, pb) = positions[i], positions[j]
+                if fa == fb and abs(pa - pb) < k:
+                    continue  # overlapping windows of the same code
+                pairs[(fa, fb)].append((pa, pb))
+    gap = int(opts["max_gap_tokens"]) + k
+    chains: list[_Chain] = []
+    for (fa, fb), matches in pairs.items():
+        open_chains: list[_Chain] = []
+        for pa, pb in sorted(matches):
+            for ch in open_chains:
+                if 0 <= pa - ch.last_a <= gap and 0 < pb - ch.last_b <= gap:
+                    ch.last_a, ch.last_b = pa, pb
+                    ch.a_end, ch.b_end = max(ch.a_end, pa + k), max(ch.b_end, pb + k)
+                    break
+            else:
+                ch = _Chain(fa, fb, pa, pa + k, pb, pb + k, pa, pb)
+                open_chains.append(ch)
+                chains.append(ch)
+    for ch in chains:
+        _extend(ch, streams[ch.a_file], streams[ch.b_file])
+    return chains
+
+
+def _extend(ch: _Chain, sa: _Stream, sb: _Stream) -> None:
+    """Grow a chain over equal tokens on both sides, so it starts at a statement."""
+    while (
+        ch.a_start > 0
+        and ch.b_start > 0
+        and sa.norm[ch.a_start - 1] == sb.norm[ch.b_start - 1]
+        and sa.run_id[ch.a_start - 1] == sa.run_id[ch.a_start]
+        and sb.run_id[ch.b_start - 1] == sb.run_id[ch.b_start]
+        and (sa is not sb or ch.b_start - 1 >= ch.a_end)
+    ):
+        ch.a_start -= 1
+        ch.b_start -= 1
+    while (
+        ch.a_end < len(sa.norm)
+        and ch.b_end < len(sb.norm)
+        and sa.norm[ch.a_end] == sb.norm[ch.b_end]
+        and sa.run_id[ch.a_end] == sa.run_id[ch.a_end - 1]
+        and sb.run_id[ch.b_end] == sb.run_id[ch.b_end - 1]
+        and (sa is not sb or ch.a_end + 1 <= ch.b_start)
+    ):
+        ch.a_end += 1
+        ch.b_end += 1
+    # start at a statement boundary so the report names the loop, not its tail
+    limit = min(ch.a_end, ch.b_end - ch.b_start + ch.a_start) - 1
+    while ch.a_start < limit and ch.b_start > 0 and sb.tokens[ch.b_start - 1].text not in "{};":
+        ch.a_start += 1
+        ch.b_start += 1
+
+
+def _statements(tokens: list[Token]) -> tuple[int, int]:
+    """(all statements, statements that are not return/break/goto/braces)."""
+    total = meaningful = 0
+    starts_statement = True
+    first = ""
+    for tok in tokens:
+        if starts_statement:
+            first = tok.text
+            starts_statement = False
+        if tok.text in (";", "{", "}"):
+            if tok.text == ";":
+                total += 1
+                if first not in _TRIVIAL_STATEMENT_START:
+                    meaningful += 1
+            starts_statement = True
+    return total, meaningful
+
+
+def _identifiers(tokens: list[Token]) -> set[str]:
+    return {mirror_canonical(t.text) for t in tokens if t.kind == "id"}
+
+
+def _mirror_pair(a: list[Token], b: list[Token]) -> tuple[str, str] | None:
+    names_a = {t.text for t in a if t.kind == "id"}
+    for name in (t.text for t in b if t.kind == "id"):
+        if name in names_a:
+            continue
+        for other in names_a:
+            pair = mirrored_difference(other, name)
+            if pair:
+                return pair
+    return None
+
+
+def _kind(tokens: list[Token]) -> str:
+    first = tokens[0].text if tokens else ""
+    return "loop" if first in ("for", "while", "do") else "block"
+
+
+def _patch_labels(ctx: Context) -> dict[int, str]:
+    """Which patch added each file of ctx.files (series scope has no ctx.patch)."""
+    labels: dict[int, str] = {}
+    if ctx.series is None:
+        return labels
+    for i, sf in enumerate(ctx.files):
+        for patch in ctx.series.patches:
+            for fd in patch.files:
+                if fd.path == sf.path and frozenset(fd.added_lines()) == sf.added:
+                    labels.setdefault(i, patch.label)
+    return labels
+
+
+def check(ctx: Context) -> Iterable[Finding]:
+    opts = {**RULE.options, **ctx.options}
+    files = list(ctx.files) or ([ctx.file] if ctx.file else [])
+    vocab: dict[str, int] = {}
+    streams = [_build_stream(i, sf, vocab) for i, sf in enumerate(files)]
+    labels = _patch_labels(ctx)
+    reported: set[tuple[int, int]] = set()
+    for ch in sorted(_chains(streams, opts), key=lambda c: (c.b_file, c.b_start)):
+        sa, sb = streams[ch.a_file], streams[ch.b_file]
+        a_toks = sa.tokens[ch.a_start : ch.a_end]
+        b_toks = sb.tokens[ch.b_start : ch.b_end]
+        if ch.a_file == ch.b_file and ch.b_start < ch.a_end:
+            continue  # the two copies overlap: a repetitive run, not a twin
+        if min(a_toks[-1].line - a_toks[0].line, b_toks[-1].line - b_toks[0].line) + 1 < int(
+            opts["min_lines"]
+        ):
+            continue
+        total_a, meaningful_a = _statements(a_toks)
+        total_b, meaningful_b = _statements(b_toks)
+        if (
+            min(total_a, total_b) < int(opts["min_statements"])
+            or min(meaningful_a, meaningful_b) < 3
+        ):
+            continue
+        ids_a, ids_b = _identifiers(a_toks), _identifiers(b_toks)
+        shared = len(ids_a & ids_b) / max(1, len(ids_a | ids_b))
+        if shared < float(opts["min_shared_identifiers"]):
+            continue
+        b_line, a_line = b_toks[0].line, a_toks[0].line
+        key = (ch.b_file, b_line)
+        if key in reported:
+            continue
+        reported.add(key)
+        a_fn = function_at(sa.file.text, a_line)
+        b_fn = function_at(sb.file.text, b_line)
+        where = f"{a_fn.name}()" if a_fn else "the code"
+        pos = f"{sa.file.path}:{a_line}"
+        kind = _kind(b_toks)
+        pair = _mirror_pair(a_toks, b_toks)
+        if pair:
+            message = (
+                f"this {kind} is the reverse of the one in {where} ({pos}); factor the shared "
+                f"walk into a helper that takes the operation ({pair[0]} vs {pair[1]})"
+            )
+        else:
+            message = (
+                f"this {kind} repeats the one in {where} ({pos}); "
+                "factor the shared code into a helper"
+            )
+        finding = ctx.finding(
+            message,
+            b_line,
+            path=sb.file.path,
+            function=b_fn.name if b_fn else None,
+            related=[
+                Location(
+                    sa.file.path, a_line, function=a_fn.name if a_fn else None, note="first copy"
+                ),
+                Location(
+                    sb.file.path, b_line, function=b_fn.name if b_fn else None, note="second copy"
+                ),
+            ],
+            suggestion="move the common walk into one helper and pass the operation "
+            "(or a flag) from both callers",
+        )
+        if finding.patch is None and ch.b_file in labels:
+            finding.patch = labels[ch.b_file]
+        yield finding
