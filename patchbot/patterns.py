@@ -11,11 +11,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-C_KEYWORDS = frozenset(
-    """auto break case char const continue default do double else enum extern float for
-    goto if inline int long register restrict return short signed sizeof static struct
-    switch typedef union unsigned void volatile while bool true false NULL""".split()
-)
+_KEYWORD_TEXT = """auto break case char const continue default do double else enum extern float
+    for goto if inline int long register restrict return short signed sizeof static struct
+    switch typedef union unsigned void volatile while bool true false NULL"""
+C_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -227,5 +226,4 @@ def mirrored_difference(a: str, b: str) -> tuple[str, str] | None:
 
 
 def iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    for no, line in enumerate(text.split("\n"), start=1):
-        yield no, line
+    yield from enumerate(text.split("\n"), start=1)

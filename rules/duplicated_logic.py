@@ -179,10 +179,11 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     for tok in tokens:
         if not line_counts(sf.added, tok.line):
             continue
-        if prev_line is not None and tok.line > prev_line + 1:
-            # a line in between that is not added (or blank in a rebuilt post-image)
-            if any(not line_counts(sf.added, ln) for ln in range(prev_line + 1, tok.line)):
-                run += 1
+        # a line in between that is not added (or blank in a rebuilt post-image) cuts the run
+        if prev_line is not None and any(
+            not line_counts(sf.added, ln) for ln in range(prev_line + 1, tok.line)
+        ):
+            run += 1
         kept.append(tok)
         run_id.append(run)
         prev_line = tok.line
