@@ -167,10 +167,11 @@ _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def prose_words(text: str) -> list[str]:
-    """Words of a comment; identifiers in it are split like code identifiers."""
+    """Lower-case words of a comment; snake_case identifiers in it are split, but not
+    CamelCase (prose writes "CoCo" and means one word)."""
     out: list[str] = []
     for m in _WORD_RE.finditer(text):
-        out.extend(split_identifier(m.group()))
+        out.extend(w.lower() for w in m.group().split("_") if w)
     return out
 
 
