@@ -1,0 +1,50 @@
+"""The bundled model of CoCo guest-memory paths and the userspace driver harness.
+
+The idea (after the kernel's tools/testing/vma and tools/testing/memblock): compile the
+real, unmodified (or patched) driver file with gcc in userspace against our own shim
+headers, load it with ctypes, and "boot" it through lifecycle scenarios while a Python
+page-state model checks invariants after every event.
+
+Modules
+-------
+build.py    build_driver(driver_file, tree, shim, rel_source) -> BuildResult | BuildFailure.
+            Include order: shim/<driver>/, shim/common/, <tree>/include/uapi.  Compiles the
+            driver + csrc/*.c (the bridge) + shim/common/*.c + shim/<driver>/*.c into one
+            .so, cached by content hash.  gcc errors become BuildFailure.missing
+            ("the shim needs symbol X"), never a crash.
+bridge.py   Session/Event/Fault: the one ctypes callback, event recording, fault injection
+            ("fail the Nth call of kind K"), dispatch to per-api handlers.
+state.py    PageModel: per-page arrays (host backing, Mem state, owner, direct-map PTE,
+            other mappings, DMA mappings); platforms none/tdx/snp; HostProfile;
+            Violation/ViolationError.  Edges cite /work/shared/MODEL-FACTS.md sections.
+runner.py   DriverHarness protocol; run_one() forks per run with a time limit (hang ->
+            "hang" violation with the last events, crash -> "crash"); run_matrix() runs
+            every scenario x platform clean, then once per single fault.
+findings.py to_findings(): violations -> patchbot.api.Finding (rule = violation name,
+            path/line = last driver line in the trace, trace = events, platform, fault).
+drivers.py  registry "virtio-mem" / "system-heap" -> "module:HARNESS".
+
+Shim conventions (for every driver)
+-----------------------------------
+* Headers live under shim/common/linux/... (shared) or shim/<driver>/linux/... (one
+  driver).  A header in the driver directory shadows the common one.  Add NEW files to
+  common/ freely; change an existing common header only additively.
+* A wrapped API is a macro that passes the caller's location, e.g.
+      #define set_memory_encrypted(a, n) pb_set_memory_encrypted(a, n, PB_LOC)
+      int pb_set_memory_encrypted(unsigned long a, int n, PB_LOC_PARAMS)
+      { return PB_EV("set_memory_encrypted", a, n, 0, 0); }
+  so the Event carries the *driver* function and line (__func__, __LINE__).
+* Event args are four longs; pass pfns and page counts (not byte addresses) where you
+  can.  Handlers are registered by the harness: ``setup(model) -> {api: handler}``;
+  ``handler(session, event) -> int`` returns the C return value and must honour
+  ``event.injected`` (the fault schedule failed this call).
+* Functions no scenario should reach are stubs: ``PB_STUB(name)`` records
+  "__unimplemented" and the run ends with a "shim-unimplemented" result.
+* Fault kinds used so far: "conversion" (set_memory_*crypted), "request" (device
+  requests), "allocation" (kmalloc/vmalloc/alloc_contig_range...), "hotplug" (core
+  hotplug steps that can fail).
+
+Memory layout of the model machine: PAGE_SIZE 4096, MAX_ORDER 5 (16-page max buddy
+order), pageblock_order 4, memory block 256 KiB (64 pages).  The virtio-mem region
+starts at 1 GiB.  Heaps should register their own region with PageModel.add_region().
+"""

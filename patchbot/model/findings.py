@@ -1,0 +1,76 @@
+"""Turn model run results into patchbot.api.Finding objects (the schema `lint` uses)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from patchbot.api import Finding, Location, Severity
+from patchbot.model.bridge import Event
+from patchbot.model.runner import RunResult
+
+_FUNC_DEF = re.compile(
+    r"^(?:static\s+|inline\s+|const\s+|unsigned\s+|enum\s+\w+\s+|struct\s+\w+\s+|"
+    r"\w+\s+)*\**\s*(\w+)\((?![^)]*;\s*$)",
+    re.M,
+)
+
+
+def driver_functions(source_text: str) -> set[str]:
+    """Names of functions defined in the driver file (to tell driver lines from shim lines)."""
+    return {m.group(1) for m in _FUNC_DEF.finditer(source_text)}
+
+
+def _location(ev: object, path: str, funcs: set[str]) -> Location:
+    assert isinstance(ev, Event)
+    inside = ev.func in funcs
+    note = ev.api + (f" ({ev.note})" if ev.note else "")
+    if ev.injected:
+        note += " fails (injected)"
+    return Location(
+        path if inside else f"<model>/{ev.func}",
+        ev.line if inside else 0,
+        function=ev.func,
+        note=note,
+    )
+
+
+def to_findings(
+    results: Iterable[RunResult], path: str, source_text: str, dedupe: bool = True
+) -> list[Finding]:
+    """One Finding per violation, placed at the last driver line of its trace.
+
+    With ``dedupe`` the same (violation, driver line) found on several runs is reported
+    once, on its first platform/fault (clean runs sort first).
+    """
+    funcs = driver_functions(source_text)
+    seen: set[tuple[str, int, str | None]] = set()
+    findings: list[Finding] = []
+    for run in results:
+        v = run.violation
+        if v is None:
+            continue
+        trace = [_location(ev, path, funcs) for ev in v.trace if isinstance(ev, Event)]
+        driver_locs = [loc for loc in trace if loc.path == path]
+        anchor = driver_locs[-1] if driver_locs else None
+        line = anchor.line if anchor else 1
+        func = anchor.function if anchor else None
+        key = (v.name, line, run.platform if not dedupe else None)
+        if key in seen:
+            continue
+        seen.add(key)
+        fault = run.fault.describe() if run.fault else "none"
+        findings.append(
+            Finding(
+                rule=v.name,
+                severity=Severity.ERROR,
+                message=f"[{run.scenario}/{run.platform}, fault {fault}] {v.message}",
+                path=path,
+                line=line,
+                function=func,
+                trace=trace,
+                platform=run.platform,
+                fault=fault,
+            )
+        )
+    return findings

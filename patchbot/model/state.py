@@ -1,0 +1,348 @@
+"""Per-page state of guest memory across every layer, platform profiles, and invariants.
+
+State is kept in flat arrays indexed by page (one bytearray per layer), never one Python
+object per 4K page.  Only pages of registered regions are tracked (the virtio-mem device
+region, a heap's pool...).  Every operation checks the invariants on the pages it
+touches, which is equivalent to checking all pages after every event because no other
+page changed.  The first violation raises :class:`ViolationError`: like a guest panic,
+the run ends there.
+
+Platform edges follow /work/shared/MODEL-FACTS.md (section numbers cited inline):
+  none  no memory encryption: conversions are no-ops (§2: set_memory_*() return 0
+        without CC_ATTR_MEM_ENCRYPT); only host backing and ownership are checked.
+  tdx   accept = TDG.MEM.PAGE.ACCEPT inside set_memory_encrypted() (§2a); accepting an
+        accepted page is fatal in Linux (§4); accepting unbacked memory is invalid (§4).
+  snp   validate = PVALIDATE; validating a validated page is PVALIDATE_FAIL_NOUPDATE and
+        Linux terminates the guest (§5).  Otherwise the same edges as tdx (§12).
+The host profile (§11, a project design decision) says in which state plugged memory
+arrives and which states unplugged memory may be returned in.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Mem(enum.IntEnum):
+    """Host/hardware view of a page merged with the guest's accept state (§12)."""
+
+    UNACCEPTED = 0  # TDX PENDING / SNP not validated / not plugged
+    PRIVATE = 1  # accepted or validated, private
+    SHARED = 2  # converted to shared
+    UNKNOWN = 3  # after a failed conversion in either direction (§3)
+
+
+class Owner(enum.IntEnum):
+    ABSENT = 0  # not added to the system (no memmap, no direct map)
+    OFFLINE = 1  # added, memory block offline
+    BUDDY = 2  # free in the buddy allocator
+    ALLOCATED = 3  # handed out by the buddy (alloc_contig_range, alloc_pages)
+    FAKE_OFFLINE = 4  # online block, kept out of the buddy by the driver
+    LEAKED = 5  # deliberately never freed (terminal)
+
+
+class Pte(enum.IntEnum):
+    NONE = 0
+    ENCRYPTED = 1  # private mapping (C-bit set / TDX shared bit clear)
+    DECRYPTED = 2  # shared mapping
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    coco: bool
+    accept_name: str  # what the trusted side calls it, for messages
+
+    def describe(self) -> str:
+        return self.name
+
+
+PLATFORMS = {
+    "none": Platform("none", False, "accept"),
+    "tdx": Platform("tdx", True, "TDG.MEM.PAGE.ACCEPT"),  # §4
+    "snp": Platform("snp", True, "PVALIDATE"),  # §5
+}
+
+
+@dataclass(frozen=True)
+class HostProfile:
+    """§11: not specified upstream; this is the project's default host ABI."""
+
+    plugged_arrives: Mem = Mem.UNACCEPTED
+    unplug_allowed: frozenset[Mem] = frozenset({Mem.SHARED, Mem.UNACCEPTED})
+
+
+DEFAULT_HOST = HostProfile()
+
+
+@dataclass
+class Violation:
+    """An invariant broken by an event.  ``event`` is the event that broke it."""
+
+    name: str  # kebab-case violation id, used as Finding.rule
+    message: str
+    pfn: int
+    event: Any = None  # bridge.Event, set by the session
+    trace: list[Any] = field(default_factory=list)
+
+
+class ViolationError(Exception):
+    def __init__(self, violation: Violation):
+        super().__init__(violation.message)
+        self.violation = violation
+
+
+@dataclass
+class Region:
+    base_pfn: int
+    npages: int
+
+
+class PageModel:
+    """Page state of the tracked regions under one platform and host profile."""
+
+    def __init__(self, platform: Platform, host: HostProfile = DEFAULT_HOST):
+        self.platform = platform
+        self.host = host
+        self.regions: list[Region] = []
+        self.base = 0
+        self.n = 0
+        self.backed = bytearray()
+        self.mem = bytearray()
+        self.owner = bytearray()
+        self.pte = bytearray()
+        self.maps_enc = bytearray()  # other mappings (vmap, user mmap) with encryption bit
+        self.maps_dec = bytearray()  # ... and with pgprot_decrypted()
+        self.dma_shared = bytearray()  # device mappings that carry the CC-shared attribute
+        self.dma_private = bytearray()
+        self.accepted_ever = bytearray()
+
+    # -- layout ----------------------------------------------------------------------
+    def add_region(
+        self, base_pfn: int, npages: int, *, backed: bool, mem: Mem, owner: Owner = Owner.ABSENT
+    ) -> None:
+        """Track pages [base_pfn, base_pfn+npages).  Regions must be added in order."""
+        if self.n and base_pfn < self.base + self.n:
+            raise ValueError("regions must be added in increasing pfn order")
+        if not self.n:
+            self.base = base_pfn
+        gap = base_pfn - (self.base + self.n)
+        total = gap + npages
+        for arr, val in (
+            (self.backed, 0),
+            (self.mem, Mem.UNACCEPTED),
+            (self.owner, Owner.ABSENT),
+            (self.pte, Pte.NONE),
+            (self.maps_enc, 0),
+            (self.maps_dec, 0),
+            (self.dma_shared, 0),
+            (self.dma_private, 0),
+            (self.accepted_ever, 0),
+        ):
+            arr.extend(bytes([val]) * total)
+        self.n += total
+        self.regions.append(Region(base_pfn, npages))
+        for i in self._idx(base_pfn, npages):
+            self.backed[i] = int(backed)
+            self.mem[i] = mem
+            self.owner[i] = owner
+            if owner != Owner.ABSENT:
+                self.pte[i] = Pte.ENCRYPTED if platform_private(self) else Pte.DECRYPTED
+
+    def _idx(self, pfn: int, npages: int) -> range:
+        lo = pfn - self.base
+        if lo < 0 or lo + npages > self.n or npages < 0:
+            raise ValueError(f"pfn range {pfn:#x}+{npages} outside the modelled memory")
+        return range(lo, lo + npages)
+
+    def tracks(self, pfn: int, npages: int = 1) -> bool:
+        return self.base <= pfn and pfn + npages <= self.base + self.n
+
+    def _fail(self, name: str, message: str, i: int) -> None:
+        raise ViolationError(Violation(name, message, self.base + i))
+
+    def _pages(self, pfn: int, npages: int) -> str:
+        return f"pfn {pfn:#x}" + (f"+{npages}" if npages > 1 else "")
+
+    # -- host / device side ------------------------------------------------------------
+    def host_plug(self, pfn: int, npages: int) -> None:
+        arrives = self.host.plugged_arrives if self.platform.coco else Mem.PRIVATE
+        for i in self._idx(pfn, npages):
+            self.backed[i] = 1
+            self.mem[i] = arrives
+            self.accepted_ever[i] = 0
+
+    def host_unplug(self, pfn: int, npages: int) -> None:
+        """The device acknowledged UNPLUG: the host takes the pages back (§8, §11)."""
+        where = self._pages(pfn, npages)
+        for i in self._idx(pfn, npages):
+            if self.owner[i] in (Owner.BUDDY, Owner.ALLOCATED):
+                self._fail(
+                    "unplug-in-use",
+                    f"{where} unplugged while the page allocator "
+                    f"still owns it ({Owner(self.owner[i]).name.lower()})",
+                    i,
+                )
+            if self.dma_shared[i] or self.dma_private[i]:
+                self._fail("unplug-in-use", f"{where} unplugged while a device maps it", i)
+            if not self.platform.coco:
+                continue
+            state = Mem(self.mem[i])
+            if state == Mem.UNKNOWN:
+                self._fail(
+                    "unplug-after-failed-conversion",
+                    f"{where} handed back to the host after its conversion failed: "
+                    "its private/shared state is unknown",
+                    i,
+                )
+            if state not in self.host.unplug_allowed:
+                self._fail(
+                    "unplug-private",
+                    f"{where} handed back to the host while still private "
+                    f"(accepted); the host profile requires shared memory on unplug",
+                    i,
+                )
+        for i in self._idx(pfn, npages):
+            self.backed[i] = 0
+            self.mem[i] = Mem.UNACCEPTED
+
+    # -- conversions (set_memory_encrypted / set_memory_decrypted) ----------------------
+    def convert(self, pfn: int, npages: int, to_private: bool, fail: bool, api: str) -> None:
+        if not self.platform.coco:
+            return  # §2: a no-op returning 0 without memory encryption
+        where = self._pages(pfn, npages)
+        for i in self._idx(pfn, npages):
+            if self.owner[i] == Owner.BUDDY:
+                self._fail(
+                    "convert-free-page",
+                    f"{api}() on {where} while the buddy "
+                    "allocator owns it: someone else may be using it (§6)",
+                    i,
+                )
+            if not self.backed[i]:
+                self._fail(
+                    "accept-unplugged" if to_private else "convert-unplugged",
+                    f"{api}() on {where}, which the device has not plugged: "
+                    f"{self.platform.accept_name} of unbacked memory is invalid",
+                    i,
+                )
+            if to_private and self.mem[i] == Mem.PRIVATE:
+                self._fail(
+                    "double-accept",
+                    f"{api}() on {where}, which is already "
+                    f"private: a second {self.platform.accept_name} is fatal",
+                    i,
+                )
+        for i in self._idx(pfn, npages):
+            if fail:
+                self.mem[i] = Mem.UNKNOWN  # §3: state unknown after a failed conversion
+            elif to_private:
+                self.mem[i] = Mem.PRIVATE
+                self.accepted_ever[i] = 1
+            else:
+                self.mem[i] = Mem.SHARED
+            if self.owner[i] != Owner.ABSENT:
+                self.pte[i] = Pte.ENCRYPTED if to_private else Pte.DECRYPTED
+
+    # -- allocator -----------------------------------------------------------------
+    def to_buddy(self, pfn: int, npages: int, api: str) -> None:
+        """Pages handed to the page allocator (generic_online_page, free_contig_range...)."""
+        where = self._pages(pfn, npages)
+        for i in self._idx(pfn, npages):
+            if self.owner[i] == Owner.BUDDY:
+                self._fail("double-free", f"{api}() on {where}, already free in the buddy", i)
+            if self.owner[i] == Owner.LEAKED:
+                self._fail("free-leaked", f"{api}() on {where}, which was deliberately leaked", i)
+            if not self.backed[i]:
+                self._fail(
+                    "unplugged-to-buddy",
+                    f"{api}() hands {where} to the buddy "
+                    "allocator but the device has not plugged it",
+                    i,
+                )
+            if not self.platform.coco:
+                continue
+            state = Mem(self.mem[i])
+            if state == Mem.UNACCEPTED:
+                self._fail(
+                    "unaccepted-to-buddy",
+                    f"{api}() hands {where} to the buddy "
+                    f"allocator before it was accepted ({self.platform.accept_name})",
+                    i,
+                )
+            if state == Mem.SHARED:
+                self._fail(
+                    "shared-to-buddy",
+                    f"{api}() hands shared (decrypted) {where} to the buddy allocator",
+                    i,
+                )
+            if state == Mem.UNKNOWN:
+                self._fail(
+                    "free-after-failed-conversion",
+                    f"{api}() hands {where} to the "
+                    "buddy allocator after its conversion failed; it must be leaked",
+                    i,
+                )
+        for i in self._idx(pfn, npages):
+            self.owner[i] = Owner.BUDDY
+
+    def from_buddy(self, pfn: int, npages: int) -> bool:
+        """alloc_contig_range(): succeeds only when every page is free in the buddy."""
+        idx = self._idx(pfn, npages)
+        if any(self.owner[i] != Owner.BUDDY for i in idx):
+            return False
+        for i in idx:
+            self.owner[i] = Owner.ALLOCATED
+        return True
+
+    def set_owner(self, pfn: int, npages: int, owner: Owner) -> None:
+        for i in self._idx(pfn, npages):
+            self.owner[i] = owner
+            if owner == Owner.ABSENT:
+                self.pte[i] = Pte.NONE
+            elif self.pte[i] == Pte.NONE:
+                # a fresh direct map is private on CoCo (§1)
+                self.pte[i] = Pte.ENCRYPTED if platform_private(self) else Pte.DECRYPTED
+
+    def owners(self, pfn: int, npages: int) -> set[Owner]:
+        return {Owner(self.owner[i]) for i in self._idx(pfn, npages)}
+
+    # -- mappings and access (used by the heap harness) -----------------------------------
+    def map_pages(self, pfn: int, npages: int, encrypted: bool, delta: int = 1) -> None:
+        arr = self.maps_enc if encrypted else self.maps_dec
+        for i in self._idx(pfn, npages):
+            arr[i] = max(0, arr[i] + delta)
+
+    def dma_map(self, pfn: int, npages: int, shared_attr: bool, delta: int = 1) -> None:
+        arr = self.dma_shared if shared_attr else self.dma_private
+        for i in self._idx(pfn, npages):
+            arr[i] = max(0, arr[i] + delta)
+
+    def access(self, pfn: int, npages: int, encrypted_mapping: bool, via: str) -> None:
+        """A CPU access through a mapping with (or without) the encryption bit (§1, §2)."""
+        if not self.platform.coco:
+            return
+        where = self._pages(pfn, npages)
+        for i in self._idx(pfn, npages):
+            state = Mem(self.mem[i])
+            if encrypted_mapping and state in (Mem.SHARED, Mem.UNKNOWN):
+                self._fail(
+                    "shared-read-through-encrypted-mapping",
+                    f"{via} reads shared {where} through a private (encrypted) "
+                    "mapping: the data is garbage, on TDX a fatal exit (§1)",
+                    i,
+                )
+            if not encrypted_mapping and state == Mem.PRIVATE:
+                self._fail(
+                    "private-read-through-decrypted-mapping",
+                    f"{via} reads private {where} through a shared mapping (§1)",
+                    i,
+                )
+            if state == Mem.UNACCEPTED:
+                self._fail("unaccepted-access", f"{via} touches unaccepted {where}", i)
+
+
+def platform_private(model: PageModel) -> bool:
+    return model.platform.coco
