@@ -1,0 +1,180 @@
+"""A comment or name uses a term for something the code does not do.
+
+What it does
+------------
+For each function it gathers the words of its added comments (including the comment
+block just above it) and of its added identifiers.  When one of them uses a term from
+the ``terms`` option, the function must call one of the functions that term stands for;
+otherwise the rule asks where that happens.  The default term is memory *acceptance*:
+only accept_memory() and the TDX/SEV-SNP accept helpers accept memory, so a function
+that speaks of accepting but only calls set_memory_encrypted() uses the wrong word.
+Each function is reported once.
+
+Why is this bad?
+----------------
+In confidential-computing guests "accept" has a precise meaning (TDX TDG.MEM.PAGE.ACCEPT,
+SEV-SNP PVALIDATE via accept_memory()).  Using it for a private/shared conversion makes
+reviewers hunt for an acceptance step that is not there, and hides whether the memory
+really is accepted before use.  The reviewer of the virtio-mem CoCo RFC asked: "Where is
+the 'acceptance' happening?"
+
+Example
+-------
+```c
+/* Accept hotplugged memory before the buddy sees it. */
+static int demo_coco_accept_range(u64 addr, u64 size)
+{
+        return set_memory_encrypted((unsigned long)__va(addr), PFN_DOWN(size));
+}
+```
+
+Use instead
+-----------
+```c
+/* Make hotplugged memory private before the buddy sees it. */
+static int demo_coco_set_private(u64 addr, u64 size)
+{
+        return set_memory_encrypted((unsigned long)__va(addr), PFN_DOWN(size));
+}
+```
+
+Known false positives
+---------------------
+A function that documents where acceptance happens elsewhere ("memory was accepted by
+firmware") uses the word legitimately; so does a function that calls a helper whose
+name does not contain the term but accepts memory inside it.  Add the helper to the
+term's ``calls`` list in the config.
+
+References
+----------
+- "Re: [PATCH RFC] virtio-mem: support Confidential Computing (CoCo) environments",
+  David Hildenbrand, 2026-04-01: "Where is the 'acceptance' happening? Do we have to use
+  the term 'acceptance' in this file at all when all we're doing is calling
+  set_memory_encrypted()?"
+- Documentation/x86/tdx.rst (memory acceptance) and include/linux/mm.h accept_memory()
+  in later kernels; arch/x86/coco/tdx/tdx.c in 6.1 accepts pages during conversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from patchbot.api import Context, Finding, Rule, Severity
+from patchbot.cparse.parse import FunctionSpan, function_spans
+from patchbot.patterns import Comment, Token, line_counts, prose_words, scan, split_identifier
+
+RULE = Rule(
+    id="terminology-mismatch",
+    severity=Severity.WARNING,
+    scope="file",
+    summary="a term in a comment or name (e.g. 'accept') does not match what the code calls",
+    confidence="heuristic",
+    options={
+        "terms": [
+            {
+                "term": "acceptance",
+                "phrase": "accepting memory",
+                "words": ["accept", "accepts", "accepted", "accepting", "acceptance"],
+                "calls": [
+                    "accept_memory",
+                    "arch_accept_memory",
+                    "tdx_accept_memory",
+                    "snp_accept_memory",
+                    "tdx_accept_page",
+                    "try_accept_one",
+                    "accept_page",
+                ],
+                # calls that are mistaken for it, named in the message when present
+                "lookalikes": ["encrypted", "encrypt", "private"],
+            }
+        ]
+    },
+)
+
+
+def _calls(tokens: list[Token], span: FunctionSpan) -> list[str]:
+    names: list[str] = []
+    for i, tok in enumerate(tokens[:-1]):
+        if (
+            span.body_start_line <= tok.line <= span.end_line
+            and tok.kind == "id"
+            and tokens[i + 1].text == "("
+            and tok.text not in names
+        ):
+            names.append(tok.text)
+    return names
+
+
+def _leading_comment_start(comments: list[Comment], span: FunctionSpan) -> int:
+    """First line of the comment block that ends right above the function, if any."""
+    start = span.start_line
+    for comment in reversed(comments):
+        if comment.end_line == start - 1:
+            start = comment.start_line
+        elif comment.end_line < start - 1:
+            break
+    return start
+
+
+def _term_uses(
+    ctx: Context,
+    words: set[str],
+    tokens: list[Token],
+    comments: list[Comment],
+    first: int,
+    span: FunctionSpan,
+) -> list[int]:
+    """Counted lines in [first, end] where a comment or identifier uses one of ``words``."""
+    assert ctx.file is not None
+    lines: list[int] = []
+    for comment in comments:
+        if first <= comment.start_line <= span.end_line and any(
+            w in words for w in prose_words(comment.body)
+        ):
+            lines.extend(
+                ln
+                for ln in range(comment.start_line, comment.end_line + 1)
+                if line_counts(ctx.file.added, ln)
+            )
+    for tok in tokens:
+        if (
+            span.start_line <= tok.line <= span.end_line
+            and tok.kind == "id"
+            and line_counts(ctx.file.added, tok.line)
+            and any(w in words for w in split_identifier(tok.text))
+        ):
+            lines.append(tok.line)
+    return sorted(set(lines))
+
+
+def check(ctx: Context) -> Iterable[Finding]:
+    if ctx.file is None:
+        return
+    opts = {**RULE.options, **ctx.options}
+    tokens, comments = scan(ctx.file.text)
+    for span in function_spans(ctx.file.text):
+        calls = _calls(tokens, span)
+        call_words = {w for name in calls for w in split_identifier(name)}
+        first = _leading_comment_start(comments, span)
+        for term in opts["terms"]:
+            words = {w.lower() for w in term["words"]}
+            if set(term["calls"]) & set(calls) or words & call_words:
+                continue  # it does call what the term names (directly or via a helper)
+            uses = _term_uses(ctx, words, tokens, comments, first, span)
+            if not uses:
+                continue
+            lookalike_words = set(term.get("lookalikes", []))
+            lookalikes = [c for c in calls if lookalike_words & set(split_identifier(c))]
+            if lookalikes:
+                does = "it only calls " + ", ".join(f"{c}()" for c in lookalikes[:2])
+            else:
+                does = f"it never calls {term['calls'][0]}()"
+            yield ctx.finding(
+                f"{span.name}() speaks of {term['phrase']}, but {does}; where does "
+                f"{term['term']} happen?",
+                uses[0],
+                function=span.name,
+                suggestion=f"name and describe what the code does, or call "
+                f"{term['calls'][0]}() where {term['term']} is really needed",
+            )
+            break  # once per function
