@@ -1,0 +1,2 @@
+/* shim: see pb_heap_kernel.h */
+#include "pb_heap_kernel.h"

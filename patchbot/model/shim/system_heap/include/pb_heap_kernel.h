@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * patchbot userspace shim for building drivers/dma-buf/heaps/system_heap.c.
+ *
+ * Every <linux/...> header the heap includes resolves to this one file.  It is written
+ * for the model, not taken from the kernel: types carry only the fields the heap and
+ * its CoCo variants touch, and every memory-path call is a macro that passes the
+ * caller's __func__ and __LINE__ to the runtime (heap_rt.c), which reports the event to
+ * the Python model and may inject a failure there.
+ */
+#ifndef PB_HEAP_KERNEL_H
+#define PB_HEAP_KERNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <string.h>
+
+/* errno values (x86 Linux); defined here because <errno.h> would find this shim's
+ * <linux/errno.h> instead of the system one */
+#ifndef EPERM
+#define EPERM 1
+#define ENOENT 2
+#define EINTR 4
+#define EIO 5
+#define ENXIO 6
+#define E2BIG 7
+#define EAGAIN 11
+#define ENOMEM 12
+#define EFAULT 14
+#define EBUSY 16
+#define EEXIST 17
+#define ENODEV 19
+#define EINVAL 22
+#define ENOSPC 28
+#define ERANGE 34
+#define ENOSYS 38
+#define EOPNOTSUPP 95
+#endif
+
+/* ---- basic kernel types and helpers ---------------------------------------- */
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t s64;
+typedef unsigned int gfp_t;
+typedef uint64_t dma_addr_t;
+typedef uint64_t phys_addr_t;
+typedef long ssize_t_k;
+
+#define __init
+#define __exit
+#define __user
+#define __always_unused __attribute__((unused))
+#define __maybe_unused __attribute__((unused))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BIT(n) (1UL << (n))
+#define min(a, b) ((a) < (b) ? (a) : (b))
+#define max(a, b) ((a) > (b) ? (a) : (b))
+#define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
+#define max_t(t, a, b) ((t)(a) > (t)(b) ? (t)(a) : (t)(b))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define READ_ONCE(x) (x)
+#define WRITE_ONCE(x, v) ((x) = (v))
+
+/* Kconfig: a 64-bit x86 guest without HIGHMEM, like the CoCo guests the model covers. */
+#define IS_ENABLED(option) pb_is_enabled_##option
+#define pb_is_enabled_CONFIG_HIGHMEM 0
+#define pb_is_enabled_CONFIG_DMABUF_HEAPS_SYSTEM 1
+#define pb_is_enabled_CONFIG_ARCH_HAS_MEM_ENCRYPT 1
+#define pb_is_enabled_CONFIG_ARCH_HAS_CC_PLATFORM 1
+
+/* ---- errors --------------------------------------------------------------- */
+#define MAX_ERRNO 4095
+#define IS_ERR_VALUE(x) ((unsigned long)(void *)(x) >= (unsigned long)-MAX_ERRNO)
+static inline void *ERR_PTR(long error) { return (void *)error; }
+static inline long PTR_ERR(const void *ptr) { return (long)ptr; }
+static inline bool IS_ERR(const void *ptr) { return IS_ERR_VALUE((unsigned long)ptr); }
+static inline bool IS_ERR_OR_NULL(const void *ptr) { return !ptr || IS_ERR(ptr); }
+static inline void *ERR_CAST(const void *ptr) { return (void *)ptr; }
+
+/* ---- logging and warnings: recorded, never fatal ---------------------------- */
+void pb_warn(const char *func, int line, const char *what);
+void pb_printk(const char *func, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define WARN_ON(cond) ({ bool __c = !!(cond); if (__c) pb_warn(__func__, __LINE__, #cond); __c; })
+#define WARN_ON_ONCE(cond) WARN_ON(cond)
+#define WARN(cond, ...) WARN_ON(cond)
+#define WARN_ONCE(cond, ...) WARN_ON(cond)
+#define BUG_ON(cond) do { if (cond) pb_bug(__func__, __LINE__, #cond); } while (0)
+#define BUG() pb_bug(__func__, __LINE__, "BUG()")
+void pb_bug(const char *func, int line, const char *what) __attribute__((noreturn));
+#define pr_fmt(fmt) fmt
+#define pr_err(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_info(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_debug(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn_ratelimited(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_err_ratelimited(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn_once(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define dev_err(dev, ...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define dev_warn(dev, ...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+
+/* Anything the scenarios never reach: abort loudly naming the symbol. */
+void pb_unreachable(const char *symbol) __attribute__((noreturn));
+
+/* ---- lists ---------------------------------------------------------------- */
+struct list_head {
+	struct list_head *next, *prev;
+};
+#define LIST_HEAD_INIT(name) { &(name), &(name) }
+#define LIST_HEAD(name) struct list_head name = LIST_HEAD_INIT(name)
+static inline void INIT_LIST_HEAD(struct list_head *h) { h->next = h; h->prev = h; }
+static inline void pb_list_insert(struct list_head *n, struct list_head *prev,
+				  struct list_head *next)
+{
+	next->prev = n;
+	n->next = next;
+	n->prev = prev;
+	prev->next = n;
+}
+static inline void list_add(struct list_head *n, struct list_head *h)
+{
+	pb_list_insert(n, h, h->next);
+}
+static inline void list_add_tail(struct list_head *n, struct list_head *h)
+{
+	pb_list_insert(n, h->prev, h);
+}
+static inline void list_del(struct list_head *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	/* poison like the kernel does, so a use after list_del crashes the run */
+	e->next = (struct list_head *)0x100;
+	e->prev = (struct list_head *)0x122;
+}
+static inline void list_del_init(struct list_head *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	INIT_LIST_HEAD(e);
+}
+static inline bool list_empty(const struct list_head *h) { return h->next == h; }
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_first_entry(ptr, type, member) list_entry((ptr)->next, type, member)
+#define list_next_entry(pos, member) list_entry((pos)->member.next, __typeof__(*(pos)), member)
+#define list_for_each_entry(pos, head, member)                              \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member);     \
+	     &pos->member != (head); pos = list_next_entry(pos, member))
+#define list_for_each_entry_safe(pos, n, head, member)                      \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member),     \
+	     n = list_next_entry(pos, member);                                  \
+	     &pos->member != (head); pos = n, n = list_next_entry(n, member))
+
+/* ---- locking: the model runs one thread; locks only count for balance ---------- */
+struct mutex {
+	int held;
+};
+#define DEFINE_MUTEX(name) struct mutex name = { 0 }
+static inline void mutex_init(struct mutex *m) { m->held = 0; }
+void pb_mutex_lock(struct mutex *m, const char *func, int line);
+void pb_mutex_unlock(struct mutex *m, const char *func, int line);
+#define mutex_lock(m) pb_mutex_lock((m), __func__, __LINE__)
+#define mutex_unlock(m) pb_mutex_unlock((m), __func__, __LINE__)
+#define mutex_destroy(m) do { } while (0)
+#define might_sleep() do { } while (0)
+
+/* ---- task ------------------------------------------------------------------ */
+struct task_struct {
+	int pid;
+};
+extern struct task_struct pb_current_task;
+#define current (&pb_current_task)
+static inline int fatal_signal_pending(struct task_struct *p) { (void)p; return 0; }
+
+/* ---- gfp -------------------------------------------------------------------- */
+#define ___GFP_DMA 0x01u
+#define ___GFP_HIGHMEM 0x02u
+#define ___GFP_DMA32 0x04u
+#define ___GFP_MOVABLE 0x08u
+#define ___GFP_IO 0x40u
+#define ___GFP_FS 0x80u
+#define ___GFP_ZERO 0x100u
+#define ___GFP_DIRECT_RECLAIM 0x400u
+#define ___GFP_KSWAPD_RECLAIM 0x800u
+#define ___GFP_NOWARN 0x2000u
+#define ___GFP_RETRY_MAYFAIL 0x4000u
+#define ___GFP_NOFAIL 0x8000u
+#define ___GFP_NORETRY 0x10000u
+#define ___GFP_COMP 0x40000u
+#define ___GFP_HARDWALL 0x100000u
+#define ___GFP_ACCOUNT 0x400000u
+#define __GFP_DMA ___GFP_DMA
+#define __GFP_HIGHMEM ___GFP_HIGHMEM
+#define __GFP_DMA32 ___GFP_DMA32
+#define __GFP_MOVABLE ___GFP_MOVABLE
+#define __GFP_IO ___GFP_IO
+#define __GFP_FS ___GFP_FS
+#define __GFP_ZERO ___GFP_ZERO
+#define __GFP_DIRECT_RECLAIM ___GFP_DIRECT_RECLAIM
+#define __GFP_KSWAPD_RECLAIM ___GFP_KSWAPD_RECLAIM
+#define __GFP_RECLAIM (___GFP_DIRECT_RECLAIM | ___GFP_KSWAPD_RECLAIM)
+#define __GFP_NOWARN ___GFP_NOWARN
+#define __GFP_RETRY_MAYFAIL ___GFP_RETRY_MAYFAIL
+#define __GFP_NOFAIL ___GFP_NOFAIL
+#define __GFP_NORETRY ___GFP_NORETRY
+#define __GFP_COMP ___GFP_COMP
+#define __GFP_HARDWALL ___GFP_HARDWALL
+#define __GFP_ACCOUNT ___GFP_ACCOUNT
+#define GFP_ATOMIC (__GFP_KSWAPD_RECLAIM)
+#define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM)
+#define GFP_KERNEL (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
+#define GFP_USER (GFP_KERNEL | __GFP_HARDWALL)
+#define GFP_HIGHUSER (GFP_USER | __GFP_HIGHMEM)
+#define GFP_HIGHUSER_MOVABLE (GFP_HIGHUSER | __GFP_MOVABLE)
+#define GFP_DMA __GFP_DMA
+#define GFP_DMA32 __GFP_DMA32
+
+/* ---- pages ------------------------------------------------------------------ */
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1UL << PAGE_SHIFT)
+#define PAGE_MASK (~(PAGE_SIZE - 1))
+#define ALIGN(x, a) (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define PAGE_ALIGN(addr) ALIGN(addr, PAGE_SIZE)
+#define PAGE_ALIGNED(addr) (((unsigned long)(addr) & (PAGE_SIZE - 1)) == 0)
+#define PFN_DOWN(x) ((x) >> PAGE_SHIFT)
+#define PFN_UP(x) (((x) + PAGE_SIZE - 1) >> PAGE_SHIFT)
+#define MAX_ORDER 11
+
+struct page {
+	unsigned long flags;
+	struct list_head lru;
+	unsigned int order;	/* set on the head page of an allocation */
+	bool head;
+	void *private_data;
+};
+
+/* The model's RAM: PB_NR_PAGES pages of real memory; page frame n is pb_mem_map[n]. */
+#define PB_NR_PAGES 4096UL
+#define PB_PFN_BASE 0x100000UL
+extern struct page pb_mem_map[];
+extern unsigned char *pb_ram;
+
+static inline unsigned long page_to_pfn(const struct page *page)
+{
+	return (unsigned long)(page - pb_mem_map) + PB_PFN_BASE;
+}
+struct page *pb_pfn_to_page(unsigned long pfn, const char *func, int line);
+#define pfn_to_page(pfn) pb_pfn_to_page((pfn), __func__, __LINE__)
+#define page_to_phys(page) ((phys_addr_t)page_to_pfn(page) << PAGE_SHIFT)
+static inline void *page_address(const struct page *page)
+{
+	return pb_ram + (size_t)(page - pb_mem_map) * PAGE_SIZE;
+}
+#define lowmem_page_address page_address
+struct page *pb_virt_to_page(const void *addr, const char *func, int line);
+#define virt_to_page(addr) pb_virt_to_page((addr), __func__, __LINE__)
+#define virt_to_pfn(addr) page_to_pfn(virt_to_page(addr))
+#define virt_to_phys(addr) page_to_phys(virt_to_page(addr))
+#define nth_page(page, n) ((page) + (n))
+#define page_to_virt(page) page_address(page)
+static inline unsigned int compound_order(const struct page *page)
+{
+	return page->head ? page->order : 0;
+}
+static inline unsigned long page_size(const struct page *page)
+{
+	return PAGE_SIZE << compound_order(page);
+}
+static inline unsigned int compound_nr(const struct page *page)
+{
+	return 1U << compound_order(page);
+}
+static inline struct page *compound_head(struct page *page) { return page; }
+static inline void get_page(struct page *page) { (void)page; }
+static inline void put_page(struct page *page) { (void)page; pb_unreachable("put_page"); }
+static inline bool PageHighMem(const struct page *page) { (void)page; return false; }
+
+struct page *pb_alloc_pages(gfp_t gfp, unsigned int order, const char *func, int line);
+void pb_free_pages(struct page *page, unsigned int order, const char *func, int line);
+unsigned long pb_get_free_pages(gfp_t gfp, unsigned int order, const char *func, int line);
+void pb_free_pages_addr(unsigned long addr, unsigned int order, const char *func, int line);
+#define alloc_pages(gfp, order) pb_alloc_pages((gfp), (order), __func__, __LINE__)
+#define alloc_page(gfp) pb_alloc_pages((gfp), 0, __func__, __LINE__)
+#define __free_pages(page, order) pb_free_pages((page), (order), __func__, __LINE__)
+#define __free_page(page) pb_free_pages((page), 0, __func__, __LINE__)
+#define __get_free_pages(gfp, order) pb_get_free_pages((gfp), (order), __func__, __LINE__)
+#define __get_free_page(gfp) pb_get_free_pages((gfp), 0, __func__, __LINE__)
+#define free_pages(addr, order) pb_free_pages_addr((addr), (order), __func__, __LINE__)
+#define free_page(addr) pb_free_pages_addr((addr), 0, __func__, __LINE__)
+
+/* ---- protections: one bit stands for the x86 C-bit / inverted TDX shared bit ------- */
+typedef struct {
+	unsigned long pgprot;
+} pgprot_t;
+#define __pgprot(x) ((pgprot_t){ (x) })
+#define pgprot_val(x) ((x).pgprot)
+#define _PAGE_PRESENT 0x001UL
+#define _PAGE_RW 0x002UL
+#define _PAGE_USER 0x004UL
+#define _PAGE_PWT 0x008UL
+#define _PAGE_PCD 0x010UL
+#define _PAGE_NX (1UL << 63)
+#define _PAGE_ENC (1UL << 51) /* the guest's "private" encoding in a PTE */
+#define PAGE_KERNEL __pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_NX | _PAGE_ENC)
+#define PAGE_KERNEL_RO __pgprot(_PAGE_PRESENT | _PAGE_NX | _PAGE_ENC)
+#define PAGE_SHARED __pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_NX | _PAGE_ENC)
+pgprot_t pb_pgprot_decrypted(pgprot_t prot, const char *func, int line);
+pgprot_t pb_pgprot_encrypted(pgprot_t prot, const char *func, int line);
+#define pgprot_decrypted(prot) pb_pgprot_decrypted((prot), __func__, __LINE__)
+#define pgprot_encrypted(prot) pb_pgprot_encrypted((prot), __func__, __LINE__)
+#define pgprot_writecombine(prot) __pgprot(pgprot_val(prot) | _PAGE_PWT)
+#define pgprot_noncached(prot) __pgprot(pgprot_val(prot) | _PAGE_PCD)
+
+/* ---- user mappings ------------------------------------------------------------ */
+typedef unsigned long vm_flags_t;
+#define VM_READ 0x1UL
+#define VM_WRITE 0x2UL
+#define VM_SHARED 0x8UL
+#define VM_IO 0x4000UL
+#define VM_DONTEXPAND 0x40000UL
+#define VM_DONTDUMP 0x4000000UL
+#define VM_PFNMAP 0x400UL
+#define VM_MIXEDMAP 0x10000000UL
+
+struct vm_area_struct {
+	unsigned long vm_start;
+	unsigned long vm_end;
+	unsigned long vm_pgoff;
+	vm_flags_t vm_flags;
+	pgprot_t vm_page_prot;
+	void *vm_private_data;
+	int pb_id; /* the model's handle for this mapping */
+};
+static inline unsigned long vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+}
+int pb_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
+		       unsigned long size, pgprot_t prot, const char *func, int line);
+int pb_vm_map_pages(struct vm_area_struct *vma, struct page **pages, unsigned long num,
+		    const char *func, int line);
+int pb_vm_insert_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+		      const char *func, int line);
+#define remap_pfn_range(vma, addr, pfn, size, prot) \
+	pb_remap_pfn_range((vma), (addr), (pfn), (size), (prot), __func__, __LINE__)
+#define vm_map_pages(vma, pages, num) pb_vm_map_pages((vma), (pages), (num), __func__, __LINE__)
+#define vm_insert_page(vma, addr, page) \
+	pb_vm_insert_page((vma), (addr), (page), __func__, __LINE__)
+
+/* ---- memory encryption (MODEL-FACTS §2, §10) ------------------------------------ */
+enum cc_attr {
+	CC_ATTR_MEM_ENCRYPT,
+	CC_ATTR_HOST_MEM_ENCRYPT,
+	CC_ATTR_GUEST_MEM_ENCRYPT,
+	CC_ATTR_GUEST_STATE_ENCRYPT,
+	CC_ATTR_GUEST_UNROLL_STRING_IO,
+	CC_ATTR_GUEST_SEV_SNP,
+	CC_ATTR_HOTPLUG_DISABLED,
+};
+bool pb_cc_platform_has(enum cc_attr attr, const char *func, int line);
+#define cc_platform_has(attr) pb_cc_platform_has((attr), __func__, __LINE__)
+int pb_set_memory_encrypted(unsigned long addr, int numpages, const char *func, int line);
+int pb_set_memory_decrypted(unsigned long addr, int numpages, const char *func, int line);
+#define set_memory_encrypted(addr, numpages) \
+	pb_set_memory_encrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
+#define set_memory_decrypted(addr, numpages) \
+	pb_set_memory_decrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
+
+/* ---- slab and vmalloc ---------------------------------------------------------- */
+void *pb_kmalloc(size_t size, gfp_t gfp, bool zero, const char *func, int line);
+void pb_kfree(const void *p, const char *func, int line);
+#define kmalloc(size, gfp) pb_kmalloc((size), (gfp), false, __func__, __LINE__)
+#define kzalloc(size, gfp) pb_kmalloc((size), (gfp), true, __func__, __LINE__)
+#define kcalloc(n, size, gfp) pb_kmalloc((n) * (size), (gfp), true, __func__, __LINE__)
+#define kmalloc_array(n, size, gfp) pb_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
+#define kfree(p) pb_kfree((p), __func__, __LINE__)
+#define kvfree(p) pb_kfree((p), __func__, __LINE__)
+#define kvmalloc_array(n, size, gfp) pb_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
+#define vmalloc(size) pb_kmalloc((size), GFP_KERNEL, false, __func__, __LINE__)
+#define vzalloc(size) pb_kmalloc((size), GFP_KERNEL, true, __func__, __LINE__)
+#define vfree(p) pb_kfree((p), __func__, __LINE__)
+#define kvmalloc(size, gfp) pb_kmalloc((size), (gfp), false, __func__, __LINE__)
+#define VM_MAP 0x4UL
+#define VM_USERMAP 0x8UL
+void *pb_vmap(struct page **pages, unsigned int count, unsigned long flags, pgprot_t prot,
+	      const char *func, int line);
+void pb_vunmap(const void *addr, const char *func, int line);
+#define vmap(pages, count, flags, prot) \
+	pb_vmap((pages), (count), (flags), (prot), __func__, __LINE__)
+#define vunmap(addr) pb_vunmap((addr), __func__, __LINE__)
+static inline void invalidate_kernel_vmap_range(void *vaddr, int size)
+{
+	(void)vaddr;
+	(void)size;
+}
+static inline void flush_kernel_vmap_range(void *vaddr, int size)
+{
+	(void)vaddr;
+	(void)size;
+}
+
+/* ---- scatterlists ----------------------------------------------------------------
+ * A table is one flat array; chaining never matters to the heap's memory paths.
+ */
+struct scatterlist {
+	struct page *pb_page;
+	unsigned int offset;
+	unsigned int length;
+	dma_addr_t dma_address;
+	unsigned int dma_length;
+	bool pb_last;
+};
+struct sg_table {
+	struct scatterlist *sgl;
+	unsigned int nents;
+	unsigned int orig_nents;
+};
+int pb_sg_alloc_table(struct sg_table *table, unsigned int nents, gfp_t gfp,
+		      const char *func, int line);
+void pb_sg_free_table(struct sg_table *table, const char *func, int line);
+#define sg_alloc_table(table, nents, gfp) \
+	pb_sg_alloc_table((table), (nents), (gfp), __func__, __LINE__)
+#define sg_free_table(table) pb_sg_free_table((table), __func__, __LINE__)
+static inline struct page *sg_page(struct scatterlist *sg) { return sg->pb_page; }
+static inline void sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
+			       unsigned int offset)
+{
+	sg->pb_page = page;
+	sg->offset = offset;
+	sg->length = len;
+}
+static inline struct scatterlist *sg_next(struct scatterlist *sg)
+{
+	return sg->pb_last ? NULL : sg + 1;
+}
+#define sg_dma_address(sg) ((sg)->dma_address)
+#define sg_dma_len(sg) ((sg)->dma_length)
+#define for_each_sg(sglist, sg, nr, i) \
+	for ((i) = 0, (sg) = (sglist); (i) < (int)(nr); (i)++, (sg) = sg_next(sg))
+#define for_each_sgtable_sg(sgt, sg, i) for_each_sg((sgt)->sgl, sg, (sgt)->orig_nents, i)
+#define for_each_sgtable_dma_sg(sgt, sg, i) for_each_sg((sgt)->sgl, sg, (sgt)->nents, i)
+
+/* Page iterator: walks every PAGE_SIZE piece of every entry, starting at pgoffset. */
+struct sg_page_iter {
+	struct scatterlist *sg;
+	unsigned int sg_pgoffset;
+	unsigned int pb_left;	/* entries not yet visited, this one included */
+	unsigned long pb_skip;	/* pages still to skip before the first visit */
+	bool pb_started;
+};
+bool pb_sg_page_iter_next(struct sg_page_iter *piter);
+static inline struct page *sg_page_iter_page(struct sg_page_iter *piter)
+{
+	return nth_page(sg_page(piter->sg), piter->sg_pgoffset);
+}
+#define for_each_sgtable_page(sgt, piter, pgoffset)                                   \
+	for (*(piter) = (struct sg_page_iter){ .sg = (sgt)->sgl,                       \
+					      .pb_left = (sgt)->orig_nents,           \
+					      .pb_skip = (pgoffset) };                 \
+	     pb_sg_page_iter_next(piter);)
+
+/* ---- devices and DMA (MODEL-FACTS §9) ------------------------------------------------ */
+struct device {
+	const char *init_name;
+	int pb_id;
+};
+static inline const char *dev_name(const struct device *dev) { return dev->init_name; }
+enum dma_data_direction {
+	DMA_BIDIRECTIONAL = 0,
+	DMA_TO_DEVICE = 1,
+	DMA_FROM_DEVICE = 2,
+	DMA_NONE = 3,
+};
+#define DMA_ATTR_WEAK_ORDERING (1UL << 1)
+#define DMA_ATTR_WRITE_COMBINE (1UL << 2)
+#define DMA_ATTR_NO_KERNEL_MAPPING (1UL << 4)
+#define DMA_ATTR_SKIP_CPU_SYNC (1UL << 5)
+#define DMA_ATTR_FORCE_CONTIGUOUS (1UL << 6)
+#define DMA_ATTR_ALLOC_SINGLE_PAGES (1UL << 7)
+#define DMA_ATTR_NO_WARN (1UL << 8)
+#define DMA_ATTR_PRIVILEGED (1UL << 9)
+/* Not in 6.1: the CoCo attribute for buffers that are already shared (§9).  The
+ * earlier name is kept as its own bit so the model can tell which one was used. */
+#define DMA_ATTR_CC_SHARED (1UL << 12)
+#define DMA_ATTR_CC_DECRYPTED (1UL << 13)
+int pb_dma_map_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
+		       unsigned long attrs, const char *func, int line);
+void pb_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+			  enum dma_data_direction dir, unsigned long attrs, const char *func,
+			  int line);
+void pb_dma_sync_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
+			 bool for_cpu, const char *func, int line);
+#define dma_map_sgtable(dev, sgt, dir, attrs) \
+	pb_dma_map_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
+#define dma_unmap_sgtable(dev, sgt, dir, attrs) \
+	pb_dma_unmap_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
+#define dma_sync_sgtable_for_cpu(dev, sgt, dir) \
+	pb_dma_sync_sgtable((dev), (sgt), (dir), true, __func__, __LINE__)
+#define dma_sync_sgtable_for_device(dev, sgt, dir) \
+	pb_dma_sync_sgtable((dev), (sgt), (dir), false, __func__, __LINE__)
+
+/* ---- iosys_map ---------------------------------------------------------------------- */
+struct iosys_map {
+	union {
+		void *vaddr_iomem;
+		void *vaddr;
+	};
+	bool is_iomem;
+};
+static inline void iosys_map_set_vaddr(struct iosys_map *map, void *vaddr)
+{
+	map->vaddr = vaddr;
+	map->is_iomem = false;
+}
+static inline void iosys_map_clear(struct iosys_map *map)
+{
+	map->vaddr = NULL;
+	map->is_iomem = false;
+}
+static inline bool iosys_map_is_null(const struct iosys_map *map) { return !map->vaddr; }
+
+/* ---- dma-buf ------------------------------------------------------------------------ */
+struct dma_buf;
+struct dma_buf_attachment;
+struct dma_buf_ops {
+	bool cache_sgt_mapping;
+	int (*attach)(struct dma_buf *, struct dma_buf_attachment *);
+	void (*detach)(struct dma_buf *, struct dma_buf_attachment *);
+	int (*pin)(struct dma_buf_attachment *attach);
+	void (*unpin)(struct dma_buf_attachment *attach);
+	struct sg_table *(*map_dma_buf)(struct dma_buf_attachment *, enum dma_data_direction);
+	void (*unmap_dma_buf)(struct dma_buf_attachment *, struct sg_table *,
+			      enum dma_data_direction);
+	void (*release)(struct dma_buf *);
+	int (*begin_cpu_access)(struct dma_buf *, enum dma_data_direction);
+	int (*end_cpu_access)(struct dma_buf *, enum dma_data_direction);
+	int (*mmap)(struct dma_buf *, struct vm_area_struct *vma);
+	int (*vmap)(struct dma_buf *dmabuf, struct iosys_map *map);
+	void (*vunmap)(struct dma_buf *dmabuf, struct iosys_map *map);
+};
+struct dma_buf {
+	size_t size;
+	const struct dma_buf_ops *ops;
+	const char *exp_name;
+	void *priv;
+	int pb_id;
+};
+struct dma_buf_attachment {
+	struct dma_buf *dmabuf;
+	struct device *dev;
+	void *priv;
+};
+struct module;
+#define THIS_MODULE ((struct module *)0)
+struct dma_buf_export_info {
+	const char *exp_name;
+	struct module *owner;
+	const struct dma_buf_ops *ops;
+	size_t size;
+	int flags;
+	void *resv;
+	void *priv;
+};
+#define DEFINE_DMA_BUF_EXPORT_INFO(name) \
+	struct dma_buf_export_info name = { .exp_name = "system_heap", .owner = THIS_MODULE }
+struct dma_buf *pb_dma_buf_export(const struct dma_buf_export_info *exp_info,
+				  const char *func, int line);
+#define dma_buf_export(info) pb_dma_buf_export((info), __func__, __LINE__)
+
+/* ---- dma-heap ------------------------------------------------------------------------ */
+struct dma_heap;
+struct dma_heap_ops {
+	struct dma_buf *(*allocate)(struct dma_heap *heap, unsigned long len,
+				    unsigned long fd_flags, unsigned long heap_flags);
+};
+struct dma_heap_export_info {
+	const char *name;
+	const struct dma_heap_ops *ops;
+	void *priv;
+};
+struct dma_heap *pb_dma_heap_add(const struct dma_heap_export_info *exp_info,
+				 const char *func, int line);
+#define dma_heap_add(info) pb_dma_heap_add((info), __func__, __LINE__)
+const char *dma_heap_get_name(struct dma_heap *heap);
+void *dma_heap_get_drvdata(struct dma_heap *heap);
+
+/* ---- modules ---------------------------------------------------------------------------
+ * module_init() names the entry point the harness calls; one per driver file.
+ */
+#define module_init(fn) \
+	int pb_module_init(void) { return fn(); }
+#define module_exit(fn) \
+	void pb_module_exit(void) { fn(); }
+#define MODULE_LICENSE(x)
+#define MODULE_DESCRIPTION(x)
+#define MODULE_AUTHOR(x)
+#define MODULE_IMPORT_NS(x)
+#define EXPORT_SYMBOL(x)
+#define EXPORT_SYMBOL_GPL(x)
+#define EXPORT_SYMBOL_NS_GPL(x, ns)
+
+#endif /* PB_HEAP_KERNEL_H */
