@@ -1,0 +1,138 @@
+"""Turn raw mail messages into a Series: classify, parse, order, pick the cover letter.
+
+Replies (``Re:``) are skipped when real patches are present; a reply that is the only
+thing given (a review quoting the patch) is linted as far as its quoted diff allows.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+
+from patchbot.errors import InputError
+from patchbot.series.commitmsg import parse_subject, split_message
+from patchbot.series.diffparse import parse_diff
+from patchbot.series.mail import Message, parse_message
+from patchbot.series.model import Patch, Series
+
+
+@dataclass
+class RawMessage:
+    data: bytes
+    source: str  # "series.mbox#3", "0002-foo.patch", "stdin"
+    unescape_mboxrd: bool = False
+    separator: bytes = b""  # the mbox "From ..." line (git format-patch puts the sha there)
+
+
+def build_patch(msg: Message, source: str) -> tuple[Patch, bool]:
+    """One message -> Patch; the bool says whether its subject marks it a reply."""
+    subj = parse_subject(msg.subject)
+    parts = split_message(msg.body)
+    patch = Patch(
+        subject=msg.subject,
+        title=subj.title or (source if not msg.has_headers else ""),
+        tags=subj.tags,
+        version=subj.version,
+        number=subj.number,
+        total=subj.total,
+        author_name=msg.from_name,
+        author_email=msg.from_email,
+        date=parts.in_body_date or msg.date,
+        message_id=msg.message_id,
+        in_reply_to=msg.in_reply_to,
+        body=parts.body,
+        trailers=parts.trailers,
+        notes=parts.notes,
+        diff_text=parts.diff_text,
+        source=source,
+    )
+    if parts.in_body_from:
+        patch.author_name, patch.author_email = email.utils.parseaddr(parts.in_body_from)
+    patch.warnings.extend(msg.warnings)
+    if any(w.startswith("NUL bytes") for w in msg.warnings):
+        patch.applicable = False
+    if parts.quoted:
+        patch.warnings.append("the diff is quoted with '>' (a review reply); quote marks stripped")
+        patch.applicable = False
+    if parts.diff_text:
+        parsed = parse_diff(parts.diff_text)
+        patch.files = parsed.files
+        patch.warnings.extend(parsed.warnings)
+        if parsed.repaired or len(parsed.warnings) > 0:
+            patch.applicable = False
+    return patch, subj.is_reply
+
+
+def assemble(raw: list[RawMessage], name: str) -> Series:
+    series = Series(source=name)
+    built: list[tuple[Patch, bool]] = []
+    for item in raw:
+        msg = parse_message(item.data, unescape_mboxrd=item.unescape_mboxrd)
+        patch, is_reply = build_patch(msg, item.source)
+        built.append((patch, is_reply))
+    have_patches = any(p.diff_text and not reply for p, reply in built)
+    candidates: list[Patch] = []
+    for patch, is_reply in built:
+        if is_reply and (have_patches or not patch.diff_text):
+            series.warnings.append(f"skipped reply {patch.subject[:70]!r} ({patch.source})")
+            continue
+        candidates.append(patch)
+    _pick_cover(series, candidates)
+    patches = [p for p in candidates if p is not series.cover]
+    with_diff = [p for p in patches if p.diff_text]
+    for p in patches:
+        if not p.diff_text:
+            series.warnings.append(
+                f"skipped a message with no diff: {p.subject[:70]!r} ({p.source})"
+            )
+    with_diff = _latest_version(series, with_diff)
+    series.patches = _order(series, with_diff)
+    if not series.patches:
+        raise InputError(f"no patches found in {name}")
+    if not any(p.files for p in series.patches):
+        raise InputError(f"nothing left to lint in {name}: every file diff was unusable")
+    return series
+
+
+def _pick_cover(series: Series, candidates: list[Patch]) -> None:
+    numbered = any(p.number for p in candidates)
+    for p in candidates:
+        if p.number == 0 or (numbered and p.number is not None and not p.diff_text):
+            p.is_cover = True
+            series.cover = p
+            return
+
+
+def _latest_version(series: Series, patches: list[Patch]) -> list[Patch]:
+    versions = {p.version for p in patches}
+    if len(versions) <= 1:
+        return patches
+    newest = max(versions)
+    series.warnings.append(f"the input mixes versions {sorted(versions)}; linting v{newest} only")
+    return [p for p in patches if p.version == newest]
+
+
+def _order(series: Series, patches: list[Patch]) -> list[Patch]:
+    """Sort by N of N/M (stable: unnumbered patches keep input order, after numbered)."""
+    seen: dict[int, Patch] = {}
+    out: list[Patch] = []
+    for p in patches:
+        if p.number is not None:
+            if p.number in seen:
+                series.warnings.append(
+                    f"two patches numbered {p.number}; kept {seen[p.number].source}, "
+                    f"skipped {p.source}"
+                )
+                continue
+            seen[p.number] = p
+        out.append(p)
+    out.sort(key=lambda p: (p.number is None, p.number or 0))
+    totals = {p.total for p in out if p.total is not None}
+    if len(totals) == 1:
+        total = totals.pop()
+        missing = sorted(set(range(1, total + 1)) - set(seen))
+        if missing and len(missing) <= 50:
+            series.warnings.append(f"patches missing from the series: {missing} of {total}")
+        elif missing:
+            series.warnings.append(f"{len(missing)} of {total} patches missing from the series")
+    return out

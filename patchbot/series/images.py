@@ -1,0 +1,173 @@
+"""The C files rules see: per-patch pre/post images of the files a patch changes.
+
+With whole files known (series.pre_images, from --tree or a git range) the series is
+applied patch by patch, so patch N sees exactly the tree after patches 1..N-1.  Without
+them, or when a hunk does not apply, images are rebuilt sparsely from the hunks: lines
+the diff does not show are blank so line numbers match the real file.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+
+from patchbot.api import SourceFile
+from patchbot.errors import InputError
+from patchbot.series.apply import apply_hunks
+from patchbot.series.model import FileDiff, Patch, Series
+
+C_SUFFIXES = (".c", ".h")
+
+# id(series) -> (weak reference, fingerprint, {(id(patch), file index): SourceFile})
+_Exact = dict[tuple[int, int], SourceFile]
+_CACHE: dict[int, tuple[weakref.ref[Series], tuple[int, int], _Exact]] = {}
+
+
+def is_c_path(path: str | None) -> bool:
+    return bool(path) and str(path).endswith(C_SUFFIXES)
+
+
+def source_files(series: Series, patch: Patch) -> list[SourceFile]:
+    """One SourceFile per changed C file of ``patch`` (deleted and binary files skipped)."""
+    exact = _exact_images(series) if series.pre_images else {}
+    out: list[SourceFile] = []
+    for index, fd in enumerate(patch.files):
+        if fd.is_binary or fd.new_path is None or not is_c_path(fd.new_path):
+            continue
+        known = exact.get((id(patch), index))
+        out.append(known if known is not None else sparse_source(fd))
+    return out
+
+
+def sparse_source(fd: FileDiff) -> SourceFile:
+    """Rebuild pre/post images from the hunks alone."""
+    pre: dict[int, str] = {}
+    post: dict[int, str] = {}
+    for hunk in fd.hunks:
+        for ln in hunk.lines:
+            if ln.old_no is not None:
+                pre[ln.old_no] = ln.text
+            if ln.new_no is not None:
+                post[ln.new_no] = ln.text
+    new_file = fd.old_path is None
+    return SourceFile(
+        path=fd.path,
+        text=_join_sparse(post),
+        added=frozenset(fd.added_lines()),
+        complete=new_file,
+        pre_text="" if new_file else _join_sparse(pre),
+    )
+
+
+def _join_sparse(lines: dict[int, str]) -> str:
+    if not lines:
+        return ""
+    out = [""] * max(lines)
+    for no, text in lines.items():
+        out[no - 1] = text
+    return "\n".join(out)
+
+
+def _exact_images(series: Series) -> _Exact:
+    fingerprint = (len(series.patches), len(series.pre_images))
+    cached = _CACHE.get(id(series))
+    if cached is not None and cached[0]() is series and cached[1] == fingerprint:
+        return cached[2]
+    result = _apply_series(series)
+    key = id(series)
+    _CACHE[key] = (weakref.ref(series, lambda _ref: _CACHE.pop(key, None)), fingerprint, result)
+    return result
+
+
+def _apply_series(series: Series) -> _Exact:
+    """Apply every patch in order to the known pre-images."""
+    state: dict[str, list[str]] = {
+        path: text.split("\n") for path, text in series.pre_images.items()
+    }
+    result: _Exact = {}
+    for patch in series.patches:
+        for index, fd in enumerate(patch.files):
+            if fd.is_binary:
+                continue
+            if fd.old_path is None:
+                before: list[str] | None = [] if fd.new_path not in state else None
+                if before is None:
+                    patch.warnings.append(f"{fd.new_path} is created but already exists")
+            else:
+                before = state.get(fd.old_path)
+            if before is None:
+                continue  # not known: sparse reconstruction
+            if fd.old_path is not None:
+                state.pop(fd.old_path, None)
+            if fd.new_path is None:
+                continue  # deleted
+            applied = apply_hunks(before, fd.hunks)
+            if not applied.ok:
+                patch.warnings.append(
+                    f"{fd.new_path}: hunk {applied.failed_hunk} does not apply; "
+                    "using the lines the diff shows"
+                )
+                patch.applicable = False
+                continue  # later patches to this file fall back to sparse images too
+            if applied.whitespace_fuzz:
+                patch.warnings.append(
+                    f"{fd.new_path}: applies only with whitespace ignored "
+                    "(whitespace-mangled by the mailer?)"
+                )
+                patch.applicable = False
+            state[fd.new_path] = applied.lines
+            if is_c_path(fd.new_path):
+                result[(id(patch), index)] = SourceFile(
+                    path=fd.new_path,
+                    text="\n".join(applied.lines),
+                    added=frozenset(applied.added),
+                    complete=True,
+                    pre_text="\n".join(before),
+                )
+    return result
+
+
+def file_mode_sources(paths: Sequence[str]) -> list[SourceFile]:
+    """``--file PATH.c``: the whole file, every line counts (added is empty)."""
+    out: list[SourceFile] = []
+    for name in paths:
+        path = Path(name)
+        if not path.is_file():
+            raise InputError(f"{name}: no such file")
+        out.append(SourceFile(path=name, text=_read_text(path), complete=True))
+    if not out:
+        raise InputError("no files given")
+    return out
+
+
+def tree_sources(tree: str, paths: Sequence[str]) -> list[SourceFile]:
+    """Audit mode: every *.c under each of ``paths`` (relative to ``tree``)."""
+    root = Path(tree)
+    if not root.is_dir():
+        raise InputError(f"--tree {tree}: not a directory")
+    real_root = root.resolve()
+    found: dict[str, Path] = {}
+    for name in paths or ["."]:
+        target = (root / name).resolve()
+        if target != real_root and real_root not in target.parents:
+            raise InputError(f"{name}: outside the tree {tree}")
+        if target.is_dir():
+            candidates = sorted(target.rglob("*.c"))
+        elif target.is_file() and is_c_path(target.name):
+            candidates = [target]
+        else:
+            raise InputError(f"{name}: no such directory or C file in {tree}")
+        for file in candidates:
+            if file.is_file():
+                found.setdefault(file.relative_to(real_root).as_posix(), file)
+    if not found:
+        raise InputError(f"no C files under {', '.join(paths)} in {tree}")
+    return [SourceFile(path=rel, text=_read_text(file)) for rel, file in sorted(found.items())]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8", "replace")
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None

@@ -1,0 +1,150 @@
+"""load_series(): every way a patch series gets into patchbot.
+
+Inputs are mboxes, single .patch/.eml files, directories of ``git format-patch`` output,
+stdin ("-"), or a git range.  All of them end up as mail messages that assemble.py turns
+into one Series.  Reading is bounded: a file's size is checked before it is read, stdin
+is read with a cap, so an oversized input costs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from patchbot.errors import InputError
+from patchbot.series.assemble import RawMessage, assemble
+from patchbot.series.mail import looks_like_message, split_mbox
+from patchbot.series.model import Series
+
+log = logging.getLogger(__name__)
+
+
+def load_series(
+    inputs: Sequence[str],
+    *,
+    git_range: str | None = None,
+    repo: str | None = None,
+    tree: str | None = None,
+    stdin: BinaryIO | None = None,
+    max_bytes: int = 64 << 20,
+) -> Series:
+    """Read and parse a patch series.  Raises InputError for anything unusable."""
+    if git_range:
+        from patchbot.series.gitrange import load_git_range
+
+        series = load_git_range(git_range, repo or ".", max_bytes=max_bytes)
+        if inputs:
+            raise InputError("give either a git range or input files, not both")
+    else:
+        if not inputs:
+            raise InputError("no input given: pass an mbox, patch files, a directory or '-'")
+        budget = _Budget(max_bytes)
+        raw: list[RawMessage] = []
+        for name in inputs:
+            raw.extend(_read_input(name, stdin, budget))
+        series = assemble(raw, ", ".join(inputs))
+    if tree is not None:
+        read_tree_images(series, tree)
+    return series
+
+
+class _Budget:
+    """Total bytes across all inputs, checked before anything is read."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, name: str, size: int) -> None:
+        if self.used + size > self.limit:
+            raise InputError(
+                f"{name} is {size} bytes, over the input limit of {self.limit} bytes"
+                + (f" ({self.used} bytes already read)" if self.used else "")
+            )
+        self.used += size
+
+
+def _read_input(name: str, stdin: BinaryIO | None, budget: _Budget) -> list[RawMessage]:
+    if name == "-":
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        data = stream.read(budget.limit - budget.used + 1)
+        budget.take("standard input", len(data))
+        return _messages_from_bytes(data, "stdin")
+    path = Path(name)
+    if path.is_dir():
+        return _read_directory(path, budget)
+    if not path.exists():
+        raise InputError(f"{name}: no such file or directory")
+    if not path.is_file():
+        raise InputError(f"{name}: not a regular file")
+    data = _read_file(path, name, budget)
+    return _messages_from_bytes(data, path.name)
+
+
+def _read_file(path: Path, name: str, budget: _Budget) -> bytes:
+    try:
+        size = path.stat().st_size
+        budget.take(name, size)
+        with open(path, "rb") as fh:
+            # Bounded even if the file grows under us or reports size 0 (/proc).
+            data = fh.read(size + budget.limit - budget.used + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: {exc.strerror or exc}") from None
+    if len(data) > size:
+        budget.take(name, len(data) - size)
+    return data
+
+
+def _read_directory(path: Path, budget: _Budget) -> list[RawMessage]:
+    """git format-patch output: *.patch sorted; else every file that parses as mail."""
+    entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    chosen = [p for p in entries if p.name.endswith(".patch")]
+    if not chosen:
+        chosen = entries
+    out: list[RawMessage] = []
+    for entry in chosen:
+        data = _read_file(entry, str(entry), budget)
+        if entry.name.endswith(".patch") or looks_like_message(data):
+            out.extend(_messages_from_bytes(data, entry.name))
+        else:
+            log.debug("skipping %s: not a mail message", entry)
+    if not out:
+        raise InputError(f"no patches found in {path}")
+    return out
+
+
+def _messages_from_bytes(data: bytes, source: str) -> list[RawMessage]:
+    chunks = split_mbox(data)
+    is_mbox = any(sep for sep, _ in chunks)
+    if len(chunks) == 1:
+        return [RawMessage(chunks[0][1], source, unescape_mboxrd=is_mbox, separator=chunks[0][0])]
+    return [
+        RawMessage(chunk, f"{source}#{k}", unescape_mboxrd=is_mbox, separator=sep)
+        for k, (sep, chunk) in enumerate(chunks, 1)
+    ]
+
+
+def read_tree_images(series: Series, tree: str) -> None:
+    """Fill series.pre_images from a kernel tree for every path the series touches."""
+    root = Path(tree)
+    if not root.is_dir():
+        raise InputError(f"--tree {tree}: not a directory")
+    created: set[str] = set()
+    for patch in series.patches:
+        for fd in patch.files:
+            if fd.old_path is None and fd.new_path is not None:
+                created.add(fd.new_path)
+                continue
+            path = fd.old_path
+            if path is None or path in series.pre_images or path in created:
+                continue
+            full = root / path
+            if not full.is_file():
+                patch.warnings.append(f"{path} is not in the tree {tree}")
+                continue
+            series.pre_images[path] = full.read_bytes().decode("utf-8", "replace")
+    log.debug("read %d pre-images from %s", len(series.pre_images), os.fspath(root))
