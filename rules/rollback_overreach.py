@@ -1,0 +1,226 @@
+"""An unwind loop converts back more pages than the failed loop converted.
+
+What it does
+------------
+Looks for a loop that converts memory element by element (set_memory_decrypted() or
+set_memory_encrypted(), directly or through a same-file helper) and leaves the loop on a
+failure (``goto``, ``break`` or ``return``), followed by an unwind loop, at the goto target
+or after the loop, that makes the opposite conversion over the same whole range: the same
+``for_each``/``list_for_each_entry`` header, or a ``for`` loop with the same bound that does
+not depend on the index where the first loop stopped. An unwind that tests a per-element
+"decrypted"/"shared"/"converted" flag, or counts down from the failure index
+(``while (i--)``), is accepted.
+
+Why is this bad?
+----------------
+If decrypting page k of n fails, pages k+1..n were never decrypted; they are still private.
+Re-encrypting them asks the platform to accept private memory again (TDX: a second accept,
+which Linux treats as a failure), so the unwind itself fails and leaks or panics. And
+page k is in an unknown state after the failure, so it must be treated as shared (leaked)
+rather than freed. Roll back exactly the elements that were converted.
+
+Example
+-------
+```c
+static int cc_heap_share_pages(struct page **pages, unsigned int npages)
+{
+        unsigned int i;
+        int ret;
+
+        for (i = 0; i < npages; i++) {
+                ret = set_memory_decrypted((unsigned long)page_address(pages[i]), 1);
+                if (ret)
+                        goto reencrypt;
+        }
+        return 0;
+
+reencrypt:
+        for (i = 0; i < npages; i++)
+                set_memory_encrypted((unsigned long)page_address(pages[i]), 1);
+        return ret;
+}
+```
+
+Use instead
+-----------
+```c
+static int cc_heap_share_pages(struct page **pages, unsigned int npages)
+{
+        unsigned int i;
+        int ret;
+
+        for (i = 0; i < npages; i++) {
+                ret = set_memory_decrypted((unsigned long)page_address(pages[i]), 1);
+                if (ret)
+                        goto reencrypt;
+        }
+        return 0;
+
+reencrypt:
+        /* page i is in an unknown state: leak it; roll back only pages 0..i-1 */
+        while (i--)
+                set_memory_encrypted((unsigned long)page_address(pages[i]), 1);
+        return ret;
+}
+```
+
+Known false positives
+---------------------
+Per-element state kept in a field with another name than decrypted/shared/converted
+(a bitmap, a counter in a struct) is not recognised. Loops written with different but
+equivalent headers are not matched at all (a false negative, not a false positive).
+
+References
+----------
+Review of "dma-buf: move system_cc_shared heap under separate Kconfig" (2026-06-10: the
+free_pages loop re-encrypts every page after a partial decrypt failure); MODEL-FACTS §3
+(record which ranges were converted; roll back exactly those) and §4.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from patchbot import cocoutil
+from patchbot.api import Context, Finding, Location, Rule, Severity
+
+RULE = Rule(
+    id="rollback-overreach",
+    severity=Severity.WARNING,
+    scope="file",
+    summary="error unwind converts back pages the failed loop never converted",
+    confidence="heuristic",
+)
+
+TRACKED_RE = re.compile(r"decrypted|encrypted|shared|converted|private", re.IGNORECASE)
+COMPARE_RE = re.compile(r"^(?P<lhs>.+?)(?P<op><=|<|!=)(?P<rhs>.+)$")
+
+
+def check(ctx: Context) -> Iterable[Finding]:
+    assert ctx.file is not None
+    cf = cocoutil.cfile(ctx.file.text)
+    for func in cf.functions.values():
+        conv = cf.conversion_calls(func)
+        if len(conv) < 2:
+            continue
+        for call, dirs in conv:
+            for loop in cocoutil.enclosing_loops(call.node, func.node)[:1]:
+                exits = _exits(loop)
+                if not exits:
+                    continue
+                yield from _unwinds(ctx, cf, func, loop, call, dirs, exits)
+
+
+def _exits(loop: Node) -> list[str]:
+    """How the loop body leaves on failure: goto labels, or 'after' for break/return."""
+    body = cocoutil.text_of(cocoutil.loop_body(loop))
+    exits = re.findall(r"\bgoto\s+(\w+)", body)
+    if re.search(r"\b(break|return)\b", body):
+        exits.append("")
+    return exits
+
+
+def _unwinds(
+    ctx: Context,
+    cf: cocoutil.CFile,
+    func: cocoutil.Function,
+    loop: Node,
+    call: cocoutil.Call,
+    dirs: frozenset[str],
+    exits: list[str],
+) -> Iterable[Finding]:
+    labels = _label_lines(func)
+    starts = [labels[e] for e in exits if e and e in labels]
+    if "" in exits:
+        starts.append(loop.end_point[0] + 1)
+    if not starts:
+        return
+    earliest = min(starts)
+    domain = _domain(loop)
+    wanted = {cocoutil.opposite(d) for d in dirs}
+    for other, odirs in cf.conversion_calls(func):
+        if other.line < earliest or not (odirs & wanted):
+            continue
+        for unwind in cocoutil.enclosing_loops(other.node, func.node)[:1]:
+            if unwind == loop or unwind.start_point[0] + 1 < earliest:
+                continue
+            if _domain(unwind) != domain or domain is None:
+                continue
+            if _tracks_progress(unwind, loop):
+                continue
+            yield ctx.finding(
+                f"{func.name}() unwinds with {other.name}() over the whole range, but the loop "
+                f"at line {loop.start_point[0] + 1} stops at the element whose {call.name}() "
+                "failed; are elements that were never converted converted back here?",
+                other.line,
+                function=func.name,
+                related=[
+                    Location(
+                        ctx.file.path if ctx.file else "",
+                        call.line,
+                        function=func.name,
+                        note=f"{call.name}() can fail here",
+                    )
+                ],
+                suggestion="roll back only the elements converted before the failure "
+                "(while (i--) ...), and leak the one that failed",
+            )
+            return
+
+
+def _label_lines(func: cocoutil.Function) -> dict[str, int]:
+    out: dict[str, int] = {}
+    stack = [func.node]
+    while stack:
+        node = stack.pop()
+        if node.type == "labeled_statement":
+            label = node.child_by_field_name("label")
+            out[cocoutil.text_of(label)] = node.start_point[0] + 1
+        stack.extend(node.children)
+    return out
+
+
+def _domain(loop: Node) -> str | None:
+    """What a loop ranges over, independent of the index variable's name."""
+    if loop.type == "compound_statement":
+        return "macro:" + cocoutil.loop_header_text(loop)
+    if loop.type != "for_statement":
+        return None
+    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
+    match = COMPARE_RE.match(cond)
+    if not match:
+        return None
+    return "bound:" + match.group("rhs")
+
+
+def _index_var(loop: Node) -> str | None:
+    if loop.type != "for_statement":
+        return None
+    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
+    match = COMPARE_RE.match(cond)
+    return match.group("lhs") if match else None
+
+
+def _tracks_progress(unwind: Node, loop: Node) -> bool:
+    """The unwind checks per-element state or where the first loop stopped."""
+    body = cocoutil.loop_body(unwind)
+    for node in _ifs(body):
+        cond = cocoutil.text_of(node.child_by_field_name("condition"))
+        if TRACKED_RE.search(cond):
+            return True
+        index = _index_var(loop)
+        if index and re.search(r"\b" + re.escape(index) + r"\b", cond):
+            return True
+    return False
+
+
+def _ifs(node: Node) -> Iterable[Node]:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type == "if_statement":
+            yield cur
+        stack.extend(cur.children)
