@@ -1,16 +1,154 @@
-"""`patchbot lint`: placeholder until its owner lands the real command."""
+"""`patchbot lint`: lint a patch series (or whole files) against the rules in rules/.
+
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage/input error,
+3 internal error (a broken or crashing rule).
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+from pathlib import Path
 
-from patchbot.errors import InputError
+from patchbot.config import FAIL_ON_CHOICES, Config, load_config
+from patchbot.engine import (
+    Engine,
+    LintResult,
+    load_rules,
+    read_baseline,
+    select_rules,
+    write_baseline,
+)
+from patchbot.errors import EXIT_CLEAN, EXIT_INTERNAL, InputError
+from patchbot.report import FORMATS, render
+
+log = logging.getLogger(__name__)
+
+
+def _id_list(values: list[str] | None) -> list[str]:
+    """--select a,b --select c -> [a, b, c]"""
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("lint", help="(not yet implemented)")
+    p = sub.add_parser(
+        "lint",
+        help="lint a patch series (mbox, patch files, directory, stdin, git range) or C files",
+        description="Lint patches with rules encoding what CoCo guest-memory reviewers ask for.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="mbox, .patch/.eml files, a format-patch directory, or - for stdin",
+    )
+    p.add_argument("--git", metavar="BASE..TIP", help="lint the commits of a git range")
+    p.add_argument("--repo", metavar="DIR", help="repository for --git (default: cwd)")
+    p.add_argument(
+        "--tree",
+        metavar="T",
+        help="kernel tree with the pre-images (series mode) or to audit (--paths)",
+    )
+    p.add_argument(
+        "--file",
+        dest="files",
+        nargs="+",
+        metavar="F.c",
+        help="lint whole C files; every line counts",
+    )
+    p.add_argument(
+        "--paths",
+        nargs="+",
+        metavar="DIR",
+        help="audit every .c file under DIR in --tree (default: the cached tree)",
+    )
+    p.add_argument("--format", choices=FORMATS, help="report format (default: text)")
+    p.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    p.add_argument(
+        "--fail-on",
+        choices=FAIL_ON_CHOICES,
+        help="lowest severity that makes the exit code 1 (default: warning)",
+    )
+    p.add_argument("--config", metavar="F", help="config file (default: nearest .patchbot.toml)")
+    p.add_argument("--baseline", metavar="F", help="drop findings recorded in this baseline")
+    p.add_argument(
+        "--write-baseline",
+        metavar="F",
+        help="record the current findings as the baseline and exit 0",
+    )
+    p.add_argument("--enable", action="append", metavar="ID", help="enable a rule")
+    p.add_argument("--disable", action="append", metavar="ID", help="disable a rule")
+    p.add_argument("--select", action="append", metavar="ID,...", help="run only these rules")
     p.set_defaults(func=run)
 
 
+def build_engine(args: argparse.Namespace, config: Config) -> Engine:
+    rules = load_rules(config.rule_dirs)
+    active = select_rules(
+        rules,
+        config,
+        enable=_id_list(args.enable),
+        disable=_id_list(args.disable),
+        select=_id_list(args.select),
+    )
+    baseline_path = args.baseline or config.baseline
+    baseline = read_baseline(Path(baseline_path)) if baseline_path else None
+    return Engine(active, config, baseline=baseline)
+
+
+def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
+    """Pick the mode from the arguments and run the engine."""
+    from patchbot.series import images
+
+    if args.files or args.paths:
+        if args.inputs or args.git:
+            raise InputError("--file/--paths lint whole files: do not also give patches")
+        if args.files and args.paths:
+            raise InputError("give either --file or --paths, not both")
+        if args.files:
+            return engine.lint_files(images.file_mode_sources(args.files))
+        from patchbot.kernel.tree import resolve_tree
+
+        tree = resolve_tree(args.tree)
+        return engine.lint_files(images.tree_sources(str(tree), args.paths))
+    from patchbot.series.load import load_series
+
+    if args.repo and not args.git:
+        raise InputError("--repo only makes sense with --git BASE..TIP")
+    series = load_series(
+        args.inputs, git_range=args.git, repo=args.repo, tree=args.tree, stdin=sys.stdin.buffer
+    )
+    if not series.patches:
+        raise InputError("no patches with a diff found in the input")
+    return engine.lint_series(series, images.source_files)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text)
+    except OSError as exc:
+        raise InputError(f"--output {output}: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
-    raise InputError("'patchbot lint' is not implemented yet")
+    config = load_config(args.config)
+    fmt = args.format or config.format
+    fail_on = args.fail_on or config.fail_on
+    engine = build_engine(args, config)
+    result = lint(args, engine)
+    for warning in result.warnings:
+        sys.stderr.write(f"patchbot: warning: {warning}\n")
+    for error in result.errors:
+        sys.stderr.write(f"patchbot: internal error: {error}\n")
+    if args.write_baseline:
+        count = write_baseline(
+            Path(args.write_baseline), result.findings + result.baselined_findings
+        )
+        sys.stderr.write(f"patchbot: wrote {count} findings to {args.write_baseline}\n")
+        return EXIT_INTERNAL if result.errors else EXIT_CLEAN
+    _emit(render(result, fmt), args.output)
+    return result.exit_code(fail_on)

@@ -35,6 +35,7 @@ class LintResult:
     mode: str = "series"  # "series" or "files"
     suppressed: int = 0  # dropped by inline comments or [[ignore]]
     baselined: int = 0  # dropped because the baseline knows them
+    baselined_findings: list[Finding] = field(default_factory=list)
 
     def exit_code(self, fail_on: str) -> int:
         if self.errors:
@@ -210,6 +211,7 @@ class Engine:
                 continue
             if finding.key() in self.baseline:
                 result.baselined += 1
+                result.baselined_findings.append(finding)
                 continue
             result.findings.append(finding)
         result.findings.sort(

@@ -1,0 +1,52 @@
+"""Helpers shared by the report formats: grouping findings by patch, counting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from patchbot.api import Finding, Severity
+from patchbot.series.model import Patch, Series
+
+
+def patch_by_label(series: Series | None) -> dict[str, Patch]:
+    if series is None:
+        return {}
+    return {p.label: p for p in series.patches}
+
+
+def group_by_patch(
+    findings: Sequence[Finding], series: Series | None
+) -> list[tuple[Patch | None, list[Finding]]]:
+    """Findings grouped per patch in series order; series-wide/file findings last (None)."""
+    patches = patch_by_label(series)
+    groups: dict[str | None, list[Finding]] = {}
+    for finding in findings:
+        label = finding.patch if finding.patch in patches else None
+        groups.setdefault(label, []).append(finding)
+    ordered: list[tuple[Patch | None, list[Finding]]] = []
+    for label, patch in patches.items():
+        if label in groups:
+            ordered.append((patch, groups[label]))
+    if None in groups:
+        ordered.append((None, groups[None]))
+    return ordered
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def count_summary(findings: Sequence[Finding]) -> str:
+    """'3 findings (1 error, 2 warnings)' or 'no findings'."""
+    if not findings:
+        return "no findings"
+    parts = []
+    for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        n = sum(1 for f in findings if f.severity == severity)
+        if n:
+            parts.append(plural(n, severity.label))
+    return f"{plural(len(findings), 'finding')} ({', '.join(parts)})"
+
+
+def patch_header(patch: Patch) -> str:
+    return f"[PATCH {patch.label}] {patch.title or patch.subject}"
