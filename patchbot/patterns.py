@@ -228,3 +228,22 @@ def mirrored_difference(a: str, b: str) -> tuple[str, str] | None:
 
 def iter_lines(text: str) -> Iterator[tuple[int, str]]:
     yield from enumerate(text.split("\n"), start=1)
+
+
+# --- commit messages ------------------------------------------------------------------
+
+# Findings about a commit message point at this pseudo path.  Its lines are numbered
+# as in the file `git commit` edits: line 1 is the title, line 2 is blank, the body
+# starts on line 3 (so Trailer.line n is COMMIT_MSG line n + 2).
+COMMIT_MSG_PATH = "COMMIT_MSG"
+COMMIT_TITLE_LINE = 1
+
+
+def commit_line(body_line: int) -> int:
+    """COMMIT_MSG line of a 1-based line of Patch.body (or Trailer.line)."""
+    return body_line + 2
+
+
+def body_lines(body: str) -> list[tuple[int, str]]:
+    """(COMMIT_MSG line, text) for each line of a commit message body."""
+    return [(commit_line(n), text) for n, text in enumerate(body.split("\n"), start=1)]
