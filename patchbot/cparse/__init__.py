@@ -1,5 +1,87 @@
-"""C parsing with tree-sitter-c: functions, calls, comments, control flow."""
+"""C analysis with tree-sitter-c: functions, CFGs, path queries, memory-path catalogue.
 
-from patchbot.cparse.parse import FunctionSpan, function_at, function_spans, parse
+Layers (each a small module):
 
-__all__ = ["FunctionSpan", "function_at", "function_spans", "parse"]
+* ``parse``       — ``parse(text)`` raw tree; ``parse_kernel(text)`` after same-length
+  kernel-idiom normalisation (``normalize``); ``function_spans``/``function_at``;
+  ``error_stats`` (ERROR-node count and lines, the parse-quality figure).
+* ``cfg``         — ``Cfg``: one node per statement/condition; edges ``flow``, ``true``/
+  ``false`` (carrying the condition node), ``case``/``default``, ``goto``, ``break``,
+  ``continue``, ``back``.  for_each macros are loops, scoped_guard() always runs,
+  ``do { } while (0)`` runs once.
+* ``catalogue``   — ``load_catalogue()`` reads rules/catalogue/memory_paths.toml:
+  conversions (direction, memory arg), frees, host hand-backs, mappings (prot arg), DMA
+  maps (attrs arg), CoCo guards.  ``ApiEntry.kind`` is one of those.
+* ``summaries``   — same-file wrappers (a helper returning a conversion's result is a
+  conversion; a helper freeing/unplugging a parameter is a free/hand-back), to a fixed
+  point; ``FileAnalysis.catalogue`` is the base catalogue plus these.
+* ``functions``   — ``analyze_file(text) -> FileAnalysis`` (cached by content):
+  ``functions`` (``Function``: name, params, cfg, aliases, ``events``: every catalogued
+  call as a ``MemEvent`` with its CFG node, ``ApiEntry``, buffer key and result var).
+* ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
+  catalogued call on the same memory with the governing conversion's status on that path
+  ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.
+* ``exprs``       — calls, ``buffer_key``, ``implied_status`` (what ``if (rc)``,
+  ``if (!rc)``, ``if (rc < 0)``, ``if (WARN_ON(f()))``... say about a call's result).
+
+Deliberately coarse memory matching: a memory argument is reduced to one key — the root
+identifier after peeling casts, ``&``/``*``, address/page converters (``__va``,
+``page_address``, ``virt_to_page``, ``page_to_pfn``...), arithmetic and indexing, and
+field chains reduced to the last field (``vm->sbm.buf`` and ``priv->buf`` both key
+``buf``); unknown calls are looked through to their last argument.  Simple renames in a
+function (``addr = (unsigned long)page_address(page)``) are merged.  Ranges and offsets are
+not compared: ``free_pages(addr + PAGE_SIZE)`` matches a conversion of ``addr``.
+
+Example::
+
+    from patchbot.cparse import analyze_file, follow_conversion
+
+    fa = analyze_file(source_text)
+    for func in fa.functions:
+        for conv in func.events_of("conversion"):
+            for hit in follow_conversion(func, conv):
+                if hit.event.kind == "free" and hit.status == "failed":
+                    print(func.name, hit.event.line, hit.trace("x.c", func.name))
+"""
+
+from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
+from patchbot.cparse.cfg import EXIT, Cfg, CfgNode, Edge
+from patchbot.cparse.exprs import Call, buffer_key, calls_in, implied_status, text_of
+from patchbot.cparse.functions import FileAnalysis, Function, MemEvent, analyze_file
+from patchbot.cparse.parse import (
+    FunctionSpan,
+    error_stats,
+    function_at,
+    function_spans,
+    parse,
+    parse_kernel,
+)
+from patchbot.cparse.paths import PathHit, PathStep, follow_conversion
+
+__all__ = [
+    "EXIT",
+    "ApiEntry",
+    "Call",
+    "Catalogue",
+    "Cfg",
+    "CfgNode",
+    "Edge",
+    "FileAnalysis",
+    "Function",
+    "FunctionSpan",
+    "MemEvent",
+    "PathHit",
+    "PathStep",
+    "analyze_file",
+    "buffer_key",
+    "calls_in",
+    "error_stats",
+    "follow_conversion",
+    "function_at",
+    "function_spans",
+    "implied_status",
+    "load_catalogue",
+    "parse",
+    "parse_kernel",
+    "text_of",
+]

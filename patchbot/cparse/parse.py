@@ -51,7 +51,7 @@ def _declarator_name(node: Node | None) -> str | None:
 def function_spans(text: str) -> tuple[FunctionSpan, ...]:
     """Every function definition in the text, in source order."""
     spans: list[FunctionSpan] = []
-    stack = [parse(text).root_node]
+    stack = [parse_kernel(text).root_node]  # normalised: __init and friends don't derail it
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
@@ -78,3 +78,32 @@ def function_at(text: str, line: int) -> FunctionSpan | None:
         if span.start_line <= line <= span.end_line:
             return span
     return None
+
+
+@lru_cache(maxsize=256)
+def parse_kernel(text: str) -> Tree:
+    """Parse after same-length kernel-idiom normalisation (see normalize.py).
+
+    Offsets, lines and columns match ``text``; node.text is the *normalised* text, so
+    read source snippets from the original text by byte range when exactness matters.
+    """
+    from patchbot.cparse.normalize import normalize
+
+    return _parser().parse(normalize(text).text.encode("utf-8", "surrogateescape"))
+
+
+def error_stats(text: str, *, normalized: bool = True) -> tuple[int, int]:
+    """(ERROR/MISSING node count, lines touched by them): the parse-quality figure."""
+    tree = parse_kernel(text) if normalized else parse(text)
+    count = 0
+    lines: set[int] = set()
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            count += 1
+            lines.update(range(node.start_point[0], node.end_point[0] + 1))
+            continue
+        if node.has_error:
+            stack.extend(node.children)
+    return count, len(lines)

@@ -1,0 +1,268 @@
+"""Expression helpers over tree-sitter nodes: calls, buffer keys, branch implications.
+
+Buffer matching is deliberately coarse (documented in patchbot/cparse/__init__.py): an
+expression naming memory is reduced to one *key*, the identifier at its root after
+peeling casts, ``&``/``*``, address/page converters (``__va``, ``page_address``...),
+arithmetic (``addr + off`` -> ``addr``), indexing (``pages[i]`` -> ``pages``) and field
+chains (``vm->sbm.buf`` -> ``buf``).  Two calls touch "the same memory" when their keys
+are equal after the function's simple aliases (``addr = page_address(page)``) are merged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+# Calls that only change how the same memory is named (address <-> page <-> pfn).
+TRANSPARENT_CALLS = frozenset(
+    [
+        "__va",
+        "__pa",
+        "page_address",
+        "virt_to_page",
+        "page_to_virt",
+        "pfn_to_page",
+        "page_to_pfn",
+        "PFN_DOWN",
+        "PFN_UP",
+        "PHYS_PFN",
+        "PFN_PHYS",
+        "virt_to_phys",
+        "phys_to_virt",
+        "page_to_phys",
+        "phys_to_page",
+        "pfn_to_kaddr",
+        "lm_alias",
+        "virt_to_pfn",
+        "sg_page",
+        "sg_virt",
+        "folio_address",
+        "folio_page",
+        "page_folio",
+        "virt_to_folio",
+        "folio_pfn",
+        "pfn_to_virt",
+        "untagged_addr",
+        "kasan_reset_tag",
+    ]
+)
+# Calls wrapping a condition without changing its truth value.
+CONDITION_WRAPPERS = frozenset(
+    ["unlikely", "likely", "WARN_ON", "WARN_ON_ONCE", "WARN", "WARN_ONCE", "WARN_RATELIMIT"]
+)
+
+
+def text_of(node: Node | None) -> str:
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", "replace")
+
+
+def line_of(node: Node) -> int:
+    return node.start_point[0] + 1
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str
+    node: Node
+    args: tuple[Node, ...]
+
+    @property
+    def line(self) -> int:
+        return line_of(self.node)
+
+    def arg(self, index: int) -> Node | None:
+        return self.args[index] if 0 <= index < len(self.args) else None
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return (self.node.start_byte, self.node.end_byte)
+
+
+def as_call(node: Node) -> Call | None:
+    if node.type != "call_expression":
+        return None
+    func = node.child_by_field_name("function")
+    if func is None or func.type != "identifier":
+        return None
+    arglist = node.child_by_field_name("arguments")
+    args = tuple(c for c in arglist.named_children if c.type != "comment") if arglist else ()
+    return Call(text_of(func), node, args)
+
+
+def calls_in(node: Node | None) -> Iterator[Call]:
+    """Every named call under ``node`` (outermost first, then nested ones)."""
+    if node is None:
+        return
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        call = as_call(cur)
+        if call is not None:
+            yield call
+        stack.extend(reversed(cur.named_children))
+
+
+def strip(node: Node | None) -> Node | None:
+    """Peel parentheses, casts and likely()/unlikely()/WARN_ON() around an expression."""
+    while node is not None:
+        if node.type == "parenthesized_expression" and node.named_children:
+            node = node.named_children[0]
+        elif node.type == "cast_expression":
+            node = node.child_by_field_name("value")
+        else:
+            call = as_call(node)
+            if call is not None and call.name in CONDITION_WRAPPERS and call.args:
+                node = call.args[0]
+            else:
+                return node
+    return None
+
+
+def buffer_key(node: Node | None, *, through_calls: bool = True) -> str | None:
+    """The coarse identity of the memory an expression names (see module docstring).
+
+    With ``through_calls`` an unknown call is looked through to its last argument
+    (``virtio_mem_mb_id_to_phys(mb_id)`` -> ``mb_id``, ``dma_direct_to_page(dev, addr)``
+    -> ``addr``); without it only the transparent
+    converters are, which is what alias discovery needs (``page = alloc_pages(gfp, 0)``
+    must not make ``page`` an alias of ``gfp``).
+    """
+    node = strip(node)
+    while node is not None:
+        kind = node.type
+        if kind == "identifier":
+            return text_of(node)
+        if kind == "field_expression":
+            return text_of(node.child_by_field_name("field"))
+        if kind in ("pointer_expression", "subscript_expression"):
+            node = strip(node.child_by_field_name("argument"))
+        elif kind == "binary_expression":
+            node = strip(node.child_by_field_name("left"))
+        elif kind == "call_expression":
+            call = as_call(node)
+            if call is None or not call.args:
+                return None
+            if call.name in TRANSPARENT_CALLS:
+                node = strip(call.args[0])
+            elif through_calls:
+                # helpers take the context first and the memory last:
+                # dma_direct_to_page(dev, dma_addr), virtio_mem_phys_to_sb_id(vm, addr)
+                node = strip(call.args[-1])
+            else:
+                return None
+        else:
+            return None
+    return None
+
+
+def assigned_name(node: Node | None) -> str | None:
+    """Left-hand variable of ``x = ...`` / ``T x = ...`` (None for anything else)."""
+    if node is None:
+        return None
+    if node.type == "assignment_expression":
+        left = node.child_by_field_name("left")
+        return text_of(left) if left is not None and left.type == "identifier" else None
+    if node.type == "init_declarator":
+        decl = node.child_by_field_name("declarator")
+        while decl is not None and decl.type == "pointer_declarator":
+            decl = decl.child_by_field_name("declarator")
+        return text_of(decl) if decl is not None and decl.type == "identifier" else None
+    return None
+
+
+def assignment_value(node: Node) -> Node | None:
+    if node.type == "assignment_expression":
+        return node.child_by_field_name("right")
+    if node.type == "init_declarator":
+        return node.child_by_field_name("value")
+    return None
+
+
+def result_variable(call: Call) -> str | None:
+    """``rc`` when the call's value is stored: ``rc = f()``, ``int rc = f()``."""
+    parent = call.node.parent
+    while parent is not None and parent.type in ("parenthesized_expression", "cast_expression"):
+        parent = parent.parent
+    if parent is None:
+        return None
+    value = assignment_value(parent)
+    if value is not None and strip(value) == call.node:
+        return assigned_name(parent)
+    return None
+
+
+def _is_zero(node: Node | None) -> bool:
+    node = strip(node)
+    return node is not None and text_of(node) in ("0", "0L", "0UL", "NULL", "false")
+
+
+def _is_subject(node: Node | None, call: Call, var: str | None) -> bool:
+    """Does ``node`` stand for the tracked call's return value?"""
+    node = strip(node)
+    if node is None:
+        return False
+    if node == call.node or (
+        node.type == "call_expression" and (node.start_byte, node.end_byte) == call.span
+    ):
+        return True
+    if var is not None and node.type == "identifier" and text_of(node) == var:
+        return True
+    if node.type == "assignment_expression":
+        return _is_subject(node.child_by_field_name("right"), call, var)
+    return False
+
+
+def implied_status(cond: Node | None, taken: bool, call: Call, var: str | None) -> str | None:
+    """What a branch says about a fallible call returning 0 on success.
+
+    ``cond`` is the branch condition, ``taken`` whether the edge is its true side.
+    Returns "failed" (the call returned non-zero), "ok" (it returned 0) or None.
+    Understands ``if (rc)``, ``if (!rc)``, ``if (rc < 0)``, ``if (rc != 0)``,
+    ``if (rc == 0)``, ``if (f(...))``, ``if ((rc = f(...)))``, likely()/unlikely()/
+    WARN_ON() wrappers, and ``a && b`` (true side) / ``a || b`` (false side).
+    """
+    node = strip(cond)
+    if node is None:
+        return None
+    if _is_subject(node, call, var):
+        return "failed" if taken else "ok"
+    if node.type == "unary_expression" and text_of(node.child_by_field_name("operator")) == "!":
+        return implied_status(node.child_by_field_name("argument"), not taken, call, var)
+    if node.type == "binary_expression":
+        op = text_of(node.child_by_field_name("operator"))
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        if op in ("&&", "||"):
+            if (op == "&&") == taken:  # both sides hold (&& true) / both fail (|| false)
+                return implied_status(left, taken, call, var) or implied_status(
+                    right, taken, call, var
+                )
+            return None
+        if _is_zero(right) and _is_subject(left, call, var):
+            subject_nonzero = {"!=": taken, "<": taken, "==": not taken}.get(op)
+        elif _is_zero(left) and _is_subject(right, call, var):
+            subject_nonzero = {"!=": taken, ">": taken, "==": not taken}.get(op)
+        else:
+            return None
+        if subject_nonzero is None:
+            return None
+        if op in ("<", ">") and not taken:
+            return "ok"  # rc >= 0: conversions return 0 or -errno
+        return "failed" if subject_nonzero else "ok"
+    return None
+
+
+def identifiers_in(node: Node | None) -> set[str]:
+    out: set[str] = set()
+    if node is None:
+        return out
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type in ("identifier", "field_identifier"):
+            out.add(text_of(cur))
+        stack.extend(cur.children)
+    return out

@@ -1,0 +1,193 @@
+"""Per-function analysis: CFG, catalogued memory calls ("events"), buffer aliases.
+
+``analyze_file(text)`` is the entry point (cached by content).  It parses the
+normalised text, builds one ``Function`` per definition, derives same-file wrapper
+summaries (summaries.py) and then lists every catalogued call as a ``MemEvent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from tree_sitter import Node
+
+from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
+from patchbot.cparse.cfg import Cfg
+from patchbot.cparse.exprs import (
+    Call,
+    as_call,
+    assigned_name,
+    assignment_value,
+    buffer_key,
+    calls_in,
+    result_variable,
+    text_of,
+)
+from patchbot.cparse.normalize import normalize
+from patchbot.cparse.parse import _declarator_name, parse_kernel
+
+
+@dataclass(frozen=True)
+class MemEvent:
+    """A call to a catalogued (or summarised) memory-path API inside one function."""
+
+    node: int  # CFG node holding the call
+    call: Call
+    entry: ApiEntry
+    key: str | None  # alias-resolved buffer key of the memory argument
+    result_var: str | None  # ``rc`` in ``rc = set_memory_decrypted(...)``
+
+    @property
+    def kind(self) -> str:
+        return self.entry.kind
+
+    @property
+    def name(self) -> str:
+        return self.call.name
+
+    @property
+    def line(self) -> int:
+        return self.call.line
+
+
+@dataclass
+class Function:
+    name: str
+    node: Node  # the function_definition
+    params: list[str]
+    cfg: Cfg
+    start_line: int
+    end_line: int
+    aliases: dict[str, str] = field(default_factory=dict)  # key -> representative key
+    events: list[MemEvent] = field(default_factory=list)
+
+    def calls(self) -> list[tuple[int, Call]]:
+        """(CFG node id, call) for every named call in the body."""
+        out: list[tuple[int, Call]] = []
+        for cnode in self.cfg.nodes:
+            if cnode.ast is None:
+                continue
+            scope = cnode.ast
+            for call in calls_in(scope):
+                out.append((cnode.id, call))
+        return out
+
+    def resolve(self, key: str | None) -> str | None:
+        return self.aliases.get(key, key) if key is not None else None
+
+    def key_of(self, expr: Node | None) -> str | None:
+        return self.resolve(buffer_key(expr))
+
+    def events_of(self, *kinds: str) -> list[MemEvent]:
+        return [e for e in self.events if e.kind in kinds]
+
+
+@dataclass
+class FileAnalysis:
+    text: str
+    functions: list[Function]
+    catalogue: Catalogue  # the base catalogue extended by this file's wrapper summaries
+    summaries: dict[str, ApiEntry]  # wrapper name -> derived entry
+
+    def function(self, name: str) -> Function | None:
+        return next((f for f in self.functions if f.name == name), None)
+
+    def function_at(self, line: int) -> Function | None:
+        return next((f for f in self.functions if f.start_line <= line <= f.end_line), None)
+
+
+def _params(definition: Node) -> list[str]:
+    decl = definition.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    plist = decl.child_by_field_name("parameters") if decl is not None else None
+    names: list[str] = []
+    for param in plist.named_children if plist is not None else []:
+        if param.type == "parameter_declaration":
+            names.append(_declarator_name(param.child_by_field_name("declarator")) or "")
+    return names
+
+
+def _aliases(func: Function) -> dict[str, str]:
+    """Union simple renames of the same memory: ``addr = (unsigned long)page_address(p)``."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    stack = [func.node.child_by_field_name("body")]
+    while stack:
+        cur = stack.pop()
+        if cur is None:
+            continue
+        if cur.type in ("assignment_expression", "init_declarator"):
+            name = assigned_name(cur)
+            other = buffer_key(assignment_value(cur), through_calls=False)
+            if name and other and name != other:
+                a, b = find(name), find(other)
+                if a != b:
+                    parent[a] = b
+        stack.extend(cur.named_children)
+    return {k: find(k) for k in parent}
+
+
+def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
+    events: list[MemEvent] = []
+    for nid, call in func.calls():
+        entry = catalogue.get(call.name)
+        if entry is None:
+            continue
+        key = func.key_of(call.arg(entry.arg))
+        events.append(MemEvent(nid, call, entry, key, result_variable(call)))
+    events.sort(key=lambda e: (e.line, e.call.node.start_byte))
+    return events
+
+
+def _functions(text: str) -> list[Function]:
+    norm = normalize(text)
+    tree = parse_kernel(text)
+    out: list[Function] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        if node.type == "function_definition":
+            name = _declarator_name(node.child_by_field_name("declarator"))
+            body = node.child_by_field_name("body")
+            if name and body is not None:
+                cfg = Cfg(
+                    name, body, loop_macros=norm.loop_macros, scoped_guards=norm.scoped_guards
+                )
+                func = Function(
+                    name, node, _params(node), cfg, node.start_point[0] + 1, node.end_point[0] + 1
+                )
+                func.aliases = _aliases(func)
+                out.append(func)
+            continue
+        stack.extend(node.children)
+    out.sort(key=lambda f: f.start_line)
+    return out
+
+
+@lru_cache(maxsize=64)
+def analyze_file(text: str, catalogue_path: str | None = None) -> FileAnalysis:
+    """Parse, build CFGs, summarise same-file wrappers and list memory events."""
+    from patchbot.cparse.summaries import summarise
+
+    base = load_catalogue(catalogue_path)
+    functions = _functions(text)
+    summaries = summarise(functions, base)
+    catalogue = base.with_entries(summaries)
+    for func in functions:
+        func.events = build_events(func, catalogue)
+    return FileAnalysis(text, functions, catalogue, summaries)
+
+
+def call_named(node: Node | None, names: set[str]) -> Call | None:
+    """The first call under ``node`` whose name is in ``names``."""
+    return next((c for c in calls_in(node) if c.name in names), None)
+
+
+__all__ = ["FileAnalysis", "Function", "MemEvent", "analyze_file", "as_call", "text_of"]

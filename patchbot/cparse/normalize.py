@@ -1,0 +1,179 @@
+"""Same-length textual normalisation of kernel C before tree-sitter sees it.
+
+tree-sitter-c knows C, not the kernel's macro dialect.  Rather than teach the grammar,
+we rewrite the few idioms that derail it into plain C *of exactly the same length*, so
+every byte offset, line and column of the parse tree still points at the original text:
+
+* attribute-like qualifiers (``__init``, ``__must_check``, ``__iomem``, ``__free(kfree)``,
+  ``__acquires(x)``...) become spaces;
+* ``list_for_each_entry(pos, head, member) {`` and every other ``*for_each*`` macro used
+  as a statement becomes ``while              (pos, head, member) {`` — a loop whose
+  condition is a comma expression, which is what the macro means for control flow;
+* ``scoped_guard(mutex, &m) {`` becomes ``if          (mutex, &m) {``; the offset is
+  recorded so the CFG builder treats that ``if`` as always taken;
+* ``EXPORT_SYMBOL*(...);`` lines become spaces.
+
+``guard(mutex)(&m);``, ``IS_ENABLED(CONFIG_X)``, ``unlikely()`` and ``do { } while (0)``
+already parse as ordinary expressions and are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+# Qualifiers that carry no control-flow or data-flow meaning for our analysis.
+_BARE_QUALIFIERS = [
+    "__init",
+    "__exit",
+    "__initdata",
+    "__initconst",
+    "__meminit",
+    "__meminitdata",
+    "__ref",
+    "__refdata",
+    "__must_check",
+    "__always_inline",
+    "__maybe_unused",
+    "__cold",
+    "__hot",
+    "__iomem",
+    "__user",
+    "__rcu",
+    "__percpu",
+    "__force",
+    "__read_mostly",
+    "__ro_after_init",
+    "noinline",
+    "__noreturn",
+    "__weak",
+    "__used",
+    "__visible",
+    "notrace",
+    "__sched",
+    "asmlinkage",
+    "__nocfi",
+    "__latent_entropy",
+    "__always_unused",
+    "__init_or_module",
+    "__exitdata",
+    "__kprobes",
+    "__noinstr",
+    "noinstr",
+    "__bitwise",
+    "__private",
+]
+_CALL_QUALIFIERS = [
+    "__free",
+    "__cleanup",
+    "__acquires",
+    "__releases",
+    "__must_hold",
+    "__aligned",
+    "__section",
+    "__printf",
+    "__scanf",
+    "__counted_by",
+    "__guarded_by",
+]
+
+_BARE_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _BARE_QUALIFIERS)) + r")\b")
+_CALLQ_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _CALL_QUALIFIERS)) + r")\s*\(")
+_LOOP_RE = re.compile(r"^[ \t]+(\w*for_each\w*)\s*\(", re.MULTILINE)
+_SCOPED_RE = re.compile(
+    r"^[ \t]+(?:else[ \t]+)?(scoped_guard|scoped_cond_guard)\s*\(", re.MULTILINE
+)
+# A type written as a macro argument: container_of(p, struct foo, m), min_t(unsigned int, ..)
+_TYPE_ARG_RE = re.compile(
+    r"(?<=[(,])([ \t]*)((?:struct|union|enum)[ \t]+\w+|(?:(?:unsigned|signed|long|short)[ \t]+)*"
+    r"(?:int|long|char|short|unsigned|signed|bool|void))(?=[ \t]*[,)])"
+)
+_TYPE_ARG_KEEP_BEFORE = ("sizeof", "typeof", "__typeof__", "_Alignof", "alignof")
+_EXPORT_RE = re.compile(r"^(EXPORT_SYMBOL\w*|MODULE_\w+)\s*\(", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    text: str
+    loop_macros: dict[int, str]  # byte offset of the rewritten 'while' -> macro name
+    scoped_guards: frozenset[int]  # byte offsets of 'if' keywords that are scoped_guard()
+
+
+def _close_paren(text: str, open_at: int) -> int:
+    """Index of the ')' matching text[open_at] == '(' (or len(text) if unbalanced)."""
+    depth = 0
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        elif ch == "\n" and depth == 0:
+            break
+    return len(text)
+
+
+def _blank(chars: list[str], start: int, end: int) -> None:
+    for i in range(start, min(end, len(chars))):
+        if chars[i] != "\n":
+            chars[i] = " "
+
+
+def _next_nonspace(text: str, pos: int) -> str:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return text[pos] if pos < len(text) else ""
+
+
+@lru_cache(maxsize=256)
+def normalize(text: str) -> Normalized:
+    """Rewrite kernel idioms into same-length plain C (see module docstring)."""
+    chars = list(text)
+    ascii_only = text.isascii()
+
+    def byte_offset(index: int) -> int:
+        return index if ascii_only else len(text[:index].encode("utf-8", "surrogateescape"))
+
+    for m in _BARE_RE.finditer(text):
+        _blank(chars, m.start(), m.end())
+    for m in _CALLQ_RE.finditer(text):
+        _blank(chars, m.start(), _close_paren(text, m.end() - 1) + 1)
+    for m in _EXPORT_RE.finditer(text):
+        end = _close_paren(text, m.end() - 1) + 1
+        if _next_nonspace(text, end) == ";":
+            end = text.index(";", end) + 1
+        _blank(chars, m.start(), end)
+    for m in _TYPE_ARG_RE.finditer(text):
+        opener = m.start() - 1
+        if text[opener] == "(":
+            before = re.search(r"(\w+)$", text[max(0, opener - 40) : opener])
+            if before is None or before.group(1) in _TYPE_ARG_KEEP_BEFORE:
+                continue  # a cast or sizeof(type), which tree-sitter parses itself
+            if _next_nonspace(text, m.end()) == ")" and text[m.end() :].lstrip()[1:2].isalnum():
+                continue
+        start = m.start(2)
+        type_text = m.group(2)
+        if type_text.split()[0] in ("struct", "union", "enum"):
+            _blank(chars, start, start + len(type_text.split()[0]))
+        else:  # a primitive type: make it one identifier of the same length
+            ident = "_" + re.sub(r"[ \t]", "_", type_text)[1:]
+            chars[start : start + len(type_text)] = list(ident)
+    loops: dict[int, str] = {}
+    for m in _LOOP_RE.finditer(text):
+        close = _close_paren(text, m.end() - 1)
+        if close >= len(text) or _next_nonspace(text, close + 1) in (";", ""):
+            continue  # a call statement, not a loop header
+        start, name = m.start(1), m.group(1)
+        if len(name) < len("while"):
+            continue
+        chars[start : start + len(name)] = list("while".ljust(len(name)))
+        loops[byte_offset(start)] = name
+    scoped: set[int] = set()
+    for m in _SCOPED_RE.finditer(text):
+        start, name = m.start(1), m.group(1)
+        chars[start : start + len(name)] = list("if".ljust(len(name)))
+        scoped.add(byte_offset(start))
+    return Normalized("".join(chars), loops, frozenset(scoped))

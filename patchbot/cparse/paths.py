@@ -1,0 +1,189 @@
+"""Path queries: follow a conversion's outcome through a function's CFG.
+
+``follow_conversion(func, conv)`` walks every path from a conversion call and reports
+each later catalogued call on the same memory (``PathHit``) together with what the path
+knows about the conversion that currently governs that memory:
+
+* ``status`` "failed" — a branch taken only when the call returned non-zero;
+* ``status`` "ok" — a branch taken only when it returned 0;
+* ``status`` "unchecked" — no branch on its result lies on the path.
+
+A later conversion of the same memory on the path (the re-encrypt in an error path)
+becomes the governing one, with its own status: this is what separates the accepted
+"re-encrypt, free only if that worked" from "re-encrypt, free anyway".  A free of the
+memory ends the path.  Branches contradicting what the path already knows are pruned,
+so ``if (rc) goto err; ... err: if (rc) free()`` is not a false path.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from patchbot.api import Location
+from patchbot.cparse.cfg import EXIT, Edge
+from patchbot.cparse.exprs import assigned_name, implied_status, text_of
+from patchbot.cparse.functions import Function, MemEvent
+
+
+@dataclass(frozen=True)
+class _State:
+    node: int
+    current: MemEvent  # the conversion that governs the memory on this path
+    status: str  # failed / ok / unchecked
+    var: str | None  # variable still holding current's result
+
+
+@dataclass(frozen=True)
+class PathStep:
+    line: int
+    note: str
+
+
+@dataclass(frozen=True)
+class PathHit:
+    start: MemEvent  # the conversion the walk began at
+    event: MemEvent  # the catalogued call reached (free, handback, mapping, conversion...)
+    current: MemEvent  # the conversion governing the memory when event runs
+    status: str  # current's outcome on this path: failed / ok / unchecked
+    steps: tuple[PathStep, ...]  # conversion, branches, gotos, event: for Finding.trace
+
+    def trace(self, path: str, function: str | None = None) -> list[Location]:
+        return [Location(path, s.line, function=function, note=s.note) for s in self.steps]
+
+
+def _kills(func: Function, node: int, var: str | None, current: MemEvent) -> bool:
+    """Does this node overwrite ``var`` (so later tests of it say nothing)?"""
+    if var is None:
+        return False
+    ast = func.cfg.nodes[node].ast
+    if ast is None:
+        return False
+    stack = [ast]
+    while stack:
+        cur = stack.pop()
+        if (
+            cur.type in ("assignment_expression", "init_declarator")
+            and assigned_name(cur) == var
+            and not (
+                current.call.node.start_byte >= cur.start_byte
+                and current.call.node.end_byte <= cur.end_byte
+            )
+        ):
+            return True
+        stack.extend(cur.named_children)
+    return False
+
+
+def _edge_note(func: Function, src: int, edge: Edge, conv: MemEvent, status: str | None) -> str:
+    node = func.cfg.nodes[src]
+    if edge.kind in ("true", "false") and node.text:
+        cond = text_of(edge.cond) if edge.cond is not None else node.text
+        outcome = (
+            f" ({conv.name}() {'failed' if status == 'failed' else 'succeeded'})" if status else ""
+        )
+        return f"branch '{node.label} {cond}' is {edge.kind}{outcome}"
+    if edge.kind == "goto":
+        return f"goto {edge.label}"
+    if edge.kind in ("case", "default"):
+        return edge.label
+    return ""
+
+
+def follow_conversion(
+    func: Function, start: MemEvent, *, max_states: int = 20000
+) -> Iterator[PathHit]:
+    """Every catalogued call on ``start``'s memory reachable from it (see module doc)."""
+    same = [e for e in func.events if e.key is not None and e.key == start.key]
+    by_node: dict[int, list[MemEvent]] = {}
+    for event in same:
+        by_node.setdefault(event.node, []).append(event)
+
+    first = _State(start.node, start, "unchecked", start.result_var)
+    parent: dict[_State, tuple[_State, str] | None] = {first: None}
+    queue = deque([first])
+    reported: set[tuple[int, int, str, int]] = set()
+    while queue and len(parent) < max_states:
+        state = queue.popleft()
+        here = by_node.get(state.node, [])
+        ended = False
+        if state is not first or len(here) > 1:
+            for event in here:
+                if state is first and event.call.node.start_byte <= start.call.node.start_byte:
+                    continue
+                if event == state.current:
+                    continue
+                key = (id(event), id(state.current), state.status, event.node)
+                if key not in reported:
+                    reported.add(key)
+                    yield PathHit(
+                        start,
+                        event,
+                        state.current,
+                        state.status,
+                        _steps(func, parent, state, event),
+                    )
+                if event.kind == "free":
+                    ended = True
+                if event.kind == "conversion":
+                    switched = _State(state.node, event, "unchecked", event.result_var)
+                    parent.setdefault(switched, (state, ""))
+                    state = switched
+        if ended or state.node == EXIT:
+            continue
+        var = None if _kills(func, state.node, state.var, state.current) else state.var
+        for edge in func.cfg.nodes[state.node].succ:
+            status = state.status
+            implied = None
+            if edge.kind in ("true", "false") and edge.cond is not None:
+                implied = implied_status(edge.cond, edge.kind == "true", state.current.call, var)
+            if implied is not None:
+                if status != "unchecked" and implied != status:
+                    continue  # infeasible: contradicts what the path already knows
+                status = implied
+            nxt = _State(edge.dst, state.current, status, var)
+            if nxt in parent:
+                continue
+            note = _edge_note(
+                func, state.node, edge, state.current, implied if implied is not None else None
+            )
+            parent[nxt] = (state, note)
+            queue.append(nxt)
+
+
+_OUTCOME = {"failed": "fails here", "ok": "succeeds here", "unchecked": "result not checked"}
+
+
+def _steps(
+    func: Function, parent: dict[_State, tuple[_State, str] | None], state: _State, event: MemEvent
+) -> tuple[PathStep, ...]:
+    chain: list[tuple[_State, str]] = []  # (state, note of the edge that led to it)
+    cur: _State | None = state
+    while cur is not None:
+        link = parent.get(cur)
+        if link is None:
+            break
+        chain.append((link[0], link[1]))
+        cur = link[0]
+    chain.reverse()
+    states = [prev for prev, _note in chain] + [state]
+    first = states[0].current
+    start_status = [st.status for st in states if st.current is first][-1]
+    steps = [PathStep(first.line, f"{first.name}() {_OUTCOME[start_status]}")]
+    previous = first
+    for prev, note in chain:
+        if prev.current is not previous:
+            steps.append(PathStep(prev.current.line, f"{prev.current.name}() called again"))
+            previous = prev.current
+        if note:
+            steps.append(PathStep(func.cfg.nodes[prev.node].line, note))
+    if state.current is not previous:
+        steps.append(PathStep(state.current.line, f"{state.current.name}() called again"))
+    steps.append(PathStep(event.line, f"{event.name}() called here"))
+    return tuple(steps)
+
+
+def conversion_outcome_note(hit: PathHit) -> str:
+    verb = {"failed": "fails here", "ok": "succeeds here", "unchecked": "is not checked"}
+    return f"{hit.start.name}() {verb.get(hit.status, hit.status)}"
