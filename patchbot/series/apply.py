@@ -1,10 +1,10 @@
 """A small pure-Python hunk applier, tolerant the way patch(1) is.
 
 Each hunk is looked for at its header position shifted by the offset of the previous
-hunk, then outward from there (offset); then with up to two context lines dropped from
-either end (fuzz); then comparing lines with whitespace collapsed (a mail client that
-turned tabs into spaces).  The last kind of match is reported so the caller can say the
-patch is damaged.
+hunk, then outward from there (offset); then comparing lines with whitespace collapsed
+(a mail client that turned tabs into spaces); then with up to two context lines dropped
+from either end (fuzz).  Whitespace and fuzz matches are reported so the caller can say
+the patch is damaged.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class ApplyResult:
     lines: list[str] = field(default_factory=list)  # the post-image
     added: set[int] = field(default_factory=set)  # 1-based post-image lines the hunks add
     whitespace_fuzz: bool = False  # some hunk only matched with whitespace ignored
+    fuzz: int = 0  # the most context lines any hunk had to drop to apply
     failed_hunk: str = ""  # the header of the first hunk that did not apply
 
 
@@ -40,6 +41,7 @@ def apply_hunks(old: Sequence[str], hunks: Sequence[Hunk]) -> ApplyResult:
     pos = 0  # next unconsumed line of the old file
     offset = 0  # where the previous hunk really applied minus where it said it would
     loose_used = False
+    fuzz = 0
     for hunk in hunks:
         found = _locate(old, hunk, pos, offset)
         if found is None:
@@ -47,6 +49,7 @@ def apply_hunks(old: Sequence[str], hunks: Sequence[Hunk]) -> ApplyResult:
             return ApplyResult(ok=False, failed_hunk=header)
         idx, body, loose, lead = found
         loose_used |= loose
+        fuzz = max(fuzz, lead, len(hunk.lines) - len(body) - lead)
         offset = idx - lead - _expected_index(hunk)
         out.extend(old[pos:idx])
         cur = idx
@@ -61,7 +64,7 @@ def apply_hunks(old: Sequence[str], hunks: Sequence[Hunk]) -> ApplyResult:
                 added.add(len(out))
         pos = cur
     out.extend(old[pos:])
-    return ApplyResult(ok=True, lines=out, added=added, whitespace_fuzz=loose_used)
+    return ApplyResult(ok=True, lines=out, added=added, whitespace_fuzz=loose_used, fuzz=fuzz)
 
 
 def _expected_index(hunk: Hunk) -> int:
@@ -83,10 +86,11 @@ def _trim(lines: list[DiffLine], lead: int, trail: int) -> list[DiffLine] | None
 def _locate(
     old: Sequence[str], hunk: Hunk, pos: int, offset: int
 ) -> tuple[int, list[DiffLine], bool, int] | None:
-    attempts: list[tuple[int, int, Callable[[str, str], bool]]] = [(0, 0, _exact)]
+    # Whitespace-insensitive before fuzz: a mailer that turned tabs into spaces damages
+    # every context line, and that is the diagnosis worth reporting.
+    attempts: list[tuple[int, int, Callable[[str, str], bool]]] = [(0, 0, _exact), (0, 0, _loose)]
     for fuzz in range(1, MAX_FUZZ + 1):
         attempts += [(fuzz, 0, _exact), (0, fuzz, _exact), (fuzz, fuzz, _exact)]
-    attempts.append((0, 0, _loose))
     for lead, trail, same in attempts:
         body = _trim(hunk.lines, lead, trail) if lead or trail else list(hunk.lines)
         if body is None:

@@ -116,6 +116,8 @@ def _apply_series(series: Series) -> _Exact:
                     "(whitespace-mangled by the mailer?)"
                 )
                 patch.applicable = False
+            elif applied.fuzz:
+                patch.warnings.append(f"{fd.new_path}: applies with fuzz {applied.fuzz}")
             state[fd.new_path] = applied.lines
             if is_c_path(fd.new_path):
                 result[(id(patch), index)] = SourceFile(

@@ -22,6 +22,8 @@ from patchbot.series.model import Series
 
 log = logging.getLogger(__name__)
 
+_CHUNK = 1 << 20
+
 
 def load_series(
     inputs: Sequence[str],
@@ -71,7 +73,7 @@ class _Budget:
 def _read_input(name: str, stdin: BinaryIO | None, budget: _Budget) -> list[RawMessage]:
     if name == "-":
         stream = stdin if stdin is not None else sys.stdin.buffer
-        data = stream.read(budget.limit - budget.used + 1)
+        data = read_capped(stream, budget.limit - budget.used + 1)
         budget.take("standard input", len(data))
         return _messages_from_bytes(data, "stdin")
     path = Path(name)
@@ -91,12 +93,25 @@ def _read_file(path: Path, name: str, budget: _Budget) -> bytes:
         budget.take(name, size)
         with open(path, "rb") as fh:
             # Bounded even if the file grows under us or reports size 0 (/proc).
-            data = fh.read(size + budget.limit - budget.used + 1)
+            data = read_capped(fh, size + budget.limit - budget.used + 1)
     except OSError as exc:
         raise InputError(f"{name}: {exc.strerror or exc}") from None
     if len(data) > size:
         budget.take(name, len(data) - size)
     return data
+
+
+def read_capped(stream: BinaryIO, cap: int) -> bytes:
+    """Read up to ``cap`` bytes in chunks (read(cap) would allocate ``cap`` up front)."""
+    chunks: list[bytes] = []
+    left = cap
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _read_directory(path: Path, budget: _Budget) -> list[RawMessage]:
