@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from tree_sitter import Node
 
-from patchbot.cparse.parse import parse
+from patchbot.cparse.parse import parse_kernel
 
 ENCRYPT_CALLS = frozenset({"set_memory_encrypted", "dma_set_encrypted"})
 DECRYPT_CALLS = frozenset({"set_memory_decrypted", "dma_set_decrypted"})
@@ -140,7 +140,8 @@ class CFile:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tree = parse(text)
+        # same-length normalisation: for_each macros become while loops, __init vanishes
+        self.tree = parse_kernel(text)
         self.functions: dict[str, Function] = {}
         for node in _walk(self.tree.root_node):
             if node.type != "function_definition":
@@ -343,17 +344,10 @@ def guarded_in_function(func: Function, node: Node) -> bool:
         if anc.type != "if_statement":
             continue
         cond = text_of(anc.child_by_field_name("condition"))
-        consequence = anc.child_by_field_name("consequence")
-        inside_then = consequence is not None and (
-            consequence.start_byte <= node.start_byte and node.end_byte <= consequence.end_byte
-        )
-        if inside_then and is_guard_condition(cond) and not _negated_guard(cond):
+        branch = then_or_else(node, anc)
+        if branch == "then" and is_guard_condition(cond) and not _negated_guard(cond):
             return True
-        alternative = anc.child_by_field_name("alternative")
-        inside_else = alternative is not None and (
-            alternative.start_byte <= node.start_byte and node.end_byte <= alternative.end_byte
-        )
-        if inside_else and _negated_guard(cond):
+        if branch == "else" and _negated_guard(cond):
             return True
     for n in _walk(func.node):
         if n.type != "if_statement" or n.end_byte > node.start_byte:
@@ -372,12 +366,20 @@ def _negated_guard(cond: str) -> bool:
 
 
 def then_or_else(node: Node, if_node: Node) -> str | None:
-    """'then' or 'else' depending on which branch of ``if_node`` holds ``node``."""
-    for field_name, label in (("consequence", "then"), ("alternative", "else")):
-        branch = if_node.child_by_field_name(field_name)
-        if branch is not None and branch.start_byte <= node.start_byte <= branch.end_byte:
-            return label
-    return None
+    """'then' or 'else' depending on which branch of ``if_node`` holds ``node``.
+
+    Positions, not the consequence field, decide: a comment between the condition and an
+    unbraced statement can take the consequence slot in tree-sitter's tree.
+    """
+    cond = if_node.child_by_field_name("condition")
+    alternative = if_node.child_by_field_name("alternative")
+    if not (if_node.start_byte <= node.start_byte < if_node.end_byte):
+        return None
+    if cond is not None and node.start_byte < cond.end_byte:
+        return None
+    if alternative is not None and node.start_byte >= alternative.start_byte:
+        return "else"
+    return "then"
 
 
 def exclusive_branches(a: Node, b: Node) -> bool:

@@ -118,8 +118,9 @@ def check(ctx: Context) -> Iterable[Finding]:
 
 def _whole_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
     args = " ".join(call.args)
+    address = call.args[0] if call.args else ""
     whole = WHOLE_BLOCK_RE.search(args) or (
-        BLOCK_BASE_RE.search(args) and not SUBBLOCK_RE.search(args)
+        BLOCK_BASE_RE.search(address) and not SUBBLOCK_RE.search(address)
     )
     if not whole or _bbm_only(func, call) or _plugged_checked(func, call):
         return None
@@ -135,7 +136,8 @@ def _notifier_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
     if not labels:
         return None
     args = " ".join(call.args)
-    if SUBBLOCK_RE.search(args) or not re.search(r"\bstart\b|\bsize\b", args):
+    whole_range = re.search(r"\bstart\b", args) and re.search(r"\bsize\b", args)
+    if SUBBLOCK_RE.search(args) or not whole_range:
         return None
     if _bbm_only(func, call):
         return None
@@ -156,7 +158,7 @@ def _bbm_only(func: cocoutil.Function, call: cocoutil.Call) -> bool:
         branch = cocoutil.then_or_else(call.node, anc)
         if "in_sbm" not in cond:
             continue
-        negated = "!" in cond.split("in_sbm")[0][-3:]
+        negated = bool(re.search(r"!\(?[\w.>-]*in_sbm", cond))
         if (branch == "then") == negated:
             return True
     return False

@@ -96,6 +96,7 @@ RULE = Rule(
 )
 
 TRACKED_RE = re.compile(r"decrypted|encrypted|shared|converted|private", re.IGNORECASE)
+CONVERSION_NAME_RE = re.compile(r"\b\w*_(?:en|de)crypted\b")
 COMPARE_RE = re.compile(r"^(?P<lhs>.+?)(?P<op><=|<|!=)(?P<rhs>.+)$")
 
 
@@ -187,9 +188,11 @@ def _domain(loop: Node) -> str | None:
     """What a loop ranges over, independent of the index variable's name."""
     if loop.type == "compound_statement":
         return "macro:" + cocoutil.loop_header_text(loop)
+    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
+    if loop.type == "while_statement" and "," in cond:
+        return "macro:" + cond  # a normalised for_each macro: (cursor, container, ...)
     if loop.type != "for_statement":
         return None
-    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
     match = COMPARE_RE.match(cond)
     if not match:
         return None
@@ -209,6 +212,7 @@ def _tracks_progress(unwind: Node, loop: Node) -> bool:
     body = cocoutil.loop_body(unwind)
     for node in _ifs(body):
         cond = cocoutil.text_of(node.child_by_field_name("condition"))
+        cond = CONVERSION_NAME_RE.sub("", cond)  # the unwind's own call says nothing
         if TRACKED_RE.search(cond):
             return True
         index = _index_var(loop)
