@@ -5,8 +5,8 @@
  * Every <linux/...> header the heap includes resolves to this one file.  It is written
  * for the model, not taken from the kernel: types carry only the fields the heap and
  * its CoCo variants touch, and every memory-path call is a macro that passes the
- * caller's __func__ and __LINE__ to the runtime (heap_rt.c), which reports the event to
- * the Python model and may inject a failure there.
+ * caller's __func__ and __LINE__ to the runtime (pbh_heap_rt.c), which reports the event
+ * through the model bridge (pb_bridge.h); the Python side may fail the call there.
  */
 #ifndef PB_HEAP_KERNEL_H
 #define PB_HEAP_KERNEL_H
@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <string.h>
+
+#include "pb_bridge.h"
 
 /* errno values (x86 Linux); defined here because <errno.h> would find this shim's
  * <linux/errno.h> instead of the system one */
@@ -83,29 +85,29 @@ static inline bool IS_ERR_OR_NULL(const void *ptr) { return !ptr || IS_ERR(ptr);
 static inline void *ERR_CAST(const void *ptr) { return (void *)ptr; }
 
 /* ---- logging and warnings: recorded, never fatal ---------------------------- */
-void pb_warn(const char *func, int line, const char *what);
-void pb_printk(const char *func, int line, const char *fmt, ...)
+void pbh_warn(const char *func, int line, const char *what);
+void pbh_printk(const char *func, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-#define WARN_ON(cond) ({ bool __c = !!(cond); if (__c) pb_warn(__func__, __LINE__, #cond); __c; })
+#define WARN_ON(cond) ({ bool __c = !!(cond); if (__c) pbh_warn(__func__, __LINE__, #cond); __c; })
 #define WARN_ON_ONCE(cond) WARN_ON(cond)
 #define WARN(cond, ...) WARN_ON(cond)
 #define WARN_ONCE(cond, ...) WARN_ON(cond)
-#define BUG_ON(cond) do { if (cond) pb_bug(__func__, __LINE__, #cond); } while (0)
-#define BUG() pb_bug(__func__, __LINE__, "BUG()")
-void pb_bug(const char *func, int line, const char *what) __attribute__((noreturn));
+#define BUG_ON(cond) do { if (cond) pbh_bug(__func__, __LINE__, #cond); } while (0)
+#define BUG() pbh_bug(__func__, __LINE__, "BUG()")
+void pbh_bug(const char *func, int line, const char *what) __attribute__((noreturn));
 #define pr_fmt(fmt) fmt
-#define pr_err(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_warn(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_info(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_debug(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_warn_ratelimited(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_err_ratelimited(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define pr_warn_once(...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define dev_err(dev, ...) pb_printk(__func__, __LINE__, __VA_ARGS__)
-#define dev_warn(dev, ...) pb_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_err(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_info(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_debug(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn_ratelimited(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_err_ratelimited(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define pr_warn_once(...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define dev_err(dev, ...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
+#define dev_warn(dev, ...) pbh_printk(__func__, __LINE__, __VA_ARGS__)
 
-/* Anything the scenarios never reach: abort loudly naming the symbol. */
-void pb_unreachable(const char *symbol) __attribute__((noreturn));
+/* Anything the scenarios never reach is a stub that ends the run naming the symbol. */
+#define pbh_unreachable(symbol) pb_unimplemented(symbol, __func__, __LINE__)
 
 /* ---- lists ---------------------------------------------------------------- */
 struct list_head {
@@ -114,7 +116,7 @@ struct list_head {
 #define LIST_HEAD_INIT(name) { &(name), &(name) }
 #define LIST_HEAD(name) struct list_head name = LIST_HEAD_INIT(name)
 static inline void INIT_LIST_HEAD(struct list_head *h) { h->next = h; h->prev = h; }
-static inline void pb_list_insert(struct list_head *n, struct list_head *prev,
+static inline void pbh_list_insert(struct list_head *n, struct list_head *prev,
 				  struct list_head *next)
 {
 	next->prev = n;
@@ -124,11 +126,11 @@ static inline void pb_list_insert(struct list_head *n, struct list_head *prev,
 }
 static inline void list_add(struct list_head *n, struct list_head *h)
 {
-	pb_list_insert(n, h, h->next);
+	pbh_list_insert(n, h, h->next);
 }
 static inline void list_add_tail(struct list_head *n, struct list_head *h)
 {
-	pb_list_insert(n, h->prev, h);
+	pbh_list_insert(n, h->prev, h);
 }
 static inline void list_del(struct list_head *e)
 {
@@ -162,10 +164,10 @@ struct mutex {
 };
 #define DEFINE_MUTEX(name) struct mutex name = { 0 }
 static inline void mutex_init(struct mutex *m) { m->held = 0; }
-void pb_mutex_lock(struct mutex *m, const char *func, int line);
-void pb_mutex_unlock(struct mutex *m, const char *func, int line);
-#define mutex_lock(m) pb_mutex_lock((m), __func__, __LINE__)
-#define mutex_unlock(m) pb_mutex_unlock((m), __func__, __LINE__)
+void pbh_mutex_lock(struct mutex *m, const char *func, int line);
+void pbh_mutex_unlock(struct mutex *m, const char *func, int line);
+#define mutex_lock(m) pbh_mutex_lock((m), __func__, __LINE__)
+#define mutex_unlock(m) pbh_mutex_unlock((m), __func__, __LINE__)
 #define mutex_destroy(m) do { } while (0)
 #define might_sleep() do { } while (0)
 
@@ -173,8 +175,8 @@ void pb_mutex_unlock(struct mutex *m, const char *func, int line);
 struct task_struct {
 	int pid;
 };
-extern struct task_struct pb_current_task;
-#define current (&pb_current_task)
+extern struct task_struct pbh_current_task;
+#define current (&pbh_current_task)
 static inline int fatal_signal_pending(struct task_struct *p) { (void)p; return 0; }
 
 /* ---- gfp -------------------------------------------------------------------- */
@@ -239,26 +241,26 @@ struct page {
 	void *private_data;
 };
 
-/* The model's RAM: PB_NR_PAGES pages of real memory; page frame n is pb_mem_map[n]. */
+/* The model's RAM: PB_NR_PAGES pages of real memory; page frame n is pbh_mem_map[n]. */
 #define PB_NR_PAGES 4096UL
 #define PB_PFN_BASE 0x100000UL
-extern struct page pb_mem_map[];
-extern unsigned char *pb_ram;
+extern struct page pbh_mem_map[];
+extern unsigned char *pbh_ram;
 
 static inline unsigned long page_to_pfn(const struct page *page)
 {
-	return (unsigned long)(page - pb_mem_map) + PB_PFN_BASE;
+	return (unsigned long)(page - pbh_mem_map) + PB_PFN_BASE;
 }
-struct page *pb_pfn_to_page(unsigned long pfn, const char *func, int line);
-#define pfn_to_page(pfn) pb_pfn_to_page((pfn), __func__, __LINE__)
+struct page *pbh_pfn_to_page(unsigned long pfn, const char *func, int line);
+#define pfn_to_page(pfn) pbh_pfn_to_page((pfn), __func__, __LINE__)
 #define page_to_phys(page) ((phys_addr_t)page_to_pfn(page) << PAGE_SHIFT)
 static inline void *page_address(const struct page *page)
 {
-	return pb_ram + (size_t)(page - pb_mem_map) * PAGE_SIZE;
+	return pbh_ram + (size_t)(page - pbh_mem_map) * PAGE_SIZE;
 }
 #define lowmem_page_address page_address
-struct page *pb_virt_to_page(const void *addr, const char *func, int line);
-#define virt_to_page(addr) pb_virt_to_page((addr), __func__, __LINE__)
+struct page *pbh_virt_to_page(const void *addr, const char *func, int line);
+#define virt_to_page(addr) pbh_virt_to_page((addr), __func__, __LINE__)
 #define virt_to_pfn(addr) page_to_pfn(virt_to_page(addr))
 #define virt_to_phys(addr) page_to_phys(virt_to_page(addr))
 #define nth_page(page, n) ((page) + (n))
@@ -277,21 +279,21 @@ static inline unsigned int compound_nr(const struct page *page)
 }
 static inline struct page *compound_head(struct page *page) { return page; }
 static inline void get_page(struct page *page) { (void)page; }
-static inline void put_page(struct page *page) { (void)page; pb_unreachable("put_page"); }
+#define put_page(page) pbh_unreachable("put_page")
 static inline bool PageHighMem(const struct page *page) { (void)page; return false; }
 
-struct page *pb_alloc_pages(gfp_t gfp, unsigned int order, const char *func, int line);
-void pb_free_pages(struct page *page, unsigned int order, const char *func, int line);
-unsigned long pb_get_free_pages(gfp_t gfp, unsigned int order, const char *func, int line);
-void pb_free_pages_addr(unsigned long addr, unsigned int order, const char *func, int line);
-#define alloc_pages(gfp, order) pb_alloc_pages((gfp), (order), __func__, __LINE__)
-#define alloc_page(gfp) pb_alloc_pages((gfp), 0, __func__, __LINE__)
-#define __free_pages(page, order) pb_free_pages((page), (order), __func__, __LINE__)
-#define __free_page(page) pb_free_pages((page), 0, __func__, __LINE__)
-#define __get_free_pages(gfp, order) pb_get_free_pages((gfp), (order), __func__, __LINE__)
-#define __get_free_page(gfp) pb_get_free_pages((gfp), 0, __func__, __LINE__)
-#define free_pages(addr, order) pb_free_pages_addr((addr), (order), __func__, __LINE__)
-#define free_page(addr) pb_free_pages_addr((addr), 0, __func__, __LINE__)
+struct page *pbh_alloc_pages(gfp_t gfp, unsigned int order, const char *func, int line);
+void pbh_free_pages(struct page *page, unsigned int order, const char *func, int line);
+unsigned long pbh_get_free_pages(gfp_t gfp, unsigned int order, const char *func, int line);
+void pbh_free_pages_addr(unsigned long addr, unsigned int order, const char *func, int line);
+#define alloc_pages(gfp, order) pbh_alloc_pages((gfp), (order), __func__, __LINE__)
+#define alloc_page(gfp) pbh_alloc_pages((gfp), 0, __func__, __LINE__)
+#define __free_pages(page, order) pbh_free_pages((page), (order), __func__, __LINE__)
+#define __free_page(page) pbh_free_pages((page), 0, __func__, __LINE__)
+#define __get_free_pages(gfp, order) pbh_get_free_pages((gfp), (order), __func__, __LINE__)
+#define __get_free_page(gfp) pbh_get_free_pages((gfp), 0, __func__, __LINE__)
+#define free_pages(addr, order) pbh_free_pages_addr((addr), (order), __func__, __LINE__)
+#define free_page(addr) pbh_free_pages_addr((addr), 0, __func__, __LINE__)
 
 /* ---- protections: one bit stands for the x86 C-bit / inverted TDX shared bit ------- */
 typedef struct {
@@ -309,10 +311,10 @@ typedef struct {
 #define PAGE_KERNEL __pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_NX | _PAGE_ENC)
 #define PAGE_KERNEL_RO __pgprot(_PAGE_PRESENT | _PAGE_NX | _PAGE_ENC)
 #define PAGE_SHARED __pgprot(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_NX | _PAGE_ENC)
-pgprot_t pb_pgprot_decrypted(pgprot_t prot, const char *func, int line);
-pgprot_t pb_pgprot_encrypted(pgprot_t prot, const char *func, int line);
-#define pgprot_decrypted(prot) pb_pgprot_decrypted((prot), __func__, __LINE__)
-#define pgprot_encrypted(prot) pb_pgprot_encrypted((prot), __func__, __LINE__)
+pgprot_t pbh_pgprot_decrypted(pgprot_t prot, const char *func, int line);
+pgprot_t pbh_pgprot_encrypted(pgprot_t prot, const char *func, int line);
+#define pgprot_decrypted(prot) pbh_pgprot_decrypted((prot), __func__, __LINE__)
+#define pgprot_encrypted(prot) pbh_pgprot_encrypted((prot), __func__, __LINE__)
 #define pgprot_writecombine(prot) __pgprot(pgprot_val(prot) | _PAGE_PWT)
 #define pgprot_noncached(prot) __pgprot(pgprot_val(prot) | _PAGE_PCD)
 
@@ -334,23 +336,23 @@ struct vm_area_struct {
 	vm_flags_t vm_flags;
 	pgprot_t vm_page_prot;
 	void *vm_private_data;
-	int pb_id; /* the model's handle for this mapping */
+	int pbh_id; /* the model's handle for this mapping */
 };
 static inline unsigned long vma_pages(const struct vm_area_struct *vma)
 {
 	return (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
 }
-int pb_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
+int pbh_remap_pfn_range(struct vm_area_struct *vma, unsigned long addr, unsigned long pfn,
 		       unsigned long size, pgprot_t prot, const char *func, int line);
-int pb_vm_map_pages(struct vm_area_struct *vma, struct page **pages, unsigned long num,
+int pbh_vm_map_pages(struct vm_area_struct *vma, struct page **pages, unsigned long num,
 		    const char *func, int line);
-int pb_vm_insert_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
+int pbh_vm_insert_page(struct vm_area_struct *vma, unsigned long addr, struct page *page,
 		      const char *func, int line);
 #define remap_pfn_range(vma, addr, pfn, size, prot) \
-	pb_remap_pfn_range((vma), (addr), (pfn), (size), (prot), __func__, __LINE__)
-#define vm_map_pages(vma, pages, num) pb_vm_map_pages((vma), (pages), (num), __func__, __LINE__)
+	pbh_remap_pfn_range((vma), (addr), (pfn), (size), (prot), __func__, __LINE__)
+#define vm_map_pages(vma, pages, num) pbh_vm_map_pages((vma), (pages), (num), __func__, __LINE__)
 #define vm_insert_page(vma, addr, page) \
-	pb_vm_insert_page((vma), (addr), (page), __func__, __LINE__)
+	pbh_vm_insert_page((vma), (addr), (page), __func__, __LINE__)
 
 /* ---- memory encryption (MODEL-FACTS §2, §10) ------------------------------------ */
 enum cc_attr {
@@ -362,37 +364,37 @@ enum cc_attr {
 	CC_ATTR_GUEST_SEV_SNP,
 	CC_ATTR_HOTPLUG_DISABLED,
 };
-bool pb_cc_platform_has(enum cc_attr attr, const char *func, int line);
-#define cc_platform_has(attr) pb_cc_platform_has((attr), __func__, __LINE__)
-int pb_set_memory_encrypted(unsigned long addr, int numpages, const char *func, int line);
-int pb_set_memory_decrypted(unsigned long addr, int numpages, const char *func, int line);
+bool pbh_cc_platform_has(enum cc_attr attr, const char *func, int line);
+#define cc_platform_has(attr) pbh_cc_platform_has((attr), __func__, __LINE__)
+int pbh_set_memory_encrypted(unsigned long addr, int numpages, const char *func, int line);
+int pbh_set_memory_decrypted(unsigned long addr, int numpages, const char *func, int line);
 #define set_memory_encrypted(addr, numpages) \
-	pb_set_memory_encrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
+	pbh_set_memory_encrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
 #define set_memory_decrypted(addr, numpages) \
-	pb_set_memory_decrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
+	pbh_set_memory_decrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
 
 /* ---- slab and vmalloc ---------------------------------------------------------- */
-void *pb_kmalloc(size_t size, gfp_t gfp, bool zero, const char *func, int line);
-void pb_kfree(const void *p, const char *func, int line);
-#define kmalloc(size, gfp) pb_kmalloc((size), (gfp), false, __func__, __LINE__)
-#define kzalloc(size, gfp) pb_kmalloc((size), (gfp), true, __func__, __LINE__)
-#define kcalloc(n, size, gfp) pb_kmalloc((n) * (size), (gfp), true, __func__, __LINE__)
-#define kmalloc_array(n, size, gfp) pb_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
-#define kfree(p) pb_kfree((p), __func__, __LINE__)
-#define kvfree(p) pb_kfree((p), __func__, __LINE__)
-#define kvmalloc_array(n, size, gfp) pb_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
-#define vmalloc(size) pb_kmalloc((size), GFP_KERNEL, false, __func__, __LINE__)
-#define vzalloc(size) pb_kmalloc((size), GFP_KERNEL, true, __func__, __LINE__)
-#define vfree(p) pb_kfree((p), __func__, __LINE__)
-#define kvmalloc(size, gfp) pb_kmalloc((size), (gfp), false, __func__, __LINE__)
+void *pbh_kmalloc(size_t size, gfp_t gfp, bool zero, const char *func, int line);
+void pbh_kfree(const void *p, const char *func, int line);
+#define kmalloc(size, gfp) pbh_kmalloc((size), (gfp), false, __func__, __LINE__)
+#define kzalloc(size, gfp) pbh_kmalloc((size), (gfp), true, __func__, __LINE__)
+#define kcalloc(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), true, __func__, __LINE__)
+#define kmalloc_array(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
+#define kfree(p) pbh_kfree((p), __func__, __LINE__)
+#define kvfree(p) pbh_kfree((p), __func__, __LINE__)
+#define kvmalloc_array(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
+#define vmalloc(size) pbh_kmalloc((size), GFP_KERNEL, false, __func__, __LINE__)
+#define vzalloc(size) pbh_kmalloc((size), GFP_KERNEL, true, __func__, __LINE__)
+#define vfree(p) pbh_kfree((p), __func__, __LINE__)
+#define kvmalloc(size, gfp) pbh_kmalloc((size), (gfp), false, __func__, __LINE__)
 #define VM_MAP 0x4UL
 #define VM_USERMAP 0x8UL
-void *pb_vmap(struct page **pages, unsigned int count, unsigned long flags, pgprot_t prot,
+void *pbh_vmap(struct page **pages, unsigned int count, unsigned long flags, pgprot_t prot,
 	      const char *func, int line);
-void pb_vunmap(const void *addr, const char *func, int line);
+void pbh_vunmap(const void *addr, const char *func, int line);
 #define vmap(pages, count, flags, prot) \
-	pb_vmap((pages), (count), (flags), (prot), __func__, __LINE__)
-#define vunmap(addr) pb_vunmap((addr), __func__, __LINE__)
+	pbh_vmap((pages), (count), (flags), (prot), __func__, __LINE__)
+#define vunmap(addr) pbh_vunmap((addr), __func__, __LINE__)
 static inline void invalidate_kernel_vmap_range(void *vaddr, int size)
 {
 	(void)vaddr;
@@ -408,35 +410,35 @@ static inline void flush_kernel_vmap_range(void *vaddr, int size)
  * A table is one flat array; chaining never matters to the heap's memory paths.
  */
 struct scatterlist {
-	struct page *pb_page;
+	struct page *pbh_page;
 	unsigned int offset;
 	unsigned int length;
 	dma_addr_t dma_address;
 	unsigned int dma_length;
-	bool pb_last;
+	bool pbh_last;
 };
 struct sg_table {
 	struct scatterlist *sgl;
 	unsigned int nents;
 	unsigned int orig_nents;
 };
-int pb_sg_alloc_table(struct sg_table *table, unsigned int nents, gfp_t gfp,
+int pbh_sg_alloc_table(struct sg_table *table, unsigned int nents, gfp_t gfp,
 		      const char *func, int line);
-void pb_sg_free_table(struct sg_table *table, const char *func, int line);
+void pbh_sg_free_table(struct sg_table *table, const char *func, int line);
 #define sg_alloc_table(table, nents, gfp) \
-	pb_sg_alloc_table((table), (nents), (gfp), __func__, __LINE__)
-#define sg_free_table(table) pb_sg_free_table((table), __func__, __LINE__)
-static inline struct page *sg_page(struct scatterlist *sg) { return sg->pb_page; }
+	pbh_sg_alloc_table((table), (nents), (gfp), __func__, __LINE__)
+#define sg_free_table(table) pbh_sg_free_table((table), __func__, __LINE__)
+static inline struct page *sg_page(struct scatterlist *sg) { return sg->pbh_page; }
 static inline void sg_set_page(struct scatterlist *sg, struct page *page, unsigned int len,
 			       unsigned int offset)
 {
-	sg->pb_page = page;
+	sg->pbh_page = page;
 	sg->offset = offset;
 	sg->length = len;
 }
 static inline struct scatterlist *sg_next(struct scatterlist *sg)
 {
-	return sg->pb_last ? NULL : sg + 1;
+	return sg->pbh_last ? NULL : sg + 1;
 }
 #define sg_dma_address(sg) ((sg)->dma_address)
 #define sg_dma_len(sg) ((sg)->dma_length)
@@ -449,25 +451,25 @@ static inline struct scatterlist *sg_next(struct scatterlist *sg)
 struct sg_page_iter {
 	struct scatterlist *sg;
 	unsigned int sg_pgoffset;
-	unsigned int pb_left;	/* entries not yet visited, this one included */
-	unsigned long pb_skip;	/* pages still to skip before the first visit */
-	bool pb_started;
+	unsigned int pbh_left;	/* entries not yet visited, this one included */
+	unsigned long pbh_skip;	/* pages still to skip before the first visit */
+	bool pbh_started;
 };
-bool pb_sg_page_iter_next(struct sg_page_iter *piter);
+bool pbh_sg_page_iter_next(struct sg_page_iter *piter);
 static inline struct page *sg_page_iter_page(struct sg_page_iter *piter)
 {
 	return nth_page(sg_page(piter->sg), piter->sg_pgoffset);
 }
 #define for_each_sgtable_page(sgt, piter, pgoffset)                                   \
 	for (*(piter) = (struct sg_page_iter){ .sg = (sgt)->sgl,                       \
-					      .pb_left = (sgt)->orig_nents,           \
-					      .pb_skip = (pgoffset) };                 \
-	     pb_sg_page_iter_next(piter);)
+					      .pbh_left = (sgt)->orig_nents,           \
+					      .pbh_skip = (pgoffset) };                 \
+	     pbh_sg_page_iter_next(piter);)
 
 /* ---- devices and DMA (MODEL-FACTS §9) ------------------------------------------------ */
 struct device {
 	const char *init_name;
-	int pb_id;
+	int pbh_id;
 };
 static inline const char *dev_name(const struct device *dev) { return dev->init_name; }
 enum dma_data_direction {
@@ -488,21 +490,21 @@ enum dma_data_direction {
  * earlier name is kept as its own bit so the model can tell which one was used. */
 #define DMA_ATTR_CC_SHARED (1UL << 12)
 #define DMA_ATTR_CC_DECRYPTED (1UL << 13)
-int pb_dma_map_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
+int pbh_dma_map_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
 		       unsigned long attrs, const char *func, int line);
-void pb_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
+void pbh_dma_unmap_sgtable(struct device *dev, struct sg_table *sgt,
 			  enum dma_data_direction dir, unsigned long attrs, const char *func,
 			  int line);
-void pb_dma_sync_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
+void pbh_dma_sync_sgtable(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir,
 			 bool for_cpu, const char *func, int line);
 #define dma_map_sgtable(dev, sgt, dir, attrs) \
-	pb_dma_map_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
+	pbh_dma_map_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
 #define dma_unmap_sgtable(dev, sgt, dir, attrs) \
-	pb_dma_unmap_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
+	pbh_dma_unmap_sgtable((dev), (sgt), (dir), (attrs), __func__, __LINE__)
 #define dma_sync_sgtable_for_cpu(dev, sgt, dir) \
-	pb_dma_sync_sgtable((dev), (sgt), (dir), true, __func__, __LINE__)
+	pbh_dma_sync_sgtable((dev), (sgt), (dir), true, __func__, __LINE__)
 #define dma_sync_sgtable_for_device(dev, sgt, dir) \
-	pb_dma_sync_sgtable((dev), (sgt), (dir), false, __func__, __LINE__)
+	pbh_dma_sync_sgtable((dev), (sgt), (dir), false, __func__, __LINE__)
 
 /* ---- iosys_map ---------------------------------------------------------------------- */
 struct iosys_map {
@@ -548,7 +550,7 @@ struct dma_buf {
 	const struct dma_buf_ops *ops;
 	const char *exp_name;
 	void *priv;
-	int pb_id;
+	int pbh_id;
 };
 struct dma_buf_attachment {
 	struct dma_buf *dmabuf;
@@ -568,9 +570,9 @@ struct dma_buf_export_info {
 };
 #define DEFINE_DMA_BUF_EXPORT_INFO(name) \
 	struct dma_buf_export_info name = { .exp_name = "system_heap", .owner = THIS_MODULE }
-struct dma_buf *pb_dma_buf_export(const struct dma_buf_export_info *exp_info,
+struct dma_buf *pbh_dma_buf_export(const struct dma_buf_export_info *exp_info,
 				  const char *func, int line);
-#define dma_buf_export(info) pb_dma_buf_export((info), __func__, __LINE__)
+#define dma_buf_export(info) pbh_dma_buf_export((info), __func__, __LINE__)
 
 /* ---- dma-heap ------------------------------------------------------------------------ */
 struct dma_heap;
@@ -583,9 +585,9 @@ struct dma_heap_export_info {
 	const struct dma_heap_ops *ops;
 	void *priv;
 };
-struct dma_heap *pb_dma_heap_add(const struct dma_heap_export_info *exp_info,
+struct dma_heap *pbh_dma_heap_add(const struct dma_heap_export_info *exp_info,
 				 const char *func, int line);
-#define dma_heap_add(info) pb_dma_heap_add((info), __func__, __LINE__)
+#define dma_heap_add(info) pbh_dma_heap_add((info), __func__, __LINE__)
 const char *dma_heap_get_name(struct dma_heap *heap);
 void *dma_heap_get_drvdata(struct dma_heap *heap);
 

@@ -1,2 +1,0 @@
-/* shim: see pb_heap_kernel.h */
-#include "pb_heap_kernel.h"
