@@ -175,10 +175,15 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     kept: list[Token] = []
     run_id: list[int] = []
     run = 0
+    depth = 0
     prev_line = None
     for tok in tokens:
         if not line_counts(sf.added, tok.line):
             continue
+        if tok.text == "{":
+            depth += 1
+        elif tok.text == "}":
+            depth -= 1
         # a line in between that is not added (or blank in a rebuilt post-image) cuts the run
         if prev_line is not None and any(
             not line_counts(sf.added, ln) for ln in range(prev_line + 1, tok.line)
@@ -187,6 +192,10 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
         kept.append(tok)
         run_id.append(run)
         prev_line = tok.line
+        if tok.text == "}" and depth <= 0:
+            # a function ends here: a twin never spans two functions
+            depth = 0
+            run += 1
     norm = [vocab.setdefault(_normal_form(t), len(vocab) + 1) for t in kept]
     return _Stream(index, sf, kept, norm, run_id)
 
@@ -295,11 +304,16 @@ def _statements(tokens: list[Token]) -> tuple[int, int]:
     total = meaningful = 0
     starts_statement = True
     first = ""
+    parens = 0  # the ';' of a for (...) header do not end statements
     for tok in tokens:
         if starts_statement:
             first = tok.text
             starts_statement = False
-        if tok.text in (";", "{", "}"):
+        if tok.text == "(":
+            parens += 1
+        elif tok.text == ")":
+            parens = max(0, parens - 1)
+        elif parens == 0 and tok.text in (";", "{", "}"):
             if tok.text == ";":
                 total += 1
                 if first not in _TRIVIAL_STATEMENT_START:
@@ -324,9 +338,11 @@ def _mirror_pair(a: list[Token], b: list[Token]) -> tuple[str, str] | None:
     return None
 
 
-def _kind(tokens: list[Token]) -> str:
+def _kind(tokens: list[Token], function_start: bool) -> str:
     first = tokens[0].text if tokens else ""
-    return "loop" if first in ("for", "while", "do") else "block"
+    if first in ("for", "while", "do") or first.startswith("list_for_each"):
+        return "loop"
+    return "function" if function_start else "block"
 
 
 def _patch_labels(ctx: Context) -> dict[int, str]:
@@ -377,20 +393,20 @@ def check(ctx: Context) -> Iterable[Finding]:
         reported.add(key)
         a_fn = function_at(sa.file.text, a_line)
         b_fn = function_at(sb.file.text, b_line)
-        where = f"{a_fn.name}()" if a_fn else "the code"
         pos = f"{sa.file.path}:{a_line}"
-        kind = _kind(b_toks)
+        kind = _kind(b_toks, b_fn is not None and b_fn.start_line == b_line)
+        if kind == "function" and a_fn:
+            twin = f"{a_fn.name}() ({pos})"
+        else:
+            twin = f"the one in {a_fn.name}() ({pos})" if a_fn else f"the one at {pos}"
         pair = _mirror_pair(a_toks, b_toks)
         if pair:
             message = (
-                f"this {kind} is the reverse of the one in {where} ({pos}); factor the shared "
-                f"walk into a helper that takes the operation ({pair[0]} vs {pair[1]})"
+                f"this {kind} is the reverse of {twin}; factor the shared walk into a "
+                f"helper that takes the operation ({pair[0]} vs {pair[1]})"
             )
         else:
-            message = (
-                f"this {kind} repeats the one in {where} ({pos}); "
-                "factor the shared code into a helper"
-            )
+            message = f"this {kind} repeats {twin}; factor the shared code into a helper"
         finding = ctx.finding(
             message,
             b_line,
