@@ -70,7 +70,7 @@ def repo(tmp_path: Path) -> git.Repo:
 
 def test_git_range_gives_one_patch_per_commit_with_exact_images(repo: git.Repo) -> None:
     commits = list(repo.iter_commits("HEAD~3..HEAD", reverse=True))
-    series = load_series([], git_range="HEAD~3..HEAD", repo=repo.working_tree_dir)
+    series = load_series([], git_range="HEAD~3..HEAD", repo=str(repo.working_tree_dir))
     assert [p.title for p in series.patches] == [c.summary for c in commits]
     assert [p.source for p in series.patches] == [f"git:{c.hexsha[:12]}" for c in commits]
     assert [p.label for p in series.patches] == ["1/3", "2/3", "3/3"]
@@ -95,7 +95,7 @@ def test_git_range_gives_one_patch_per_commit_with_exact_images(repo: git.Repo) 
 
 
 def test_git_range_errors_are_input_errors(repo: git.Repo, tmp_path: Path) -> None:
-    where = repo.working_tree_dir
+    where = str(repo.working_tree_dir)
     with pytest.raises(InputError, match="not a git repository"):
         load_series([], git_range="HEAD~1..HEAD", repo=str(tmp_path))
     with pytest.raises(InputError, match="unknown revision"):
