@@ -33,6 +33,7 @@ class _State:
     current: MemEvent  # the conversion that governs the memory on this path
     status: str  # failed / ok / unchecked
     var: str | None  # variable still holding current's result
+    origin: str = "unchecked"  # the start conversion's outcome (kept after a re-conversion)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class PathHit:
     current: MemEvent  # the conversion governing the memory when event runs
     status: str  # current's outcome on this path: failed / ok / unchecked
     steps: tuple[PathStep, ...]  # conversion, branches, gotos, event: for Finding.trace
+    start_status: str = "unchecked"  # start's own outcome on this path
 
     def trace(self, path: str, function: str | None = None) -> list[Location]:
         return [Location(path, s.line, function=function, note=s.note) for s in self.steps]
@@ -74,6 +76,19 @@ def _kills(func: Function, node: int, var: str | None, current: MemEvent) -> boo
             return True
         stack.extend(cur.named_children)
     return False
+
+
+def _case_status(
+    func: Function, src: int, edge: Edge, current: MemEvent, var: str | None
+) -> str | None:
+    """``switch (rc) { case 0: ...; default: ... }``: what a case edge says about rc."""
+    if implied_status(edge.cond, True, current.call, var) != "failed":
+        return None  # the switch is not on the call's result
+    zero_labels = ("case 0", "case 0UL", "case 0L")
+    if edge.kind == "case":
+        return "ok" if edge.label in zero_labels else "failed"
+    siblings = {e.label for e in func.cfg.nodes[src].succ if e.kind == "case"}
+    return "failed" if siblings & set(zero_labels) else None
 
 
 def _edge_note(func: Function, src: int, edge: Edge, conv: MemEvent, status: str | None) -> str:
@@ -103,7 +118,7 @@ def follow_conversion(
     first = _State(start.node, start, "unchecked", start.result_var)
     parent: dict[_State, tuple[_State, str] | None] = {first: None}
     queue = deque([first])
-    reported: set[tuple[int, int, str, int]] = set()
+    reported: set[tuple[int, int, str, str]] = set()
     while queue and len(parent) < max_states:
         state = queue.popleft()
         here = by_node.get(state.node, [])
@@ -114,20 +129,17 @@ def follow_conversion(
                     continue
                 if event == state.current:
                     continue
-                key = (id(event), id(state.current), state.status, event.node)
+                key = (id(event), id(state.current), state.status, state.origin)
                 if key not in reported:
                     reported.add(key)
-                    yield PathHit(
-                        start,
-                        event,
-                        state.current,
-                        state.status,
-                        _steps(func, parent, state, event),
-                    )
+                    steps, start_status = _steps(func, parent, state, event)
+                    yield PathHit(start, event, state.current, state.status, steps, start_status)
                 if event.kind == "free":
                     ended = True
                 if event.kind == "conversion":
-                    switched = _State(state.node, event, "unchecked", event.result_var)
+                    switched = _State(
+                        state.node, event, "unchecked", event.result_var, state.origin
+                    )
                     parent.setdefault(switched, (state, ""))
                     state = switched
         if ended or state.node == EXIT:
@@ -138,11 +150,14 @@ def follow_conversion(
             implied = None
             if edge.kind in ("true", "false") and edge.cond is not None:
                 implied = implied_status(edge.cond, edge.kind == "true", state.current.call, var)
+            elif edge.kind in ("case", "default") and edge.cond is not None:
+                implied = _case_status(func, state.node, edge, state.current, var)
             if implied is not None:
                 if status != "unchecked" and implied != status:
                     continue  # infeasible: contradicts what the path already knows
                 status = implied
-            nxt = _State(edge.dst, state.current, status, var)
+            origin = status if state.current is start else state.origin
+            nxt = _State(edge.dst, state.current, status, var, origin)
             if nxt in parent:
                 continue
             note = _edge_note(
@@ -157,7 +172,7 @@ _OUTCOME = {"failed": "fails here", "ok": "succeeds here", "unchecked": "result 
 
 def _steps(
     func: Function, parent: dict[_State, tuple[_State, str] | None], state: _State, event: MemEvent
-) -> tuple[PathStep, ...]:
+) -> tuple[tuple[PathStep, ...], str]:
     chain: list[tuple[_State, str]] = []  # (state, note of the edge that led to it)
     cur: _State | None = state
     while cur is not None:
@@ -174,14 +189,18 @@ def _steps(
     previous = first
     for prev, note in chain:
         if prev.current is not previous:
-            steps.append(PathStep(prev.current.line, f"{prev.current.name}() called again"))
+            steps.append(
+                PathStep(prev.current.line, f"{prev.current.name}() converts the same memory again")
+            )
             previous = prev.current
         if note:
             steps.append(PathStep(func.cfg.nodes[prev.node].line, note))
     if state.current is not previous:
-        steps.append(PathStep(state.current.line, f"{state.current.name}() called again"))
+        steps.append(
+            PathStep(state.current.line, f"{state.current.name}() converts the same memory again")
+        )
     steps.append(PathStep(event.line, f"{event.name}() called here"))
-    return tuple(steps)
+    return tuple(steps), start_status
 
 
 def conversion_outcome_note(hit: PathHit) -> str:

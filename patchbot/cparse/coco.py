@@ -1,0 +1,158 @@
+"""CoCo memory-path facts built on the path queries, shared by the CoCo rules.
+
+Everything is computed once per file text (cached) and filtered by each rule:
+
+* ``file_hits(text)`` — every (function, PathHit) from every conversion in the file;
+* ``decrypted_memory(text)`` — memory keys some function of the file decrypts and keeps
+  (stores in a struct field, or names through a field), with where: the same-file
+  cross-function heuristic behind free-while-shared and shared-mapping-encrypted;
+* ``prot_is_decrypted(func, event, catalogue)`` — whether a mapping call's protection
+  is built with pgprot_decrypted() (directly, through a local prot variable, or through
+  ``vma->vm_page_prot`` set in the same function);
+* ``is_cc_aware(func, catalogue)`` — the function converts memory or tests a CoCo guard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from patchbot.cparse.catalogue import Catalogue
+from patchbot.cparse.exprs import (
+    assigned_name,
+    assignment_value,
+    buffer_key,
+    calls_in,
+    strip,
+    text_of,
+)
+from patchbot.cparse.functions import FileAnalysis, Function, MemEvent, analyze_file
+from patchbot.cparse.paths import PathHit, follow_conversion
+
+
+@dataclass(frozen=True)
+class KeptShared:
+    key: str  # field name the decrypted memory is kept under
+    function: str  # the function that decrypted it
+    line: int  # the decrypting call
+
+
+@lru_cache(maxsize=64)
+def file_hits(text: str) -> tuple[tuple[Function, PathHit], ...]:
+    fa = analyze_file(text)
+    out: list[tuple[Function, PathHit]] = []
+    for func in fa.functions:
+        for conv in func.events_of("conversion"):
+            out.extend((func, hit) for hit in follow_conversion(func, conv))
+    return tuple(out)
+
+
+def _field_assignments(func: Function) -> list[tuple[str, str]]:
+    """(field name, value key) for every ``x->field = value`` in the function."""
+    out: list[tuple[str, str]] = []
+    stack = [func.node.child_by_field_name("body")]
+    while stack:
+        cur = stack.pop()
+        if cur is None:
+            continue
+        if cur.type == "assignment_expression":
+            left = cur.child_by_field_name("left")
+            if left is not None and left.type == "field_expression":
+                value = func.key_of(cur.child_by_field_name("right"))
+                field = text_of(left.child_by_field_name("field"))
+                if value:
+                    out.append((field, value))
+        stack.extend(cur.named_children)
+    return out
+
+
+def _names_a_field(event: MemEvent) -> bool:
+    node = strip(event.call.arg(event.entry.arg))
+    while node is not None and node.type in (
+        "call_expression",
+        "pointer_expression",
+        "subscript_expression",
+        "binary_expression",
+    ):
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            node = strip(args.named_children[0]) if args and args.named_children else None
+        elif node.type == "binary_expression":
+            node = strip(node.child_by_field_name("left"))
+        else:
+            node = strip(node.child_by_field_name("argument"))
+    return node is not None and node.type == "field_expression"
+
+
+@lru_cache(maxsize=64)
+def decrypted_memory(text: str) -> dict[str, KeptShared]:
+    """Field keys under which some function keeps memory it decrypted successfully."""
+    fa = analyze_file(text)
+    kept: dict[str, KeptShared] = {}
+    for func in fa.functions:
+        decrypts = [e for e in func.events_of("conversion") if e.entry.direction == "decrypt"]
+        if not decrypts:
+            continue
+        stored = _field_assignments(func)
+        for conv in decrypts:
+            if conv.key is None:
+                continue
+            if _names_a_field(conv):
+                kept.setdefault(conv.key, KeptShared(conv.key, func.name, conv.line))
+            for field, value in stored:
+                if value == conv.key:
+                    kept.setdefault(field, KeptShared(field, func.name, conv.line))
+    return kept
+
+
+def converts_key(func: Function, key: str | None, direction: str) -> bool:
+    return any(
+        e.key == key and e.entry.direction == direction for e in func.events_of("conversion")
+    )
+
+
+def _assigned_values(func: Function, name: str) -> list[str]:
+    """Texts assigned to a local ``name`` or to a ``->name`` field in the function."""
+    out: list[str] = []
+    stack = [func.node.child_by_field_name("body")]
+    while stack:
+        cur = stack.pop()
+        if cur is None:
+            continue
+        if cur.type in ("assignment_expression", "init_declarator"):
+            target = assigned_name(cur)
+            left = cur.child_by_field_name("left")
+            if target is None and left is not None and left.type == "field_expression":
+                target = text_of(left.child_by_field_name("field"))
+            if target == name:
+                out.append(text_of(assignment_value(cur)))
+        stack.extend(cur.named_children)
+    return out
+
+
+def prot_is_decrypted(func: Function, event: MemEvent, catalogue: Catalogue) -> bool:
+    wrappers = catalogue.pgprot_decrypted
+
+    def mentions(text: str) -> bool:
+        return any(w in text for w in wrappers)
+
+    prot = event.call.arg(event.entry.prot) if event.entry.prot >= 0 else None
+    if prot is not None:
+        if mentions(text_of(prot)):
+            return True
+        key = buffer_key(prot, through_calls=False)
+        if key is not None and any(mentions(v) for v in _assigned_values(func, key)):
+            return True
+        if key != "vm_page_prot":
+            return False
+    # no prot argument, or vma->vm_page_prot: the vma's protection must be decrypted
+    return any(mentions(v) for v in _assigned_values(func, "vm_page_prot"))
+
+
+def is_cc_aware(func: Function, fa: FileAnalysis) -> bool:
+    if func.events_of("conversion"):
+        return True
+    guards = set(fa.catalogue.guard_functions) | set(fa.catalogue.guard_predicates)
+    return any(c.name in guards for _n, c in func.calls()) or any(
+        c.name in guards for c in calls_in(func.node)
+    )
