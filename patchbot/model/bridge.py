@@ -130,6 +130,15 @@ class Session:
         violation.trace = self.events[-TRACE_LEN:]
         self.violation = violation
 
+    def fail(self, name: str, message: str) -> None:
+        """From a handler: report ``name`` at the current event and end the run."""
+        raise ViolationError(Violation(name, message, 0))
+
+    def record_hang(self, message: str) -> None:
+        """From the scenario: the driver never settles (e.g. endless retries)."""
+        self.record(Violation("hang", message, 0), self.events[-1] if self.events else None)
+        self._end()
+
     def check(self, step: Callable[[], None], api: str = "scenario") -> None:
         """Run a Python-side model step (a scenario action) under the same rules."""
         try:

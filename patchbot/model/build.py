@@ -111,7 +111,7 @@ def parse_diagnostics(stderr: str, driver_name: str) -> tuple[list[str], list[st
     errors: list[str] = []
     first_line = 0
     for line in stderr.splitlines():
-        if "error" not in line and "undefined reference" not in line:
+        if "error" not in line and "undefined reference" not in line and "multiple def" not in line:
             continue
         errors.append(line.strip())
         m_loc = re.match(r"(\S+?):(\d+):\d+: (?:fatal )?error", line)
@@ -160,7 +160,7 @@ def build_driver(
     log.debug("building %s: %s", rel_source, " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         missing, errors, first = parse_diagnostics(proc.stderr, driver_file.name)
         return BuildFailure(rel_source, missing, errors or [proc.stderr.strip()[:500]], first)
     os.replace(tmp, so_path)  # atomic: parallel builders never see half a file

@@ -178,7 +178,7 @@ class PageModel:
         """The device acknowledged UNPLUG: the host takes the pages back (§8, §11)."""
         where = self._pages(pfn, npages)
         for i in self._idx(pfn, npages):
-            if self.owner[i] in (Owner.BUDDY, Owner.ALLOCATED):
+            if self.owner[i] == Owner.BUDDY:
                 self._fail(
                     "unplug-in-use",
                     f"{where} unplugged while the page allocator "

@@ -1,0 +1,1 @@
+#include "../pb_kernel.h"

@@ -1,0 +1,1 @@
+#include "../pb_virtio_mem.h"

@@ -1,0 +1,224 @@
+"""The virtio-mem harness: builds drivers/virtio/virtio_mem.c and boots it in scenarios.
+
+Machine: memory block 256 KiB (64 pages); the device region is 4 memory blocks at 1 GiB.
+SBM runs with a 64 KiB device block (4 subblocks per memory block), BBM with a 256 KiB
+device block (one big block per memory block).  The hotplug core onlines added memory
+(memhp_default_state=online); the scenario offlines and re-onlines blocks itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+
+from patchbot.model.bridge import Event, Handler, Session
+from patchbot.model.state import Owner, PageModel
+from patchbot.model.virtio_mem.device import VirtioMemDevice
+
+PAGE = 4096
+BLOCK = 64 * PAGE  # memory_block_size_bytes() in the shim
+REGION_BASE = 1 << 30
+REGION_BLOCKS = 4
+RUN_STEPS = 2000  # work items + timer expiries per settle before we call it a hang
+FEATURE_UNPLUGGED_INACCESSIBLE = 1
+
+MEM_GOING_ONLINE, MEM_CANCEL_ONLINE, MEM_OFFLINE = 1 << 3, 1 << 4, 1 << 2
+
+
+class VirtioMemHarness:
+    name = "virtio-mem"
+    source = "drivers/virtio/virtio_mem.c"
+    shim = "virtio_mem"
+    fault_kinds = {
+        "set_memory_encrypted": "conversion",
+        "set_memory_decrypted": "conversion",
+        "virtio_mem_request": "request",
+        "kmalloc": "allocation",
+        "kzalloc": "allocation",
+        "kcalloc": "allocation",
+        "kmalloc_array": "allocation",
+        "vmalloc": "allocation",
+        "vzalloc": "allocation",
+        "kstrdup": "allocation",
+        "alloc_contig_range": "allocation",
+        "add_memory_driver_managed": "allocation",
+        "online_pages": "hotplug",
+        "offline_pages": "hotplug",
+    }
+    SCENARIOS = {"lifecycle-sbm": 16, "lifecycle-bbm": 64}  # device block size in pages
+
+    def scenarios(self) -> list[str]:
+        return list(self.SCENARIOS)
+
+    def setup(self, model: PageModel) -> dict[str, Handler]:
+        model.add_region(
+            REGION_BASE // PAGE,
+            REGION_BLOCKS * BLOCK // PAGE,
+            backed=False,
+            mem=model.host.plugged_arrives,
+        )
+        self.device: VirtioMemDevice | None = None
+        return {
+            "set_memory_encrypted": lambda s, ev: self._convert(s, ev, True),
+            "set_memory_decrypted": lambda s, ev: self._convert(s, ev, False),
+            "cc_platform_has": lambda s, ev: int(s.model.platform.coco),
+            "virtio_mem_request": self._request,
+            "alloc_contig_range": self._alloc_contig,
+            "free_contig_range": lambda s, ev: self._to_buddy(s, ev, "free_contig_range"),
+            "generic_online_page": lambda s, ev: self._to_buddy(s, ev, "generic_online_page"),
+            "online_pages_done": self._online_done,
+            "offline_pages": self._offline_pages,
+            "remove_memory": self._remove,
+            "add_memory_driver_managed": self._add_memory,
+            "__hang_wait": _hang,
+            "__deadlock": _deadlock,
+            "BUG": _bug,
+            "__bad_pfn": _bad_pfn,
+            **{
+                api: _alloc
+                for api, kind in self.fault_kinds.items()
+                if kind == "allocation"
+                and api not in ("alloc_contig_range", "add_memory_driver_managed")
+            },
+            "online_pages": _injected_errno,
+            "virtio_find_single_vq": _injected_errno,
+        }
+
+    # -- handlers ------------------------------------------------------------------------
+    def _convert(self, s: Session, ev: Event, to_private: bool) -> int:
+        pfn, n = ev.args[0], ev.args[1]
+        s.model.convert(pfn, n, to_private, ev.injected, ev.api)
+        if ev.injected and s.model.platform.coco:
+            return -5  # -EIO, as __set_memory_enc_pgtable() reports a VMM failure (§2)
+        return 0
+
+    def _request(self, s: Session, ev: Event) -> int:
+        assert self.device is not None
+        if ev.injected:
+            ev.note = "device answers BUSY"
+            return 2  # VIRTIO_MEM_RESP_BUSY
+        rtype, addr, nb = ev.args[0], ev.args[1], ev.args[2]
+        ev.note = ("PLUG", "UNPLUG", "UNPLUG_ALL", "STATE")[rtype] if rtype < 4 else "?"
+        resp = self.device.request(rtype, addr, nb)
+        self._push_config(s)
+        return resp
+
+    def _alloc_contig(self, s: Session, ev: Event) -> int:
+        if ev.injected:
+            return -16  # -EBUSY: a page could not be migrated
+        return 0 if s.model.from_buddy(ev.args[0], ev.args[1]) else -16
+
+    def _to_buddy(self, s: Session, ev: Event, api: str) -> int:
+        s.model.to_buddy(ev.args[0], ev.args[1], api)
+        return 0
+
+    def _online_done(self, s: Session, ev: Event) -> int:
+        pfn, n = ev.args[0], ev.args[1]
+        for i in range(n):  # what the callback kept out of the buddy is fake-offline
+            if s.model.owners(pfn + i, 1) == {Owner.OFFLINE}:
+                s.model.set_owner(pfn + i, 1, Owner.FAKE_OFFLINE)
+        return 0
+
+    def _offline_pages(self, s: Session, ev: Event) -> int:
+        if ev.injected:
+            return -16
+        pfn, n = ev.args[0], ev.args[1]
+        # only the driver allocates here, and it marks what it allocates PageOffline
+        s.model.set_owner(pfn, n, Owner.OFFLINE)
+        return 0
+
+    def _add_memory(self, s: Session, ev: Event) -> int:
+        if ev.injected:
+            return -12
+        s.model.set_owner(ev.args[0], ev.args[1], Owner.OFFLINE)
+        return 0
+
+    def _remove(self, s: Session, ev: Event) -> int:
+        s.model.set_owner(ev.args[0], ev.args[1], Owner.ABSENT)
+        return 0
+
+    def _push_config(self, s: Session) -> None:
+        d = self.device
+        assert d is not None and s.lib is not None
+        u64 = ctypes.c_uint64
+        s.lib.pb_vm_set_config(
+            u64(d.block_size),
+            u64(d.addr),
+            u64(d.region_size),
+            u64(d.usable_region_size),
+            u64(d.plugged_size),
+            u64(d.requested_size),
+        )
+
+    # -- scenario --------------------------------------------------------------------------
+    def run(self, session: Session, scenario: str) -> None:
+        lib = session.lib
+        assert lib is not None
+        block_pages = self.SCENARIOS[scenario]
+        sb = block_pages * PAGE
+        dev = VirtioMemDevice(session.model, REGION_BASE, REGION_BLOCKS * BLOCK, sb)
+        self.device = dev
+        first_mb = (REGION_BASE // PAGE - 0x40000) // 64
+
+        def settle() -> None:
+            if lib.pb_run_pending(ctypes.c_long(RUN_STEPS)) < 0:
+                session.record_hang("the driver keeps retrying without settling")
+
+        def resize(nbytes: int) -> None:
+            dev.requested_size = nbytes
+            self._push_config(session)
+            lib.pb_vm_config_changed()
+            settle()
+
+        def block(mb: int, online: bool) -> None:
+            fn: Callable[[ctypes.c_long], int] = (
+                lib.pb_vm_online_block if online else lib.pb_vm_offline_block
+            )
+            fn(ctypes.c_long(first_mb + mb))
+            settle()
+
+        self._push_config(session)
+        if lib.pb_vm_probe(ctypes.c_uint64(1 << FEATURE_UNPLUGGED_INACCESSIBLE)) != 0:
+            return  # probe failed cleanly (an injected allocation failure)
+        settle()
+        resize(10 * 16 * PAGE)  # 2.5 memory blocks: two full blocks and a partial one
+        block(1, online=False)  # offline a full block ...
+        block(1, online=True)  # ... and re-online it
+        block(2, online=False)  # the partial block goes offline
+        resize(5 * 16 * PAGE)  # unplug offline memory first, then online memory
+        block(1, online=False)  # offline a partly fake-offline block and re-online it
+        block(1, online=True)
+        resize(8 * 16 * PAGE)  # grow again into plugged-online blocks
+        resize(0)  # unplug all
+        lib.pb_vm_remove()
+
+
+def _alloc(s: Session, ev: Event) -> int:
+    return 1 if ev.injected else 0
+
+
+def _injected_errno(s: Session, ev: Event) -> int:
+    return -12 if ev.injected else 0
+
+
+def _hang(s: Session, ev: Event) -> int:
+    s.fail("hang", "wait_event() would sleep forever: no completion will come")
+    return 0
+
+
+def _deadlock(s: Session, ev: Event) -> int:
+    s.fail("deadlock", "mutex_lock() on a mutex this context already holds")
+    return 0
+
+
+def _bug(s: Session, ev: Event) -> int:
+    s.fail("bug", "BUG() reached")
+    return 0
+
+
+def _bad_pfn(s: Session, ev: Event) -> int:
+    s.fail("bad-pfn", f"pfn {ev.args[0]:#x} has no struct page in the model")
+    return 0
+
+
+HARNESS = VirtioMemHarness()
