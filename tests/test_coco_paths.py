@@ -11,6 +11,7 @@ COCO = FIXTURES / "coco"
 
 RULE_FIXTURES = [
     ("leak-on-failure", "leak_on_failure.c"),
+    ("free-while-shared", "free_while_shared.c"),
 ]
 
 
@@ -34,3 +35,10 @@ def test_leak_trace_names_the_failing_call_branch_and_free() -> None:
     retry = by_line[40]  # re-encrypt, then free anyway
     assert "set_memory_encrypted()" in retry.message and "not checked" in retry.message
     assert [t.line for t in retry.trace] == [37, 37, 38, 40]
+
+
+def test_free_while_shared_across_functions_points_at_the_decrypt() -> None:
+    result = check_annotated_c(COCO / "free_while_shared.c", ["free-while-shared"])
+    (cross,) = [f for f in result.findings if f.function == "demo_remove"]
+    assert cross.message.endswith("?")  # a heuristic: phrased as a question
+    assert [(r.line, r.function) for r in cross.related] == [(59, "demo_probe")]
