@@ -12,6 +12,7 @@ COCO = FIXTURES / "coco"
 RULE_FIXTURES = [
     ("leak-on-failure", "leak_on_failure.c"),
     ("free-while-shared", "free_while_shared.c"),
+    ("decrypt-before-unplug", "decrypt_before_unplug.c"),
 ]
 
 

@@ -122,6 +122,15 @@ def strip(node: Node | None) -> Node | None:
     return None
 
 
+# One-argument helpers whose name says they translate a range id into an address
+# (virtio_mem_mb_id_to_phys(mb_id)): followed even for alias discovery.
+_ADDRESS_HELPER_WORDS = ("to_phys", "to_virt", "to_pfn", "to_page", "_addr", "_phys")
+
+
+def _names_an_address(call: Call) -> bool:
+    return len(call.args) == 1 and any(w in call.name for w in _ADDRESS_HELPER_WORDS)
+
+
 def buffer_key(node: Node | None, *, through_calls: bool = True) -> str | None:
     """The coarse identity of the memory an expression names (see module docstring).
 
@@ -146,7 +155,7 @@ def buffer_key(node: Node | None, *, through_calls: bool = True) -> str | None:
             call = as_call(node)
             if call is None or not call.args:
                 return None
-            if call.name in TRANSPARENT_CALLS:
+            if call.name in TRANSPARENT_CALLS or _names_an_address(call):
                 node = strip(call.args[0])
             elif through_calls:
                 # helpers take the context first and the memory last:

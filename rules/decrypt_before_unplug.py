@@ -1,0 +1,146 @@
+"""Memory is handed back to the host without being converted to shared first.
+
+What it does
+------------
+Looks at every call that hands memory back to the host (virtio-mem unplug requests:
+virtio_mem_send_unplug_request(), virtio_mem_sbm_unplug_sb(),
+virtio_mem_bbm_unplug_request(), ... from the API catalogue, and same-file helpers named
+for unplugging that call them) and reports it when
+
+* the same range was made private with set_memory_encrypted() earlier on the path and
+  not converted back with set_memory_decrypted();
+* set_memory_decrypted() of the range failed on the path and it is unplugged anyway
+  (its state is unknown);
+* the function is CoCo-aware (it converts memory or tests cc_platform_has()), the file
+  makes hot-plugged memory private somewhere, and no path to the unplug converts the
+  range to shared first (a question: the plug path may have skipped this range).
+
+This is a project design rule, not an upstream-verified fact: the host ABI for the
+state of unplugged memory in a CoCo guest is unspecified upstream (virtio-mem has no
+CoCo support in 6.1). It encodes the position of the virtio-mem CoCo RFC review: memory
+the guest made private is converted back to shared before the host gets it back.
+
+Why is this bad?
+----------------
+After an unplug the host reuses the backing (QEMU discards it, or re-plugs it later).
+A page the guest still considers private keeps its private-side state (TDX Secure-EPT
+entry, SNP RMP assignment), so the next plug finds the page in the wrong state; a page
+whose conversion failed is in an unknown state. Converting to shared first, and leaking
+on failure, keeps the guest's view and the host's in step.
+
+Example
+-------
+```c
+static int demo_unplug_block(struct virtio_mem *vm, unsigned long mb_id,
+                             int sb_id, int count)
+{
+        unsigned long addr = (unsigned long)__va(virtio_mem_mb_id_to_phys(mb_id));
+        int rc;
+
+        rc = set_memory_encrypted(addr, count);
+        if (rc)
+                return rc;
+        return virtio_mem_sbm_unplug_sb(vm, mb_id, sb_id, count);
+}
+```
+
+Use instead
+-----------
+```c
+static int demo_unplug_block(struct virtio_mem *vm, unsigned long mb_id,
+                             int sb_id, int count)
+{
+        unsigned long addr = (unsigned long)__va(virtio_mem_mb_id_to_phys(mb_id));
+        int rc;
+
+        rc = set_memory_decrypted(addr, count);
+        if (rc)
+                return rc;
+        return virtio_mem_sbm_unplug_sb(vm, mb_id, sb_id, count);
+}
+```
+
+Known false positives
+---------------------
+Ranges are matched by the root name of the argument (``mb_id``, ``addr``). A conversion
+done by a caller in another file is not seen. The CoCo-aware check cannot tell that a
+range was never made private (e.g. a block that never went online); such unplugs are
+reported as questions.
+
+References
+----------
+virtio-mem CoCo RFC review thread ("which state hotunplugged memory must have before
+returning it?"); virtio-mem plug/unplug requests (VIRTIO_MEM_REQ_UNPLUG); TDX/SNP page
+state after conversions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from patchbot.api import Context, Finding, Rule, Severity
+from patchbot.cparse.coco import file_hits, is_cc_aware
+from patchbot.cparse.functions import analyze_file
+
+RULE = Rule(
+    id="decrypt-before-unplug",
+    severity=Severity.WARNING,
+    scope="file",
+    summary="memory handed back to the host (virtio-mem unplug) without set_memory_decrypted()",
+    confidence="heuristic",
+)
+
+
+def check(ctx: Context) -> Iterable[Finding]:
+    assert ctx.file is not None
+    fa = analyze_file(ctx.file.text)
+    reported: set[int] = set()
+    shared_first: set[int] = set()  # unplug lines some path reaches after a decrypt
+    rollback: set[int] = set()  # unplug lines reached after a failed encrypt (plug undo)
+    for func, hit in file_hits(ctx.file.text):
+        if hit.event.kind != "handback":
+            continue
+        line, direction = hit.event.line, hit.current.entry.direction
+        if direction == "decrypt" and hit.status != "failed":
+            shared_first.add(line)
+            continue
+        if direction == "encrypt" and hit.status == "failed":
+            rollback.add(line)
+            continue
+        if line in reported:
+            continue
+        reported.add(line)
+        if direction == "decrypt":
+            message = (
+                f"if {hit.current.name}() fails, the range is in an unknown state; "
+                f"should {hit.event.name}() still hand it back to the host?"
+            )
+        else:
+            message = (
+                f"{hit.current.name}() made this range private; should it be converted "
+                f"back with set_memory_decrypted() before {hit.event.name}() hands it "
+                f"back to the host?"
+            )
+        yield ctx.finding(
+            message, line, function=func.name, trace=hit.trace(ctx.file.path, func.name)
+        )
+
+    file_encrypts = any(
+        e.entry.direction == "encrypt" for f in fa.functions for e in f.events_of("conversion")
+    )
+    if not file_encrypts:
+        return
+    for func in fa.functions:
+        if not is_cc_aware(func, fa):
+            continue
+        for event in func.events_of("handback"):
+            if event.line in reported | shared_first | rollback:
+                continue
+            reported.add(event.line)
+            yield ctx.finding(
+                f"this driver makes plugged memory private, but {func.name}() hands the range "
+                f"back to the host with {event.name}() without set_memory_decrypted() on any "
+                f"path; is it still private here?",
+                event.line,
+                function=func.name,
+            )
