@@ -29,6 +29,8 @@ GIT_HEADER_RE = re.compile(r"^diff --git (?:\"?a/)?(.+?)\"? (?:\"?b/)?(.+?)\"?$"
 # sparse image reconstruction allocate that many lines.
 MAX_LINE_NUMBER = 1_000_000
 
+_BODY_ONLY = frozenset(" +")
+
 _EXTENDED_HEADERS = (
     "index ",
     "old mode ",
@@ -243,10 +245,13 @@ def _parse_hunk(
     while i < n:
         line = lines[i]
         counts_done = old_left <= 0 and new_left <= 0
-        if line.startswith("\\"):  # "\ No newline at end of file"
+        first = line[:1]
+        if first == "\\":  # "\ No newline at end of file"
             i += 1
             continue
-        if _looks_like_header(lines, i):
+        # Only lines starting with '-', 'd', '@' or 'I' can be headers: skip the check
+        # for the common ' ' and '+' lines (this loop is the parser's hot path).
+        if first not in _BODY_ONLY and _looks_like_header(lines, i):
             break
         if counts_done:
             # The header says the hunk is over.  Carry on only if what follows is
@@ -256,7 +261,7 @@ def _parse_hunk(
                 break
             if not _more_body_follows(lines, i):
                 break
-        tag = line[:1]
+        tag = first
         if tag == "+":
             out.append(DiffLine("+", line[1:], None, new_no))
             new_no += 1
