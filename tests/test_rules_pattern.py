@@ -35,7 +35,7 @@ COMMIT_RULES = [
 
 
 def _c_fixtures() -> list[tuple[str, Path]]:
-    cases = []
+    cases: list[tuple[str, Path]] = []
     for rule_id in C_RULES:
         files = sorted((RULE_FIXTURES / rule_id).glob("*.c"))
         assert files, f"no C fixtures for {rule_id}"
@@ -108,7 +108,8 @@ def test_restating_comment_threshold_is_an_option() -> None:
 def test_terminology_terms_are_configurable() -> None:
     text = (
         "/* Share the page with the host. */\n"
-        "static int demo_share(void *p)\n{\n\treturn set_memory_encrypted((unsigned long)p, 1);\n}\n"
+        "static int demo_share(void *p)\n{\n"
+        "\treturn set_memory_encrypted((unsigned long)p, 1);\n}\n"
     )
     rule = next(r for r in load_rules() if r.id == "terminology-mismatch")
     from patchbot.api import Context, SourceFile
