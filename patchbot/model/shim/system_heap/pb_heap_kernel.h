@@ -374,19 +374,21 @@ int pbh_set_memory_decrypted(unsigned long addr, int numpages, const char *func,
 	pbh_set_memory_decrypted((unsigned long)(addr), (numpages), __func__, __LINE__)
 
 /* ---- slab and vmalloc ---------------------------------------------------------- */
-void *pbh_kmalloc(size_t size, gfp_t gfp, bool zero, const char *func, int line);
+void *pbh_kmalloc(size_t size, gfp_t gfp, bool zero, const char *api, const char *func,
+		  int line);
 void pbh_kfree(const void *p, const char *func, int line);
-#define kmalloc(size, gfp) pbh_kmalloc((size), (gfp), false, __func__, __LINE__)
-#define kzalloc(size, gfp) pbh_kmalloc((size), (gfp), true, __func__, __LINE__)
-#define kcalloc(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), true, __func__, __LINE__)
-#define kmalloc_array(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
+#define pbh_alloc_call(api, size, gfp, zero) pbh_kmalloc((size), (gfp), (zero), api, __func__, __LINE__)
+#define kmalloc(size, gfp) pbh_alloc_call("kmalloc", size, gfp, false)
+#define kzalloc(size, gfp) pbh_alloc_call("kzalloc", size, gfp, true)
+#define kcalloc(n, size, gfp) pbh_alloc_call("kcalloc", (n) * (size), gfp, true)
+#define kmalloc_array(n, size, gfp) pbh_alloc_call("kmalloc_array", (n) * (size), gfp, false)
+#define kvmalloc(size, gfp) pbh_alloc_call("kmalloc", size, gfp, false)
+#define kvmalloc_array(n, size, gfp) pbh_alloc_call("kmalloc_array", (n) * (size), gfp, false)
+#define vmalloc(size) pbh_alloc_call("vmalloc", size, GFP_KERNEL, false)
+#define vzalloc(size) pbh_alloc_call("vzalloc", size, GFP_KERNEL, true)
 #define kfree(p) pbh_kfree((p), __func__, __LINE__)
 #define kvfree(p) pbh_kfree((p), __func__, __LINE__)
-#define kvmalloc_array(n, size, gfp) pbh_kmalloc((n) * (size), (gfp), false, __func__, __LINE__)
-#define vmalloc(size) pbh_kmalloc((size), GFP_KERNEL, false, __func__, __LINE__)
-#define vzalloc(size) pbh_kmalloc((size), GFP_KERNEL, true, __func__, __LINE__)
 #define vfree(p) pbh_kfree((p), __func__, __LINE__)
-#define kvmalloc(size, gfp) pbh_kmalloc((size), (gfp), false, __func__, __LINE__)
 #define VM_MAP 0x4UL
 #define VM_USERMAP 0x8UL
 void *pbh_vmap(struct page **pages, unsigned int count, unsigned long flags, pgprot_t prot,

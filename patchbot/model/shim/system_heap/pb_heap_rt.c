@@ -128,12 +128,13 @@ void pbh_free_pages_addr(unsigned long addr, unsigned int order, const char *fun
 
 /* ---- slab / vmalloc: tracked for leaks and failed in turn -------------------------------- */
 
-void *pbh_kmalloc(size_t size, gfp_t gfp, bool zero, const char *func, int line)
+void *pbh_kmalloc(size_t size, gfp_t gfp, bool zero, const char *api, const char *func,
+		  int line)
 {
 	void *p = zero ? calloc(1, size ? size : 1) : malloc(size ? size : 1);
 
 	(void)gfp;
-	if (EV("kmalloc", p, size, 0, 0)) {
+	if (EV(api, p, size, 0, 0)) {
 		free(p);
 		return NULL;
 	}

@@ -26,9 +26,12 @@ extern int pbh_nr_heaps;
 #define PB_MAX_OBJS 64
 #define PB_USER_BASE 0x7f0000000000UL
 
+/* each dma_buf_vmap() caller has its own iosys_map, as two kernel users would */
+#define PB_MAX_VMAPS 4
 struct pbh_buf {
 	struct dma_buf *dmabuf;
-	struct iosys_map map;
+	struct iosys_map maps[PB_MAX_VMAPS];
+	int nmaps;
 };
 struct pbh_att {
 	struct dma_buf_attachment att;
@@ -117,23 +120,34 @@ void pbu_munmap(int vma)
 int pbu_vmap(int buf)
 {
 	struct pbh_buf *b = &bufs[buf];
+	int ret;
 
+	if (b->nmaps == PB_MAX_VMAPS)
+		return -EINVAL;
 	UEV("dma_buf_vmap", "step", buf, 0, 0);
-	return (b->dmabuf->ops->vmap)(b->dmabuf, &b->map);
+	ret = (b->dmabuf->ops->vmap)(b->dmabuf, &b->maps[b->nmaps]);
+	if (!ret)
+		b->nmaps++;
+	return ret;
 }
 
 void pbu_kernel_access(int buf, int write)
 {
+	struct pbh_buf *b = &bufs[buf];
+
+	/* the newest live mapping: what the last dma_buf_vmap() caller uses */
 	UEV(write ? "kernel store" : "kernel load", "vmap_access",
-	    (unsigned long)bufs[buf].map.vaddr, write, 0);
+	    b->nmaps ? (unsigned long)b->maps[b->nmaps - 1].vaddr : 0, write, 0);
 }
 
 void pbu_vunmap(int buf)
 {
 	struct pbh_buf *b = &bufs[buf];
 
+	if (!b->nmaps)
+		return;
 	UEV("dma_buf_vunmap", "step", buf, 0, 0);
-	(b->dmabuf->ops->vunmap)(b->dmabuf, &b->map);
+	(b->dmabuf->ops->vunmap)(b->dmabuf, &b->maps[--b->nmaps]);
 }
 
 int pbu_cpu_access(int buf, int begin, int dir)

@@ -1,0 +1,51 @@
+"""The system-heap driver harness, registered as "system-heap" (patchbot.model.drivers).
+
+Booting = loading the module (system_heap_create(): every dma_heap_add()), then running
+one scenario of the heap's user on every heap the driver registered, then checking that
+nothing leaked.  The runner (patchbot.model.runner) forks per run, runs each scenario
+clean and once per single fault of every kind in FAULT_KINDS.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from patchbot.errors import InputError
+from patchbot.model.bridge import Handler, Session
+from patchbot.model.heap.handlers import FAULT_KINDS, make_handlers
+from patchbot.model.heap.scenarios import SCENARIOS, configure
+from patchbot.model.state import PageModel
+
+log = logging.getLogger(__name__)
+
+
+class SystemHeapHarness:
+    name = "system-heap"
+    source = "drivers/dma-buf/heaps/system_heap.c"
+    shim = "system_heap"
+    fault_kinds = FAULT_KINDS
+
+    def scenarios(self) -> list[str]:
+        return list(SCENARIOS)
+
+    def setup(self, model: PageModel) -> dict[str, Handler]:
+        return make_handlers(model)
+
+    def run(self, session: Session, scenario: str) -> None:
+        try:
+            step = SCENARIOS[scenario]
+        except KeyError:
+            raise InputError(
+                f"unknown system-heap scenario {scenario!r} (known: {', '.join(SCENARIOS)})"
+            ) from None
+        lib = session.lib
+        assert lib is not None, "the session must be attached to the loaded driver"
+        configure(lib)
+        if lib.pbu_boot() != 0:
+            log.debug("module init failed; only the leak check runs")
+        for heap in range(lib.pbu_heap_count()):
+            step(lib, heap)
+        lib.pbu_end()
+
+
+HARNESS = SystemHeapHarness()
