@@ -13,6 +13,7 @@ RULE_FIXTURES = [
     ("leak-on-failure", "leak_on_failure.c"),
     ("free-while-shared", "free_while_shared.c"),
     ("decrypt-before-unplug", "decrypt_before_unplug.c"),
+    ("shared-mapping-encrypted", "shared_mapping_encrypted.c"),
 ]
 
 
