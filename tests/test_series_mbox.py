@@ -277,3 +277,19 @@ def test_plain_diff_without_mail_headers(tmp_path: Path) -> None:
     (patch,) = load_series([str(path)]).patches
     assert patch.title == "plain.diff"
     assert patch.files[0].path == "drivers/virtio/virtio_coco_mem.c"
+
+
+def test_raw_8bit_headers_are_decoded_as_utf8_or_replaced(tmp_path: Path) -> None:
+    diff = "---\n--- a/x.c\n+++ b/x.c\n@@ -1 +1 @@\n-int a;\n+int b;\n"
+    good = f"From: J\u00f6rg <j@example.de>\nSubject: [PATCH] fix f\u00fcr x\n\nmsg\n{diff}"
+    (patch,) = load_series([_write_bytes(tmp_path, "u.eml", good.encode())]).patches
+    assert (patch.author_name, patch.title, patch.warnings) == ("J\u00f6rg", "fix f\u00fcr x", [])
+    bad = good.replace("J\u00f6rg", "J").encode("latin-1")
+    (patch,) = load_series([_write_bytes(tmp_path, "l.eml", bad)]).patches
+    assert patch.title == "fix f\ufffdr x"
+    assert any("Subject header is not valid utf-8" in w for w in patch.warnings)
+
+
+def _write_bytes(tmp_path: Path, name: str, data: bytes) -> str:
+    (tmp_path / name).write_bytes(data)
+    return str(tmp_path / name)

@@ -15,6 +15,7 @@ from patchbot.series.apply import apply_hunks
 from patchbot.series.diffparse import parse_diff
 from patchbot.series.images import source_files
 from patchbot.series.load import load_series
+from patchbot.series.model import Patch
 
 MBOX = (FIXTURES / "series" / "coco-v3-shuffled.mbox").read_bytes()
 PROFILE = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -30,9 +31,22 @@ def _load_or_refuse(data: bytes) -> None:
     else:
         assert series.patches
         for patch in series.patches:
+            _assert_encodable(patch)
             for src in source_files(series, patch):
                 assert len(src.lines) < 2_000_000
+                src.text.encode("utf-8")
     assert time.monotonic() - began < 5
+
+
+def _assert_encodable(patch: Patch) -> None:
+    """Every text a report prints must be valid Unicode (no lone surrogates)."""
+    texts = [patch.subject, patch.title, patch.author_name, patch.author_email, patch.date]
+    texts += [patch.message_id, patch.body, patch.notes, patch.diff_text, *patch.warnings]
+    texts += [f"{t.key}: {t.value}" for t in patch.trailers]
+    for fd in patch.files:
+        texts += [fd.path, *(ln.text for h in fd.hunks for ln in h.lines)]
+    for text in texts:
+        text.encode("utf-8")
 
 
 @PROFILE

@@ -70,24 +70,28 @@ def looks_like_message(data: bytes) -> bool:
     return bool(_HEADER_RE.match(first))
 
 
-def decode_header(raw: str | None, warnings: list[str], name: str) -> str:
+def decode_header(raw: object, warnings: list[str], name: str) -> str:
     """RFC 2047 decode, unfold, never raise."""
     if raw is None:
         return ""
-    raw = str(raw)
-    raw = re.sub(r"\r?\n[ \t]+", " ", raw)
+    if isinstance(raw, email.header.Header):
+        # compat32 wraps headers holding raw 8-bit bytes in a Header (unknown-8bit)
+        chunks: list[tuple[bytes | str, str | None]] = email.header.decode_header(raw)
+        return _clean("".join(_chunk_text(v, c, warnings, name) for v, c in chunks))
+    raw = re.sub(r"\r?\n[ \t]+", " ", str(raw))
     try:
         chunks = email.header.decode_header(raw)
     except Exception:  # malformed encoded-words: keep the raw text
         warnings.append(f"could not decode the {name} header; kept as written")
         return _clean(raw)
-    out: list[str] = []
-    for value, charset in chunks:
-        if isinstance(value, str):
-            out.append(value)
-            continue
-        out.append(_decode_bytes(value, charset, warnings, f"the {name} header"))
+    out = [_chunk_text(value, charset, warnings, name) for value, charset in chunks]
     return _clean(" ".join(p.strip() for p in out if p.strip()) if len(out) > 1 else "".join(out))
+
+
+def _chunk_text(value: bytes | str, charset: str | None, warnings: list[str], name: str) -> str:
+    if isinstance(value, str):
+        return value
+    return _decode_bytes(value, charset, warnings, f"the {name} header")
 
 
 def _clean(text: str) -> str:
