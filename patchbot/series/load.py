@@ -81,15 +81,15 @@ def _read_input(name: str, stdin: BinaryIO | None, budget: _Budget) -> list[RawM
         return _read_directory(path, budget)
     if not path.exists():
         raise InputError(f"{name}: no such file or directory")
-    if not path.is_file():
-        raise InputError(f"{name}: not a regular file")
     data = _read_file(path, name, budget)
     return _messages_from_bytes(data, path.name)
 
 
 def _read_file(path: Path, name: str, budget: _Budget) -> bytes:
     try:
-        size = path.stat().st_size
+        # A pipe (`patchbot lint <(git format-patch --stdout ...)`) has no size to check
+        # first: it is read with the cap like stdin.
+        size = path.stat().st_size if path.is_file() else 0
         budget.take(name, size)
         with open(path, "rb") as fh:
             # Bounded even if the file grows under us or reports size 0 (/proc).
