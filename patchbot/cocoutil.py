@@ -31,6 +31,14 @@ LOOP_TYPES = frozenset({"for_statement", "while_statement", "do_statement"})
 MACRO_LOOP_RE = re.compile(r"(^|_)for_each(_|$)|^for_each|^list_for_each|^hlist_for_each")
 
 
+CONVERSION_TEXT_RE = re.compile(r"\b(?:set_memory|dma_set)_(?:en|de)crypted\b")
+
+
+def mentions_conversion(text: str) -> bool:
+    """Cheap pre-filter: only files that name a conversion call can hold a finding."""
+    return bool(CONVERSION_TEXT_RE.search(text))
+
+
 def text_of(node: Node | None) -> str:
     if node is None or node.text is None:
         return ""

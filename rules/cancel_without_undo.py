@@ -109,6 +109,8 @@ PAIRS = (("MEM_GOING_ONLINE", "MEM_CANCEL_ONLINE"), ("MEM_GOING_OFFLINE", "MEM_C
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
     if "MEM_GOING_" not in ctx.file.text:
         return
     cf = cocoutil.cfile(ctx.file.text)

@@ -54,6 +54,9 @@ static int vm_plug_range(u64 addr, u64 size)
 }
 ```
 
+Core code (paths under arch/, kernel/, mm/, lib/, include/: option ``core_paths``) is not
+checked: swiotlb, dma-direct and the x86 platform code convert unconditionally on purpose.
+
 Known false positives
 ---------------------
 Guards that live in another file (a probe that only binds on CoCo platforms, a Kconfig
@@ -83,6 +86,9 @@ RULE = Rule(
     scope="file",
     summary="set_memory_{en,de}crypted() in CoCo-only code without a cc_platform_has() guard",
     confidence="heuristic",
+    # core code converts unconditionally on purpose: the call is a no-op without
+    # CC_ATTR_MEM_ENCRYPT, and swiotlb/dma-direct/kvmclock serve every platform
+    options={"core_paths": ["arch/", "kernel/", "mm/", "lib/", "include/"]},
 )
 
 REGISTRATION_RE = re.compile(r"register|_add$|heap_add")
@@ -90,6 +96,11 @@ REGISTRATION_RE = re.compile(r"register|_add$|heap_add")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
+    core = [str(p) for p in ctx.options.get("core_paths", RULE.options["core_paths"])]
+    if any(ctx.file.path.startswith(prefix) for prefix in core):
+        return
     cf = cocoutil.cfile(ctx.file.text)
     if not cocoutil.GUARD_RE.search(ctx.file.text):
         return

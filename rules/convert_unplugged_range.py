@@ -98,6 +98,8 @@ PLUGGED_TEST_RE = re.compile(r"virtio_mem_sbm_test_sb_plugged\s*\(")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
     if "virtio_mem" not in ctx.file.text:
         return
     cf = cocoutil.cfile(ctx.file.text)

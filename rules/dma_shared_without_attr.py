@@ -106,6 +106,8 @@ MAP_CALLS: dict[str, int | None] = {
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
     cf = cocoutil.cfile(ctx.file.text)
     decrypts = [
         c for f in cf.functions.values() for c in f.calls if c.name in cocoutil.DECRYPT_CALLS

@@ -112,6 +112,8 @@ OFFLINE_CASES = ("MEM_OFFLINE", "MEM_GOING_OFFLINE")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
     cf = cocoutil.cfile(ctx.file.text)
     for func in cf.functions.values():
         if "MEM_GOING_ONLINE" in cocoutil.text_of(func.node):

@@ -102,6 +102,8 @@ COMPARE_RE = re.compile(r"^(?P<lhs>.+?)(?P<op><=|<|!=)(?P<rhs>.+)$")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not cocoutil.mentions_conversion(ctx.file.text):
+        return
     cf = cocoutil.cfile(ctx.file.text)
     for func in cf.functions.values():
         conv = cf.conversion_calls(func)
