@@ -1,16 +1,40 @@
-"""`patchbot validate`: placeholder until its owner lands the real command."""
+"""`patchbot validate SERIES`: apply a series to scratch copies and boot what it touches."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import tempfile
+from pathlib import Path
 
-from patchbot.errors import InputError
+from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
+from patchbot.kernel.tree import resolve_tree
+from patchbot.model.drivers import by_source
+from patchbot.validate.apply import apply_series
+from patchbot.validate.boot import PLATFORMS, boot
+from patchbot.validate.output import emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="(not yet implemented)")
+    p = sub.add_parser("validate", help="apply a series and boot every driver it touches")
+    p.add_argument("series", help="mbox, .patch file or directory of patches")
+    p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
+    p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise InputError("'patchbot validate' is not implemented yet")
+    tree = resolve_tree(args.tree)
+    platforms = PLATFORMS if args.platform == "all" else (args.platform,)
+    with tempfile.TemporaryDirectory(prefix="patchbot-validate-") as scratch:
+        touched = apply_series(Path(args.series), tree, Path(scratch))
+        reports = [
+            boot(name, tree, platforms, Path(scratch) / rel)
+            for rel in touched
+            for name in by_source(rel)
+        ]
+    if not reports:
+        raise InputError(f"{args.series} touches no modelled driver ({', '.join(touched)})")
+    sys.stdout.write(emit(reports, args.format))
+    return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN

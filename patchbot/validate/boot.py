@@ -1,0 +1,60 @@
+"""Build a driver file against the shim and boot it through its scenario matrix."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchbot.api import Finding, Location, Severity
+from patchbot.errors import InputError
+from patchbot.model import drivers
+from patchbot.model.build import BuildFailure, build_driver
+from patchbot.model.findings import to_findings
+from patchbot.model.runner import MatrixResult, run_matrix
+
+log = logging.getLogger(__name__)
+PLATFORMS = ("none", "tdx", "snp")
+
+
+@dataclass
+class BootReport:
+    driver: str
+    findings: list[Finding] = field(default_factory=list)
+    matrix: MatrixResult | None = None
+    build_seconds: float = 0.0
+    build_failure: BuildFailure | None = None
+
+
+def boot(
+    driver: str, tree: Path, platforms: tuple[str, ...] = PLATFORMS, driver_file: Path | None = None
+) -> BootReport:
+    """Boot ``driver`` from ``tree`` (or from the patched copy ``driver_file``)."""
+    harness = drivers.get(driver)
+    source = driver_file or tree / harness.source
+    if not source.is_file():
+        raise InputError(f"{tree} has no {harness.source}: not a kernel tree with {driver}")
+    if not (tree / "include" / "uapi").is_dir():
+        raise InputError(f"{tree} has no include/uapi: not a kernel tree")
+    report = BootReport(driver)
+    built = build_driver(source, tree, harness.shim, harness.source)
+    if isinstance(built, BuildFailure):
+        report.build_failure = built
+        report.findings.append(
+            Finding(
+                rule="shim-needs-symbol",
+                severity=Severity.ERROR,
+                message=built.message(),
+                path=harness.source,
+                line=built.first_line or 1,
+                trace=[Location(harness.source, 0, note=d) for d in built.diagnostics[:10]],
+            )
+        )
+        return report
+    report.build_seconds = built.seconds
+    log.info("built %s in %.2f s%s", driver, built.seconds, " (cached)" if built.cached else "")
+    report.matrix = run_matrix(harness, built.so_path, platforms)
+    # clean runs first, so each violation is reported on its simplest schedule
+    runs = sorted(report.matrix.runs, key=lambda r: r.fault is not None)
+    report.findings = to_findings(runs, harness.source, source.read_text(errors="replace"))
+    return report
