@@ -122,7 +122,10 @@ def check(ctx: Context) -> Iterable[Finding]:
                 f"back to the host?"
             )
         yield ctx.finding(
-            message, line, function=func.name, trace=hit.trace(ctx.file.path, func.name)
+            message,
+            line,
+            function=func.display_name,
+            trace=hit.trace(ctx.file.path, func.display_name),
         )
 
     file_encrypts = any(
@@ -142,5 +145,5 @@ def check(ctx: Context) -> Iterable[Finding]:
                 f"back to the host with {event.name}() without set_memory_decrypted() on any "
                 f"path; is it still private here?",
                 event.line,
-                function=func.name,
+                function=func.display_name,
             )

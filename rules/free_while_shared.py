@@ -93,8 +93,8 @@ def _same_function(ctx: Context) -> Iterable[Finding]:
             f"{hit.current.name}(); convert it back with set_memory_encrypted() first and "
             f"leak it if that fails",
             hit.event.line,
-            function=func.name,
-            trace=hit.trace(ctx.file.path, func.name),
+            function=func.display_name,
+            trace=hit.trace(ctx.file.path, func.display_name),
             suggestion="if (set_memory_encrypted(addr, npages)) return; /* leak */",
         )
 
@@ -115,7 +115,7 @@ def _across_functions(ctx: Context, already: set[int]) -> Iterable[Finding]:
                 f"{origin.function}() makes ->{origin.key} shared with set_memory_decrypted(); "
                 f"is it converted back to private before {event.name}() frees it here?",
                 event.line,
-                function=func.name,
+                function=func.display_name,
                 related=[
                     Location(
                         ctx.file.path,

@@ -136,13 +136,13 @@ def _rank(hit: PathHit) -> tuple[int, int]:
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    best: dict[int, tuple[str, PathHit]] = {}
+    best: dict[int, tuple[str | None, PathHit]] = {}
     for func, hit in file_hits(ctx.file.text):
         if not _is_leak(hit):
             continue
         line = hit.event.line
         if line not in best or _rank(hit) < _rank(best[line][1]):
-            best[line] = (func.name, hit)
+            best[line] = (func.display_name, hit)
     for line in sorted(best):
         name, hit = best[line]
         yield ctx.finding(

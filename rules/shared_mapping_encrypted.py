@@ -104,8 +104,8 @@ def check(ctx: Context) -> Iterable[Finding]:
             f"{event.name}() maps pages that {hit.current.name}() made shared, but without "
             f"pgprot_decrypted(): accesses through this mapping use the private encoding",
             event.line,
-            function=func.name,
-            trace=hit.trace(ctx.file.path, func.name),
+            function=func.display_name,
+            trace=hit.trace(ctx.file.path, func.display_name),
             suggestion=_fix(event.name, event.entry.prot >= 0),
         )
     kept = decrypted_memory(ctx.file.text)
@@ -121,7 +121,7 @@ def check(ctx: Context) -> Iterable[Finding]:
                 f"{origin.function}() makes ->{origin.key} shared; should {event.name}() "
                 f"map it with pgprot_decrypted()?",
                 event.line,
-                function=func.name,
+                function=func.display_name,
                 severity=Severity.WARNING,
                 related=[
                     Location(

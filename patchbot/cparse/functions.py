@@ -24,6 +24,7 @@ from patchbot.cparse.exprs import (
     result_variable,
     text_of,
 )
+from patchbot.cparse.fragments import is_fragment, synthesize_fragments
 from patchbot.cparse.normalize import normalize
 from patchbot.cparse.parse import _declarator_name, parse_kernel
 
@@ -61,6 +62,11 @@ class Function:
     end_line: int
     aliases: dict[str, str] = field(default_factory=dict)  # key -> representative key
     events: list[MemEvent] = field(default_factory=list)
+
+    @property
+    def display_name(self) -> str | None:
+        """The name for reports: None for a body fragment whose header the diff omits."""
+        return None if is_fragment(self.name) else self.name
 
     def calls(self) -> list[tuple[int, Call]]:
         """(CFG node id, call) for every named call in the body."""
@@ -147,6 +153,7 @@ def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
 
 
 def _functions(text: str) -> list[Function]:
+    text = synthesize_fragments(text)  # hunk-only files: bodies without their header
     norm = normalize(text)
     tree = parse_kernel(text)
     out: list[Function] = []

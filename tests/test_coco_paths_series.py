@@ -1,0 +1,85 @@
+"""A patch that reintroduces a known leak-on-failure bug into the real 6.1 tree.
+
+kernel/dma/direct.c in linux-source-6.1 leaks the pages when dma_set_decrypted() fails
+in dma_direct_alloc_pages() (``goto out_leak_pages``).  Our fixture patch turns that
+into a free through __dma_direct_free_pages(), the bug upstream fixed in 2024.  The
+patch is applied with real git to a scratch copy of the real file (the cache is never
+touched) and linted with the real CLI against a scratch tree.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchbot.testing import check_expected_patch, lint_c_text
+from tests.conftest import FIXTURES
+
+SERIES = FIXTURES / "coco_series" / "dma-direct-free-on-decrypt-failure"
+PATCH = SERIES / "0001-dma-direct-free-the-pages-when-dma_set_decrypted-fails.patch"
+TARGET = "kernel/dma/direct.c"
+FAIL_LINE, FREE_LINE = 379, 385
+
+
+@pytest.fixture
+def scratch_tree(kernel_tree: Path, tmp_path: Path) -> Path:
+    """A tree holding only a copy of the real kernel/dma/direct.c."""
+    tree = tmp_path / "tree"
+    (tree / "kernel" / "dma").mkdir(parents=True)
+    shutil.copy(kernel_tree / TARGET, tree / TARGET)
+    return tree
+
+
+@pytest.mark.kernel_tree
+def test_patch_applies_to_the_real_file(scratch_tree: Path, kernel_tree: Path) -> None:
+    subprocess.run(["git", "apply", str(PATCH)], cwd=scratch_tree, check=True)
+    post = (scratch_tree / TARGET).read_text().split("\n")
+    assert "dma_set_decrypted(dev, ret, size)" in post[FAIL_LINE - 1]
+    assert post[FREE_LINE - 1].strip() == "__dma_direct_free_pages(dev, page, size);"
+    assert (kernel_tree / TARGET).read_text() != (scratch_tree / TARGET).read_text()
+
+
+@pytest.mark.kernel_tree
+def test_lint_with_tree_reports_the_leak_with_its_path(scratch_tree: Path, run_cli) -> None:
+    code, out, err = run_cli(
+        "lint",
+        str(PATCH),
+        "--tree",
+        str(scratch_tree),
+        "--format",
+        "json",
+        "--select",
+        "leak-on-failure",
+    )
+    assert code == 1, err
+    (finding,) = json.loads(out)["findings"]
+    assert (finding["rule"], finding["path"], finding["line"]) == (
+        "leak-on-failure",
+        TARGET,
+        FREE_LINE,
+    )
+    assert finding["function"] == "dma_direct_alloc_pages"
+    trace = [(step["line"], step["note"]) for step in finding["trace"]]
+    assert trace[0] == (FAIL_LINE, "dma_set_decrypted() fails here")
+    assert trace[-1] == (FREE_LINE, "__dma_direct_free_pages() called here")
+    assert (FAIL_LINE + 1, "goto out_free_pages") in trace
+
+
+def test_hunk_only_lint_matches_the_expected_sidecar() -> None:
+    # Without a tree the file is rebuilt from the hunk, which starts inside the body.
+    result = check_expected_patch(PATCH)
+    (finding,) = result.findings
+    assert [t.line for t in finding.trace] == [FAIL_LINE, FAIL_LINE, FAIL_LINE + 1, FREE_LINE]
+
+
+@pytest.mark.kernel_tree
+def test_unpatched_real_file_is_clean(kernel_tree: Path) -> None:
+    text = (kernel_tree / TARGET).read_text()
+    rules = ["leak-on-failure", "free-while-shared", "shared-mapping-encrypted"]
+    result = lint_c_text(text, rules, TARGET)
+    assert not result.errors
+    assert [(f.rule, f.line) for f in result.findings] == []
