@@ -160,6 +160,8 @@ def stem(word: str) -> str:
             break
     if len(word) > 3 and word[-1] == word[-2]:  # plugg -> plug
         word = word[:-1]
+    if len(word) > 4 and word.endswith("e"):  # share -> shar, like shared -> shar
+        word = word[:-1]
     return word
 
 
@@ -194,6 +196,7 @@ MIRROR_PAIRS: tuple[tuple[str, str], ...] = (
     ("map", "unmap"),
     ("add", "remove"),
     ("private", "shared"),
+    ("accept", "share"),  # how CoCo code names the two conversions
     ("enable", "disable"),
     ("register", "unregister"),
     ("start", "stop"),

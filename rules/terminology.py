@@ -105,6 +105,17 @@ def _calls(tokens: list[Token], span: FunctionSpan) -> list[str]:
     return names
 
 
+_NEGATIONS = frozenset({"not", "never", "no", "without", "nothing", "isn"})
+
+
+def _affirms(prose: list[str], words: set[str]) -> bool:
+    """A comment uses the term for what the code does: "never accepted" does not count."""
+    for i, word in enumerate(prose):
+        if word in words and not _NEGATIONS & set(prose[max(0, i - 2) : i]):
+            return True
+    return False
+
+
 def _leading_comment_start(comments: list[Comment], span: FunctionSpan) -> int:
     """First line of the comment block that ends right above the function, if any."""
     start = span.start_line
@@ -128,8 +139,8 @@ def _term_uses(
     assert ctx.file is not None
     lines: list[int] = []
     for comment in comments:
-        if first <= comment.start_line <= span.end_line and any(
-            w in words for w in prose_words(comment.body)
+        if first <= comment.start_line <= span.end_line and _affirms(
+            prose_words(comment.body), words
         ):
             lines.extend(
                 ln
