@@ -8,6 +8,7 @@ the other rules still run: one broken rule must not hide the findings of the res
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -58,10 +59,13 @@ class Engine:
         self.config = config or Config()
         self.baseline = baseline or set()
         self._errors: list[str] = []
+        # seconds spent inside each rule's check(), summed over runs (bench/lint_bench.py)
+        self.timings: dict[str, float] = {}
 
     # -- running one rule -------------------------------------------------------------
 
     def _run(self, rule: ActiveRule, ctx: Context, where: str) -> list[Finding]:
+        start = time.perf_counter()
         try:
             produced = list(rule.loaded.check(ctx))
             for item in produced:
@@ -72,6 +76,8 @@ class Engine:
             log.error("%s", message, exc_info=log.isEnabledFor(logging.DEBUG))
             self._errors.append(message)
             return []
+        finally:
+            self.timings[rule.id] = self.timings.get(rule.id, 0.0) + time.perf_counter() - start
         return produced
 
     def _file_rule(

@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Lint speed: patchbot against scripts/checkpatch.pl on the same generated series.
+
+Generates a deterministic kernel-style series (half the patches add new driver files,
+half change them: new functions plus edited lines), writes it as git format-patch
+files, then times
+
+* patchbot in-process (parse + lint, the rules already loaded), and
+* ``perl scripts/checkpatch.pl --no-tree -q`` from the cached linux-source-6.1 tree,
+  run once over all patch files (one perl start-up: the fastest way to run it),
+
+and prints both, their ratio, patchbot at 1x/2x/4x the input with the cost per added
+line (to show linearity), and the rules' own time shares.  ``--profile`` adds a cProfile
+listing of the hottest functions.
+
+    python3 bench/lint_bench.py              # 1x = 40 patches, >= 10,000 added lines
+    python3 bench/lint_bench.py --scale 0.02 # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import difflib
+import io
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from patchbot.config import Config
+from patchbot.engine import Engine, LintResult, load_rules, select_rules
+from patchbot.kernel.tree import default_tree
+from patchbot.series.images import source_files
+from patchbot.series.load import load_series
+
+BASE_FILES = 20  # at scale 1: 20 new-file patches + 20 patches changing those files
+AUTHOR = "Bench Author <bench@example.org>"
+
+
+# -- generating kernel-style C -----------------------------------------------------------
+
+
+def _setup_fn(rng: random.Random, unit: str, k: int) -> list[str]:
+    conv = rng.choice(["set_memory_decrypted", "set_memory_encrypted"])
+    loop = rng.choice(
+        ["for (i = 0; i < count; i++) {", "list_for_each_entry(ent, &dev->entries, list) {"]
+    )
+    return [
+        "/*",
+        f" * {unit}_setup_{k}() - prepare block {k} of the device",
+        f" * @dev: the {unit} device",
+        " * @count: how many entries to prepare",
+        " *",
+        " * Return: 0 on success, a negative errno otherwise.",
+        " */",
+        f"static int {unit}_setup_{k}(struct {unit}_dev *dev, unsigned long count)",
+        "{",
+        f"\tstruct {unit}_entry *ent;",
+        "\tunsigned long i = 0;",
+        "\tint ret;",
+        "",
+        "\tdev->pages = alloc_pages(GFP_KERNEL, dev->order);",
+        "\tif (!dev->pages)",
+        "\t\treturn -ENOMEM;",
+        "",
+        "\tdev->buf = kzalloc(count * sizeof(u64), GFP_KERNEL);",
+        "\tif (!dev->buf) {",
+        "\t\tret = -ENOMEM;",
+        "\t\tgoto err_pages;",
+        "\t}",
+        "",
+        f"\t{loop}",
+        f"\t\tif ({unit}_skip(dev, i++))",
+        "\t\t\tcontinue;",
+        f"\t\tret = {unit}_prepare(dev, i, {rng.randint(1, 64)});",
+        "\t\tif (ret)",
+        "\t\t\tgoto err_buf;",
+        "\t}",
+        "",
+        "\t/* The host reads the buffer: share it before telling the device. */",
+        f"\tret = {conv}((unsigned long)page_address(dev->pages),",
+        "\t\t\t\t   1 << dev->order);",
+        "\tif (ret)",
+        "\t\tgoto err_buf;",
+        "",
+        "\treturn 0;",
+        "",
+        "err_buf:",
+        "\tkfree(dev->buf);",
+        "err_pages:",
+        "\t__free_pages(dev->pages, dev->order);",
+        "\treturn ret;",
+        "}",
+        "",
+    ]
+
+
+def _helper_fn(rng: random.Random, unit: str, k: int) -> list[str]:
+    shift = rng.randint(1, 12)
+    return [
+        f"static unsigned long {unit}_span_{k}(struct {unit}_dev *dev, unsigned long idx)",
+        "{",
+        "\tunsigned long start, end;",
+        "",
+        f"\tstart = dev->base + (idx << {shift});",
+        f"\tend = start + (dev->unit_size << {shift});",
+        "\tswitch (dev->mode) {",
+        "\tcase 0:",
+        "\t\treturn end - start;",
+        "\tcase 1:",
+        "\t\treturn (end - start) / 2;",
+        "\tdefault:",
+        "\t\tbreak;",
+        "\t}",
+        "\treturn 0;",
+        "}",
+        "",
+    ]
+
+
+def _new_file(rng: random.Random, index: int) -> list[str]:
+    unit = f"bench{index:03d}"
+    lines = [
+        "// SPDX-License-Identifier: GPL-2.0",
+        "/*",
+        f" * {unit}.c - generated driver for the patchbot lint benchmark",
+        " */",
+        "#include <linux/list.h>",
+        "#include <linux/set_memory.h>",
+        "#include <linux/slab.h>",
+        "",
+        f"struct {unit}_entry {{",
+        "\tstruct list_head list;",
+        "\tunsigned long pfn;",
+        "};",
+        "",
+        f"struct {unit}_dev {{",
+        "\tstruct list_head entries;",
+        "\tstruct page *pages;",
+        "\tunsigned int order;",
+        "\tunsigned long base, unit_size;",
+        "\tint mode;",
+        "\tvoid *buf;",
+        "};",
+        "",
+    ]
+    for k in range(4):
+        lines += _setup_fn(rng, unit, k) + _helper_fn(rng, unit, k)
+    return lines
+
+
+def _changed_file(rng: random.Random, index: int, old: list[str]) -> list[str]:
+    unit = f"bench{index:03d}"
+    new = list(old)
+    # edit a line inside an existing function, then add new functions in the middle
+    edit = next(n for n, line in enumerate(new) if "_prepare(dev, i," in line)
+    new[edit] = new[edit].replace("_prepare(dev, i,", "_prepare(dev, i + 1,")
+    middle = next(
+        n for n, line in enumerate(new) if line.startswith(f"static unsigned long {unit}_span_1")
+    )
+    added: list[str] = []
+    for k in range(10, 14):
+        added += _setup_fn(rng, unit, k) + _helper_fn(rng, unit, k)
+    return new[:middle] + added + new[middle:]
+
+
+def _mail(
+    number: int, total: int, title: str, path: str, old: list[str] | None, new: list[str]
+) -> str:
+    width = len(str(total))
+    diff = list(
+        difflib.unified_diff(
+            [line + "\n" for line in old or []],
+            [line + "\n" for line in new],
+            "/dev/null" if old is None else f"a/{path}",
+            f"b/{path}",
+            n=3,
+        )
+    )
+    if old is None:
+        diff[2] = diff[2].replace("@@ -1,0 ", "@@ -0,0 ")
+    added = sum(1 for d in diff[2:] if d.startswith("+"))
+    removed = sum(1 for d in diff[2:] if d.startswith("-"))
+    header = [f"diff --git a/{path} b/{path}"]
+    header += (
+        ["new file mode 100644", "index 0000000..1111111"]
+        if old is None
+        else ["index 1111111..2222222 100644"]
+    )
+    return "".join(
+        [
+            "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n",
+            f"From: {AUTHOR}\n",
+            f"Date: Mon, 2 Nov 2026 10:{number // 60:02d}:{number % 60:02d} +0000\n",
+            f"Subject: [PATCH {number:0{width}d}/{total}] {title}\n",
+            f"Message-ID: <bench-{number}@example.org>\n",
+            "\n",
+            f"{title[0].upper()}{title[1:]}: generated for the lint benchmark.\n",
+            "\n",
+            f"Signed-off-by: {AUTHOR}\n",
+            "---\n",
+            f" {path} | {added + removed} +++---\n",
+            f" 1 file changed, {added} insertions(+), {removed} deletions(-)\n",
+            "\n",
+            "\n".join(header) + "\n",
+            *diff,
+            "-- \n2.39.5\n\n",
+        ]
+    )
+
+
+def generate(directory: Path, scale: float) -> tuple[list[Path], int]:
+    """Write the series as NNNN-*.patch files; returns (paths, added lines)."""
+    rng = random.Random(20261122)
+    files = max(1, round(BASE_FILES * scale))
+    total = 2 * files
+    directory.mkdir(parents=True, exist_ok=True)
+    texts: dict[int, list[str]] = {}
+    paths: list[Path] = []
+    added = 0
+    for number in range(1, total + 1):
+        index = (number - 1) % files
+        path = f"drivers/bench/bench{index:03d}.c"
+        if number <= files:
+            old, new = None, _new_file(rng, index)
+            title = f"bench{index:03d}: add the driver"
+        else:
+            old = texts[index]
+            new = _changed_file(rng, index, old)
+            title = f"bench{index:03d}: add four more blocks"
+        texts[index] = new
+        mail = _mail(number, total, title, path, old, new)
+        added += sum(
+            1 for line in mail.splitlines() if line.startswith("+") and not line.startswith("+++")
+        )
+        target = directory / f"{number:04d}-bench{index:03d}.patch"
+        target.write_text(mail)
+        paths.append(target)
+    return paths, added
+
+
+# -- timing --------------------------------------------------------------------------------
+
+
+def run_patchbot(engine: Engine, directory: Path) -> tuple[float, LintResult]:
+    start = time.perf_counter()
+    series = load_series([str(directory)])
+    result = engine.lint_series(series, source_files)
+    return time.perf_counter() - start, result
+
+
+def run_checkpatch(patches: list[Path]) -> float:
+    tree = default_tree()
+    start = time.perf_counter()
+    proc = subprocess.run(
+        ["perl", "scripts/checkpatch.pl", "--no-tree", "-q", *map(str, patches)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    if (
+        proc.returncode not in (0, 1)
+        or "ERROR: Does not appear to be a unified-diff" in proc.stdout
+    ):
+        raise SystemExit(f"checkpatch failed ({proc.returncode}): {proc.stderr[-500:]}")
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="input size (1.0 = 40 patches)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of N patchbot runs")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile listing")
+    args = parser.parse_args(argv)
+
+    config = Config()
+    engine = Engine(select_rules(load_rules(), config), config)
+    with tempfile.TemporaryDirectory(prefix="patchbot-bench-") as tmp:
+        root = Path(tmp)
+        sizes = {}
+        for factor in (1, 2, 4):
+            sizes[factor] = generate(root / f"x{factor}", args.scale * factor)
+        patches, added = sizes[1]
+        print(f"input: {len(patches)} patches, {added} added lines (scale {args.scale:g})")
+
+        checkpatch = run_checkpatch(patches)
+        engine.timings.clear()
+        best, result = min(
+            (run_patchbot(engine, root / "x1") for _ in range(args.repeat)), key=lambda r: r[0]
+        )
+        shares = dict(engine.timings)
+        print(f"checkpatch.pl (one perl run over all patch files): {checkpatch:8.3f} s")
+        print(
+            f"patchbot lint (in-process, best of {args.repeat}):        {best:8.3f} s "
+            f"({len(result.findings)} findings)"
+        )
+        print(f"ratio: patchbot is {checkpatch / best:.1f}x faster than checkpatch")
+
+        print("linearity (patchbot, best of 2):")
+        for factor in (1, 2, 4):
+            n_patches, n_added = len(sizes[factor][0]), sizes[factor][1]
+            secs = min(run_patchbot(engine, root / f"x{factor}")[0] for _ in range(2))
+            print(
+                f"  {factor}x: {n_patches:4d} patches {n_added:6d} lines {secs:8.3f} s "
+                f"{secs / n_added * 1e6:7.1f} us/line"
+            )
+
+        total = sum(shares.values()) or 1.0
+        print("rule time (share of time inside rules, all runs at 1x):")
+        for rule_id, secs in sorted(shares.items(), key=lambda kv: -kv[1])[:10]:
+            print(f"  {rule_id:28s} {secs:8.3f} s {100 * secs / total:5.1f}%")
+
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            run_patchbot(engine, root / "x1")
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+            print(out.getvalue())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
