@@ -75,14 +75,14 @@ def _read_input(name: str, stdin: BinaryIO | None, budget: _Budget) -> list[RawM
         stream = stdin if stdin is not None else sys.stdin.buffer
         data = read_capped(stream, budget.limit - budget.used + 1)
         budget.take("standard input", len(data))
-        return _messages_from_bytes(data, "stdin")
+        return messages_from_bytes(data, "stdin")
     path = Path(name)
     if path.is_dir():
         return _read_directory(path, budget)
     if not path.exists():
         raise InputError(f"{name}: no such file or directory")
     data = _read_file(path, name, budget)
-    return _messages_from_bytes(data, path.name)
+    return messages_from_bytes(data, path.name)
 
 
 def _read_file(path: Path, name: str, budget: _Budget) -> bytes:
@@ -124,7 +124,7 @@ def _read_directory(path: Path, budget: _Budget) -> list[RawMessage]:
     for entry in chosen:
         data = _read_file(entry, str(entry), budget)
         if entry.name.endswith(".patch") or looks_like_message(data):
-            out.extend(_messages_from_bytes(data, entry.name))
+            out.extend(messages_from_bytes(data, entry.name))
         else:
             log.debug("skipping %s: not a mail message", entry)
     if not out:
@@ -132,7 +132,7 @@ def _read_directory(path: Path, budget: _Budget) -> list[RawMessage]:
     return out
 
 
-def _messages_from_bytes(data: bytes, source: str) -> list[RawMessage]:
+def messages_from_bytes(data: bytes, source: str) -> list[RawMessage]:
     chunks = split_mbox(data)
     is_mbox = any(sep for sep, _ in chunks)
     if len(chunks) == 1:
