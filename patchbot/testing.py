@@ -61,15 +61,24 @@ def fixture_annotations(text: str) -> dict[str, dict[str, set[int]]]:
     return found
 
 
-def lint_c_text(text: str, rule_ids: Iterable[str], path: str = "fixture.c") -> LintResult:
+def lint_c_text(
+    text: str,
+    rule_ids: Iterable[str],
+    path: str = "fixture.c",
+    *,
+    rule_dirs: Sequence[Path] = (),
+) -> LintResult:
     """Lint C text in --file mode with only ``rule_ids`` enabled."""
-    return _engine(rule_ids).lint_files([SourceFile(path=path, text=text)])
+    return _engine(rule_ids, rule_dirs).lint_files([SourceFile(path=path, text=text)])
 
 
-def check_annotated_c(path_or_text: str | Path, rule_ids: Iterable[str]) -> LintResult:
+def check_annotated_c(
+    path_or_text: str | Path, rule_ids: Iterable[str], *, rule_dirs: Sequence[Path] = ()
+) -> LintResult:
+    """See the module docstring; ``rule_dirs`` adds rule directories to the bundled one."""
     name, text = _read(path_or_text)
     rule_ids = list(rule_ids)
-    result = lint_c_text(text, rule_ids, name)
+    result = lint_c_text(text, rule_ids, name, rule_dirs=rule_dirs)
     if result.errors:
         raise AssertionError(f"{name}: internal errors: " + "; ".join(result.errors))
     marks = fixture_annotations(text)
@@ -99,7 +108,9 @@ def read_expected(path: Path) -> set[tuple[str, str]]:
     return expected
 
 
-def lint_patch_file(patch_path: Path, rule_ids: Iterable[str] | None = None) -> LintResult:
+def lint_patch_file(
+    patch_path: Path, rule_ids: Iterable[str] | None = None, *, rule_dirs: Sequence[Path] = ()
+) -> LintResult:
     """Lint a patch/mbox file as a series, with ``rule_ids`` (None: every rule)."""
     # imported here: the series loader is another module's job and pulls in more
     from patchbot.series.images import source_files
@@ -107,15 +118,18 @@ def lint_patch_file(patch_path: Path, rule_ids: Iterable[str] | None = None) -> 
 
     series = load_series([str(patch_path)])
     if rule_ids is None:
-        config = Config()
-        engine = Engine(select_rules(load_rules(), config), config)
+        config = Config(rule_dirs=list(rule_dirs))
+        engine = Engine(select_rules(load_rules(config.rule_dirs), config), config)
     else:
-        engine = _engine(rule_ids)
+        engine = _engine(rule_ids, rule_dirs)
     return engine.lint_series(series, source_files)
 
 
 def check_expected_patch(
-    patch_path: str | Path, rule_ids: Iterable[str] | None = None
+    patch_path: str | Path,
+    rule_ids: Iterable[str] | None = None,
+    *,
+    rule_dirs: Sequence[Path] = (),
 ) -> LintResult:
     """Compare a patch fixture's findings with ``<patch_path>.expected``.
 
@@ -129,7 +143,7 @@ def check_expected_patch(
         raise AssertionError(f"{patch_path}: missing sidecar {sidecar.name}")
     expected = read_expected(sidecar)
     ids = {r for r, _ in expected} | set(rule_ids or ())
-    result = lint_patch_file(patch_path, sorted(ids) if ids else None)
+    result = lint_patch_file(patch_path, sorted(ids) if ids else None, rule_dirs=rule_dirs)
     if result.errors:
         raise AssertionError(f"{patch_path.name}: internal errors: " + "; ".join(result.errors))
     actual = {(f.rule, f"{f.path}:{f.line}"): f.message for f in result.findings}
