@@ -170,3 +170,25 @@ def test_audit_mode_over_a_tree(project, run_cli):
     )
     assert code == 1
     assert out.splitlines()[0].startswith("drivers/demo/demo_buf.c:27:1: warning:")
+
+
+SERIES_ALWAYS = '''
+"""Always has something to say about the series."""
+from patchbot.api import Rule, Severity
+
+RULE = Rule(id="demo-series", severity=Severity.WARNING, scope="series", summary="always")
+
+
+def check(ctx):
+    yield ctx.finding("the series is incomplete", 1, path="COMMIT_MSG")
+'''
+
+
+def test_b4_skips_series_rules(project, run_cli, monkeypatch):
+    write_rules(project / "demo-rules", demo_series=SERIES_ALWAYS)
+    code, out, _ = run_cli("lint", str(PATCH1), "--select", "demo-series")
+    assert code == 1 and "[demo-series]" in out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(PATCH1.read_bytes())))
+    code, out, _ = run_cli("lint", "--format", "b4", "-", "--select", "demo-series")
+    assert code == 0
+    assert json.loads(out)[0]["status"] == "pass"

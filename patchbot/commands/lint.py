@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def build_engine(args: argparse.Namespace, config: Config) -> Engine:
+def build_engine(args: argparse.Namespace, config: Config, fmt: str) -> Engine:
     rules = load_rules(config.rule_dirs)
     active = select_rules(
         rules,
@@ -92,6 +92,10 @@ def build_engine(args: argparse.Namespace, config: Config) -> Engine:
         disable=_id_list(args.disable),
         select=_id_list(args.select),
     )
+    if fmt == "b4":
+        # b4 pipes one patch at a time into a check command: a series-wide rule would only
+        # ever see a series with holes in it
+        active = [r for r in active if r.loaded.rule.scope != "series"]
     baseline_path = args.baseline or config.baseline
     baseline = read_baseline(Path(baseline_path)) if baseline_path else None
     return Engine(active, config, baseline=baseline)
@@ -138,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     fmt = args.format or config.format
     fail_on = args.fail_on or config.fail_on
-    engine = build_engine(args, config)
+    engine = build_engine(args, config, fmt)
     result = lint(args, engine)
     for warning in result.warnings:
         sys.stderr.write(f"patchbot: warning: {warning}\n")
