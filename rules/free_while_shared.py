@@ -66,7 +66,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.coco import converts_key, decrypted_memory, file_hits
+from patchbot.cparse.coco import converts_key, decrypted_memory, file_hits, names_a_field
 from patchbot.cparse.functions import analyze_file
 
 RULE = Rule(
@@ -106,7 +106,7 @@ def _across_functions(ctx: Context, already: set[int]) -> Iterable[Finding]:
         return
     for func in analyze_file(ctx.file.text).functions:
         for event in func.events_of("free"):
-            origin = kept.get(event.key or "")
+            origin = kept.get(event.key or "") if names_a_field(event) else None
             if origin is None or origin.function == func.name or event.line in already:
                 continue
             if converts_key(func, event.key, "encrypt") or converts_key(func, event.key, "decrypt"):

@@ -69,7 +69,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.coco import decrypted_memory, file_hits, prot_is_decrypted
+from patchbot.cparse.coco import decrypted_memory, file_hits, names_a_field, prot_is_decrypted
 from patchbot.cparse.functions import analyze_file
 
 RULE = Rule(
@@ -111,7 +111,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     kept = decrypted_memory(ctx.file.text)
     for func in fa.functions:
         for event in func.events_of("mapping"):
-            origin = kept.get(event.key or "")
+            origin = kept.get(event.key or "") if names_a_field(event) else None
             if origin is None or origin.function == func.name or event.line in reported:
                 continue
             if prot_is_decrypted(func, event, fa.catalogue):

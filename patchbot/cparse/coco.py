@@ -66,7 +66,8 @@ def _field_assignments(func: Function) -> list[tuple[str, str]]:
     return out
 
 
-def _names_a_field(event: MemEvent) -> bool:
+def names_a_field(event: MemEvent) -> bool:
+    """Is the call's memory argument rooted in a struct field (``priv->buf``)?"""
     node = strip(event.call.arg(event.entry.arg))
     while node is not None and node.type in (
         "call_expression",
@@ -97,7 +98,7 @@ def decrypted_memory(text: str) -> dict[str, KeptShared]:
         for conv in decrypts:
             if conv.key is None:
                 continue
-            if _names_a_field(conv):
+            if names_a_field(conv):
                 kept.setdefault(conv.key, KeptShared(conv.key, func.name, conv.line))
             for field, value in stored:
                 if value == conv.key:
