@@ -264,3 +264,26 @@ def test_binary_new_deleted_renamed_and_no_newline() -> None:
         ("+", None, 3),
         (" ", 4, 4),
     ]
+
+
+def test_tabs_turned_into_spaces_are_suspected_without_a_tree(tmp_path: Path) -> None:
+    text = _patch_text(5)
+    head, diff = text.split("\ndiff --git", 1)
+    mangled = head + "\ndiff --git" + diff.replace("\t", "        ")
+    (patch,) = load_series([_write(tmp_path, "s.patch", mangled)]).patches
+    assert not patch.applicable
+    assert any("tabs turned into spaces" in w for w in patch.warnings)
+    (clean,) = load_series([_write(tmp_path, "c.patch", text)]).patches
+    assert clean.applicable and not clean.warnings
+
+
+def test_undercounted_huge_hunk_is_parsed_in_linear_time() -> None:
+    body = "".join(f"+\tline_{k}();\n" for k in range(60_000))
+    diff = f"--- a/big.c\n+++ b/big.c\n@@ -0,0 +1,1 @@\n{body}"
+    began = time.monotonic()
+    parsed = parse_diff(diff)
+    elapsed = time.monotonic() - began
+    (fd,) = parsed.files
+    assert len(fd.added_lines()) == 60_000 and fd.hunks[0].new_len == 60_000
+    assert any("wrong line counts" in w for w in parsed.warnings)
+    assert elapsed < 3

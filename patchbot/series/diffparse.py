@@ -182,7 +182,29 @@ def parse_diff(text: str) -> ParsedDiff:
             current_diff = dropped = None
         i += 1
     finish_header()
+    for fd in result.files:
+        if _tabs_turned_into_spaces(fd):
+            result.warnings.append(
+                f"{fd.path}: the context has no tabs but space-indented lines: "
+                "were tabs turned into spaces by the mailer?"
+            )
+            result.repaired = True
     return result
+
+
+def _tabs_turned_into_spaces(fd: FileDiff) -> bool:
+    """Kernel C is tab-indented, and context lines come from the tree: several
+    context lines indented with 8 spaces and not one tab means the mail was mangled."""
+    if not fd.path.endswith((".c", ".h")):
+        return False
+    spaced = 0
+    for hunk in fd.hunks:
+        for ln in hunk.lines:
+            if "\t" in ln.text:
+                return False
+            if ln.kind == " " and ln.text.startswith("        "):
+                spaced += 1
+    return spaced >= 3
 
 
 _DROPPED = FileDiff(old_path=None, new_path=None)
@@ -240,6 +262,7 @@ def _parse_hunk(
     if new_len == 0:
         new_no = new_start + 1
     mangled = False
+    overrun = False
     n = len(lines)
     out = hunk.lines
     while i < n:
@@ -259,8 +282,9 @@ def _parse_hunk(
             # signature or the next mail part.
             if not line or line == "-- " or line[0] not in "+- ":
                 break
-            if not _more_body_follows(lines, i):
+            if not overrun and not _more_body_follows(lines, i):
                 break
+            overrun = True  # checked once up to the next header: no rescans
         tag = first
         if tag == "+":
             out.append(DiffLine("+", line[1:], None, new_no))
@@ -317,16 +341,17 @@ def _parse_hunk(
 
 
 def _more_body_follows(lines: list[str], i: int) -> bool:
-    """After the counts ran out, do diff-looking lines continue up to a header or end?"""
+    """After the counts ran out, do diff-looking lines continue up to a header or the end?
+
+    Called at most once per hunk (the caller remembers a yes), and the scan stops at
+    the first line that is not hunk body, so parsing stays linear."""
     j = i
     n = len(lines)
-    while j < n and j < i + 400:
+    while j < n:
         line = lines[j]
         if _looks_like_header(lines, j):
             return True
-        if line == "-- " or not line:
-            return False
-        if line[0] not in "+- \\":
+        if line == "-- " or not line or line[0] not in "+- \\":
             return False
         j += 1
-    return j >= n
+    return True
