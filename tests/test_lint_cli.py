@@ -192,3 +192,40 @@ def test_b4_skips_series_rules(project, run_cli, monkeypatch):
     code, out, _ = run_cli("lint", "--format", "b4", "-", "--select", "demo-series")
     assert code == 0
     assert json.loads(out)[0]["status"] == "pass"
+
+
+def test_git_range_uses_whole_files(project, run_cli):
+    import subprocess
+
+    repo = project / "repo"
+    shutil.copytree(LINT / "tree", repo)
+    env = {
+        "GIT_AUTHOR_NAME": "T",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "T",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "HOME": str(project),
+    }
+
+    def git(*argv: str) -> None:
+        subprocess.run(["git", *argv], cwd=repo, env=env, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "base")
+    git("am", "-q", str(PATCH1), str(LINT / "series/0002-demo-add-a-reset-helper.patch"))
+    code, out, err = run_cli(
+        "lint",
+        "--git",
+        "HEAD~2..HEAD",
+        "--repo",
+        str(repo),
+        "--select",
+        "demo-call",
+        "--format",
+        "json",
+    )
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["series"]["source"] == "git:HEAD~2..HEAD"
+    assert [(f["patch"]["label"], f["line"]) for f in doc["findings"]] == [("1/2", 21)]
