@@ -104,3 +104,43 @@ def test_real_6_1_free_after_failed_decrypt(
     assert free_line in hits
     assert hits[free_line].trace[0].line == conversion_line
     assert hits[free_line].trace[0].note.endswith("fails here")
+
+
+CLEAN = (
+    FIXTURES
+    / "coco_series"
+    / "dma-direct-reencrypt-then-free"
+    / "0001-dma-direct-try-to-re-encrypt-before-giving-up-on-the-pages.patch"
+)
+OUR_RULES = [
+    "leak-on-failure",
+    "free-while-shared",
+    "decrypt-before-unplug",
+    "shared-mapping-encrypted",
+]
+
+
+@pytest.mark.kernel_tree
+def test_reencrypt_then_free_variant_is_clean(scratch_tree: Path, run_cli) -> None:
+    subprocess.run(["git", "apply", "--check", str(CLEAN)], cwd=scratch_tree, check=True)
+    code, out, err = run_cli(
+        "lint",
+        str(CLEAN),
+        "--tree",
+        str(scratch_tree),
+        "--format",
+        "json",
+        "--select",
+        ",".join(OUR_RULES),
+    )
+    assert code == 0, out + err
+    assert json.loads(out)["findings"] == []
+    assert check_expected_patch(CLEAN, OUR_RULES).findings == []
+
+
+@pytest.mark.kernel_tree
+def test_unpatched_virtio_mem_is_clean(kernel_tree: Path) -> None:
+    path = "drivers/virtio/virtio_mem.c"
+    result = lint_c_text((kernel_tree / path).read_text(), OUR_RULES, path)
+    assert not result.errors
+    assert [(f.rule, f.line) for f in result.findings] == []
