@@ -287,3 +287,39 @@ def test_undercounted_huge_hunk_is_parsed_in_linear_time() -> None:
     assert len(fd.added_lines()) == 60_000 and fd.hunks[0].new_len == 60_000
     assert any("wrong line counts" in w for w in parsed.warnings)
     assert elapsed < 3
+
+
+def test_git_header_paths_with_spaces_for_binary_and_rename_only() -> None:
+    diff = (
+        "diff --git a/fw/my blob.bin b/fw/my blob.bin\n"
+        "index 1111111..2222222 100644\n"
+        "Binary files a/fw/my blob.bin and b/fw/my blob.bin differ\n"
+        "diff --git a/docs/old name.txt b/docs/new name.txt\n"
+        "similarity index 100%\n"
+        "rename from docs/old name.txt\n"
+        "rename to docs/new name.txt\n"
+    )
+    got = [(f.old_path, f.new_path, f.is_binary) for f in parse_diff(diff).files]
+    assert got == [
+        ("fw/my blob.bin", "fw/my blob.bin", True),
+        ("docs/old name.txt", "docs/new name.txt", False),
+    ]
+
+
+def test_a_numbered_message_without_a_diff_is_not_the_cover(tmp_path: Path) -> None:
+    first = _patch_text(1)
+    broken = _patch_text(2).split("\n---\n", 1)[0] + "\n"  # the diff got lost
+    unnumbered = (
+        "From: Alice Example <alice@example.org>\n"
+        "Subject: [PATCH v3] virtio-coco-mem: the series\n\nCover text.\n"
+    )
+    series = load_series([_write(tmp_path, "a.mbox", first + "\n" + broken)])
+    assert series.cover is None
+    assert [p.number for p in series.patches] == [1]
+    assert any("no diff" in w for w in series.warnings)
+    series = load_series([_write(tmp_path, "b.mbox", first + "\n" + _mbox(unnumbered))])
+    assert series.cover is not None and series.cover.title == "virtio-coco-mem: the series"
+
+
+def _mbox(mail: str) -> str:
+    return "From mboxrd@z Thu Jan  1 00:00:00 1970\n" + mail

@@ -122,3 +122,46 @@ def test_difflib_diffs_round_trip(old: list[str], new: list[str], context: int) 
                 assert old[ln.old_no - 1] == ln.text
     applied = apply_hunks(old, fd.hunks)
     assert applied.ok and applied.lines == new
+
+
+_DIFF_LINE = st.one_of(
+    _LINE.map(lambda s: " " + s),
+    _LINE.map(lambda s: "+" + s),
+    _LINE.map(lambda s: "-" + s),
+    st.sampled_from(
+        [
+            "@@ -1,3 +1,4 @@",
+            "@@ -0,0 +1 @@",
+            "@@ -5 +5,0 @@ f()",
+            "@@ -99999999,2 +1,99999999 @@",
+            "--- a/f.c",
+            "+++ b/f.c",
+            "diff --git a/f.c b/f.c",
+            "diff --git a/../x b/../x",
+            "new file mode 100644",
+            "deleted file mode 100644",
+            "rename from f.c",
+            "rename to g.c",
+            "GIT binary patch",
+            "\\ No newline at end of file",
+            "-- ",
+            "",
+        ]
+    ),
+    st.text(max_size=20),
+)
+
+
+@PROFILE
+@given(st.lists(_DIFF_LINE, max_size=80), st.lists(_LINE, max_size=40))
+def test_diff_like_garbage_parses_and_applies_without_raising(
+    lines: list[str], old: list[str]
+) -> None:
+    began = time.monotonic()
+    parsed = parse_diff("\n".join(lines))
+    for fd in parsed.files:
+        assert fd.path and not fd.path.startswith("/") and ".." not in fd.path.split("/")
+        result = apply_hunks(old, fd.hunks)
+        if result.ok:
+            assert all(1 <= n <= len(result.lines) for n in result.added)
+    assert time.monotonic() - began < 5

@@ -95,12 +95,14 @@ def assemble(raw: list[RawMessage], name: str) -> Series:
 
 
 def _pick_cover(series: Series, candidates: list[Patch]) -> None:
+    """The cover letter is [PATCH 0/M]; failing that, in a numbered series, an
+    unnumbered message with no diff.  A numbered N/M without a diff is not a cover."""
     numbered = any(p.number for p in candidates)
-    for p in candidates:
-        if p.number == 0 or (numbered and p.number is not None and not p.diff_text):
-            p.is_cover = True
-            series.cover = p
-            return
+    zero = [p for p in candidates if p.number == 0]
+    loose = [p for p in candidates if numbered and p.number is None and not p.diff_text]
+    for p in zero[:1] or loose[:1]:
+        p.is_cover = True
+        series.cover = p
 
 
 def _latest_version(series: Series, patches: list[Patch]) -> list[Patch]:

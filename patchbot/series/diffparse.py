@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from patchbot.series.model import DiffLine, FileDiff, Hunk
 
 HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
-GIT_HEADER_RE = re.compile(r"^diff --git (?:\"?a/)?(.+?)\"? (?:\"?b/)?(.+?)\"?$")
 
 # Beyond this a line number is not a real source file: drop the hunk rather than let
 # sparse image reconstruction allocate that many lines.
@@ -69,6 +68,23 @@ def safe_path(raw: str | None) -> str | None:
     if ".." in parts:
         raise ValueError(path)
     return posixpath.normpath(path)
+
+
+def _git_header_paths(line: str) -> tuple[str | None, str | None]:
+    """``diff --git a/X b/Y``: X and Y may hold spaces, so prefer the split where
+    both names are equal (the common case), else the first `` b/``."""
+    rest = line[len("diff --git ") :]
+    if rest.startswith('"'):  # quoted names (unusual characters): "a/x" "b/y"
+        names = re.findall(r'"((?:[^"\\]|\\.)*)"', rest)
+        return (names[0], names[1]) if len(names) == 2 else (None, None)
+    splits = [k for k in range(len(rest)) if rest.startswith(" b/", k)]
+    for k in splits:
+        if rest[:k].removeprefix("a/") == rest[k + 3 :]:
+            return rest[:k], rest[k + 1 :]
+    if splits:
+        return rest[: splits[0]], rest[splits[0] + 1 :]
+    old, _, new = rest.partition(" ")
+    return (old or None), (new or None)
 
 
 def is_diff_start(line: str) -> bool:
@@ -139,9 +155,7 @@ def parse_diff(text: str) -> ParsedDiff:
             finish_header()
             current = _FileBuilder()
             current_diff = dropped = None
-            m = GIT_HEADER_RE.match(line)
-            if m:
-                current.git_old, current.git_new = m.group(1), m.group(2)
+            current.git_old, current.git_new = _git_header_paths(line)
             i += 1
             continue
         if line.startswith("--- ") and i + 1 < n and lines[i + 1].startswith("+++ "):

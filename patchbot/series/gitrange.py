@@ -24,7 +24,7 @@ def load_git_range(git_range: str, repo_path: str, *, max_bytes: int = 64 << 20)
     if ".." not in git_range or "..." in git_range:
         raise InputError(f"--git {git_range}: expected a range BASE..TIP")
     try:
-        repo = git.Repo(repo_path)
+        repo = git.Repo(repo_path, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(f"{repo_path}: not a git repository") from None
     base, _, tip = git_range.partition("..")
