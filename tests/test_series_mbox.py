@@ -293,3 +293,10 @@ def test_raw_8bit_headers_are_decoded_as_utf8_or_replaced(tmp_path: Path) -> Non
 def _write_bytes(tmp_path: Path, name: str, data: bytes) -> str:
     (tmp_path / name).write_bytes(data)
     return str(tmp_path / name)
+
+
+def test_git_format_patch_from_lines_are_not_unescaped(tmp_path: Path) -> None:
+    text = _patch_file(2).read_text()
+    quoted = text.replace("leak the pages instead.\n", "leak the pages instead.\n>From a quote.\n")
+    (patch,) = load_series([_write_bytes(tmp_path, "g.patch", quoted.encode())]).patches
+    assert "\n>From a quote." in patch.body

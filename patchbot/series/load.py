@@ -23,6 +23,7 @@ from patchbot.series.model import Series
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+GIT_FORMAT_PATCH_DATE = b" Mon Sep 17 00:00:00 2001"
 
 
 def load_series(
@@ -133,14 +134,24 @@ def _read_directory(path: Path, budget: _Budget) -> list[RawMessage]:
 
 
 def messages_from_bytes(data: bytes, source: str) -> list[RawMessage]:
+    """Split ``data`` into messages named ``source`` or ``source#N``."""
     chunks = split_mbox(data)
-    is_mbox = any(sep for sep, _ in chunks)
-    if len(chunks) == 1:
-        return [RawMessage(chunks[0][1], source, unescape_mboxrd=is_mbox, separator=chunks[0][0])]
+    many = len(chunks) > 1
     return [
-        RawMessage(chunk, f"{source}#{k}", unescape_mboxrd=is_mbox, separator=sep)
+        RawMessage(
+            chunk,
+            f"{source}#{k}" if many else source,
+            unescape_mboxrd=_is_mboxrd(sep),
+            separator=sep,
+        )
         for k, (sep, chunk) in enumerate(chunks, 1)
     ]
+
+
+def _is_mboxrd(separator: bytes) -> bool:
+    """git format-patch output ("From <sha> Mon Sep 17 00:00:00 2001") does not escape
+    body lines starting with "From "; every other mbox writer we meet is mboxrd-like."""
+    return bool(separator) and not separator.endswith(GIT_FORMAT_PATCH_DATE)
 
 
 def read_tree_images(series: Series, tree: str) -> None:
