@@ -231,3 +231,48 @@ def test_real_direct_c_summaries(kernel_tree) -> None:
     assert not [
         h for h in follow_conversion(alloc, conv) if h.event.kind == "free" and h.status == "failed"
     ]
+
+
+def test_headless_hunk_body_becomes_a_fragment() -> None:
+    # What a diff hunk starting inside a function leaves: blank lines, then the body.
+    body = "\n".join(
+        [
+            "\tvaddr = page_address(page);",
+            "\tif (set_memory_decrypted((unsigned long)vaddr, 1))",
+            "\t\tgoto out_free;",
+            "\treturn vaddr;",
+            "out_free:",
+            "\t__free_page(page);",
+            "\treturn NULL;",
+            "}",
+        ]
+    )
+    text = "\n" * 40 + body + "\n"
+    (func,) = analyze_file(text).functions
+    assert func.display_name is None
+    assert func.start_line == 40  # the synthetic header sits on the blank line before
+    conv = func.events_of("conversion")[0]
+    assert conv.line == 42
+    (hit,) = [h for h in follow_conversion(func, conv) if h.event.kind == "free"]
+    assert (hit.event.line, hit.status) == (46, "failed")
+
+
+def test_free_attribute_frees_on_return_until_handed_out() -> None:
+    src = """\
+static int k(struct demo *d)
+{
+\tvoid *buf __free(kfree) = kzalloc(64, GFP_KERNEL);
+
+\tif (set_memory_decrypted((unsigned long)buf, 1))
+\t\treturn -EIO;
+\td->buf = no_free_ptr(buf);
+\treturn 0;
+}
+"""
+    (func,) = analyze_file(src).functions
+    assert func.cleanups == [("buf", "kfree", 3)]
+    conv = func.events_of("conversion")[0]
+    seen = {(h.event.kind, h.event.line, h.status) for h in follow_conversion(func, conv)}
+    assert ("free", 6, "failed") in seen
+    assert ("transfer", 7, "ok") in seen
+    assert not any(kind == "free" and line == 8 for kind, line, _s in seen)

@@ -17,10 +17,18 @@ Layers (each a small module):
   point; ``FileAnalysis.catalogue`` is the base catalogue plus these.
 * ``functions``   — ``analyze_file(text) -> FileAnalysis`` (cached by content):
   ``functions`` (``Function``: name, params, cfg, aliases, ``events``: every catalogued
-  call as a ``MemEvent`` with its CFG node, ``ApiEntry``, buffer key and result var).
+  call as a ``MemEvent`` with its CFG node, ``ApiEntry``, buffer key and result var;
+  ``T *p __free(kfree)`` adds an implicit free event on every later ``return`` and a
+  ``transfer`` event where ``no_free_ptr(p)``/``return_ptr(p)``/``p = NULL`` ends it).
 * ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
   catalogued call on the same memory with the governing conversion's status on that path
   ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.
+* ``fragments``   — hunk-only files: a body whose header the diff omits gets a synthetic
+  ``__patchbot_fragment_<line>`` header on the blank line before it (line numbers kept);
+  ``Function.display_name`` is None for those.
+* ``coco``        — facts shared by the CoCo rules: ``file_hits`` (all path hits of a
+  file), ``decrypted_memory`` (fields holding decrypted memory, for cross-function
+  checks), ``prot_is_decrypted``, ``is_cc_aware``, ``names_a_field``.
 * ``exprs``       — calls, ``buffer_key``, ``implied_status`` (what ``if (rc)``,
   ``if (!rc)``, ``if (rc < 0)``, ``if (WARN_ON(f()))``... say about a call's result).
 

@@ -38,6 +38,7 @@ class MemEvent:
     entry: ApiEntry
     key: str | None  # alias-resolved buffer key of the memory argument
     result_var: str | None  # ``rc`` in ``rc = set_memory_decrypted(...)``
+    note: str = ""  # for implicit events: "page freed by __free(kfree) on return"
 
     @property
     def kind(self) -> str:
@@ -61,6 +62,7 @@ class Function:
     start_line: int
     end_line: int
     aliases: dict[str, str] = field(default_factory=dict)  # key -> representative key
+    cleanups: list[tuple[str, str, int]] = field(default_factory=list)  # (var, fn, line)
     events: list[MemEvent] = field(default_factory=list)
 
     @property
@@ -140,6 +142,87 @@ def _aliases(func: Function) -> dict[str, str]:
     return {k: find(k) for k in parent}
 
 
+# Ownership hand-offs out of a __free() variable (linux/cleanup.h): after these the
+# scope-exit free no longer applies.
+_TRANSFERS = ("no_free_ptr", "return_ptr", "retain_and_null_ptr", "take_fd")
+
+
+def _sets_null(node: Node, var: str) -> bool:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type == "assignment_expression" and assigned_name(cur) == var:
+            return text_of(cur.child_by_field_name("right")).strip() == "NULL"
+        stack.extend(cur.named_children)
+    return False
+
+
+def _cleanup_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
+    """Model ``T *p __free(fn) = ...``: every return after the declaration frees ``p``,
+    unless it hands ``p`` out; a ``no_free_ptr(p)`` ends the variable's ownership."""
+    events: list[MemEvent] = []
+    for var, fn, line in func.cleanups:
+        entry = catalogue.get(fn)
+        if entry is None or entry.kind != "free":
+            continue
+        key = func.resolve(var)
+        for cnode in func.cfg.nodes:
+            if cnode.ast is None or cnode.line < line:
+                continue
+            transfer = next(
+                (
+                    c
+                    for c in calls_in(cnode.ast)
+                    if c.name in _TRANSFERS and c.args and text_of(c.args[0]) == var
+                ),
+                None,
+            )
+            if transfer is None and _sets_null(cnode.ast, var):
+                transfer = Call(f"{var} = NULL", cnode.ast, ())
+            if transfer is not None:
+                kind = ApiEntry(transfer.name, "transfer", 0)
+                events.append(
+                    MemEvent(
+                        cnode.id,
+                        transfer,
+                        kind,
+                        key,
+                        None,
+                        f"{var} handed out by {transfer.name}()",
+                    )
+                )
+            elif cnode.kind == "return":
+                call = Call(fn, cnode.ast, ())
+                events.append(
+                    MemEvent(
+                        cnode.id,
+                        call,
+                        entry,
+                        key,
+                        None,
+                        f"{var} freed by __free({fn}) on this return",
+                    )
+                )
+    return events
+
+
+def _cleanups(definition: Node, offsets: dict[int, str]) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    for offset, fn in offsets.items():
+        if not definition.start_byte <= offset < definition.end_byte:
+            continue
+        node: Node | None = definition.descendant_for_byte_range(offset, offset)
+        while node is not None and node.type not in ("init_declarator", "declaration"):
+            node = node.parent
+        if node is not None and node.type == "declaration":
+            inits = [c for c in node.named_children if c.type == "init_declarator"]
+            node = inits[0] if inits else None
+        var = assigned_name(node)
+        if var is not None and node is not None:
+            out.append((var, fn, node.start_point[0] + 1))
+    return out
+
+
 def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
     events: list[MemEvent] = []
     for nid, call in func.calls():
@@ -148,6 +231,7 @@ def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
             continue
         key = func.key_of(call.arg(entry.arg))
         events.append(MemEvent(nid, call, entry, key, result_variable(call)))
+    events.extend(_cleanup_events(func, catalogue))
     events.sort(key=lambda e: (e.line, e.call.node.start_byte))
     return events
 
@@ -171,6 +255,7 @@ def _functions(text: str) -> list[Function]:
                     name, node, _params(node), cfg, node.start_point[0] + 1, node.end_point[0] + 1
                 )
                 func.aliases = _aliases(func)
+                func.cleanups = _cleanups(node, norm.cleanups)
                 out.append(func)
             continue
         stack.extend(node.children)

@@ -1,11 +1,13 @@
 """Same-length textual normalisation of kernel C before tree-sitter sees it.
 
 tree-sitter-c knows C, not the kernel's macro dialect.  Rather than teach the grammar,
-we rewrite the few idioms that derail it into plain C *of exactly the same length*, so
-every byte offset, line and column of the parse tree still points at the original text:
+we rewrite the few idioms that derail it into plain C *of exactly the same byte length*, so
+every byte offset, line and (byte) column of the parse tree still points at the original
+text:
 
 * attribute-like qualifiers (``__init``, ``__must_check``, ``__iomem``, ``__free(kfree)``,
-  ``__acquires(x)``...) become spaces;
+  ``__acquires(x)``...) become spaces; ``__free(fn)``/``__cleanup(fn)`` offsets are kept
+  so the analysis can model the scope-exit free;
 * ``list_for_each_entry(pos, head, member) {`` and every other ``*for_each*`` macro used
   as a statement becomes ``while              (pos, head, member) {`` — a loop whose
   condition is a comma expression, which is what the macro means for control flow;
@@ -20,7 +22,7 @@ already parse as ordinary expressions and are left alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 # Qualifiers that carry no control-flow or data-flow meaning for our analysis.
@@ -98,6 +100,7 @@ class Normalized:
     text: str
     loop_macros: dict[int, str]  # byte offset of the rewritten 'while' -> macro name
     scoped_guards: frozenset[int]  # byte offsets of 'if' keywords that are scoped_guard()
+    cleanups: dict[int, str] = field(default_factory=dict)  # __free(fn) offset -> fn
 
 
 def _close_paren(text: str, open_at: int) -> int:
@@ -117,9 +120,10 @@ def _close_paren(text: str, open_at: int) -> int:
 
 
 def _blank(chars: list[str], start: int, end: int) -> None:
+    # one space per UTF-8 byte: tree-sitter positions are byte offsets and byte columns
     for i in range(start, min(end, len(chars))):
         if chars[i] != "\n":
-            chars[i] = " "
+            chars[i] = " " * len(chars[i].encode("utf-8", "surrogateescape"))
 
 
 def _next_nonspace(text: str, pos: int) -> str:
@@ -139,8 +143,12 @@ def normalize(text: str) -> Normalized:
 
     for m in _BARE_RE.finditer(text):
         _blank(chars, m.start(), m.end())
+    cleanups: dict[int, str] = {}
     for m in _CALLQ_RE.finditer(text):
-        _blank(chars, m.start(), _close_paren(text, m.end() - 1) + 1)
+        close = _close_paren(text, m.end() - 1)
+        if m.group(0).startswith(("__free", "__cleanup")):
+            cleanups[byte_offset(m.start())] = text[m.end() : close].strip()
+        _blank(chars, m.start(), close + 1)
     for m in _EXPORT_RE.finditer(text):
         end = _close_paren(text, m.end() - 1) + 1
         if _next_nonspace(text, end) == ";":
@@ -176,4 +184,4 @@ def normalize(text: str) -> Normalized:
         start, name = m.start(1), m.group(1)
         chars[start : start + len(name)] = list("if".ljust(len(name)))
         scoped.add(byte_offset(start))
-    return Normalized("".join(chars), loops, frozenset(scoped))
+    return Normalized("".join(chars), loops, frozenset(scoped), cleanups)

@@ -134,7 +134,7 @@ def follow_conversion(
                     reported.add(key)
                     steps, start_status = _steps(func, parent, state, event)
                     yield PathHit(start, event, state.current, state.status, steps, start_status)
-                if event.kind == "free":
+                if event.kind in ("free", "transfer"):
                     ended = True
                 if event.kind == "conversion":
                     switched = _State(
@@ -199,7 +199,7 @@ def _steps(
         steps.append(
             PathStep(state.current.line, f"{state.current.name}() converts the same memory again")
         )
-    steps.append(PathStep(event.line, f"{event.name}() called here"))
+    steps.append(PathStep(event.line, event.note or f"{event.name}() called here"))
     return tuple(steps), start_status
 
 
