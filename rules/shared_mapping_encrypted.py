@@ -69,7 +69,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.coco import decrypted_memory, file_hits, names_a_field, prot_is_decrypted
+from patchbot.cparse.coco import (
+    decrypted_memory,
+    file_hits,
+    mentions_conversion,
+    names_a_field,
+    prot_is_decrypted,
+)
 from patchbot.cparse.functions import analyze_file
 
 RULE = Rule(
@@ -89,6 +95,8 @@ def _fix(event_name: str, has_prot: bool) -> str:
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
+    if not mentions_conversion(ctx.file.text):
+        return
     fa = analyze_file(ctx.file.text)
     reported: set[int] = set()
     for func, hit in file_hits(ctx.file.text):

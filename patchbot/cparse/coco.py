@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from patchbot.cparse.catalogue import Catalogue
+from patchbot.cparse.catalogue import Catalogue, load_catalogue
 from patchbot.cparse.exprs import (
     assigned_name,
     assignment_value,
@@ -37,8 +37,17 @@ class KeptShared:
     line: int  # the decrypting call
 
 
+def mentions_conversion(text: str) -> bool:
+    """Cheap pre-check: without a catalogued conversion name no CoCo path exists (wrapper
+    summaries are derived from those names too), so the file need not be analysed."""
+    names = load_catalogue().of_kind("conversion")
+    return any(name in text for name in names)
+
+
 @lru_cache(maxsize=64)
 def file_hits(text: str) -> tuple[tuple[Function, PathHit], ...]:
+    if not mentions_conversion(text):
+        return ()
     fa = analyze_file(text)
     out: list[tuple[Function, PathHit]] = []
     for func in fa.functions:
@@ -88,6 +97,8 @@ def names_a_field(event: MemEvent) -> bool:
 @lru_cache(maxsize=64)
 def decrypted_memory(text: str) -> dict[str, KeptShared]:
     """Field keys under which some function keeps memory it decrypted successfully."""
+    if not mentions_conversion(text):
+        return {}
     fa = analyze_file(text)
     kept: dict[str, KeptShared] = {}
     for func in fa.functions:
