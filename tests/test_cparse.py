@@ -276,3 +276,31 @@ static int k(struct demo *d)
     assert ("free", 6, "failed") in seen
     assert ("transfer", 7, "ok") in seen
     assert not any(kind == "free" and line == 8 for kind, line, _s in seen)
+
+
+def test_each_call_belongs_to_exactly_one_cfg_node() -> None:
+    src = """\
+static void f(unsigned long addr)
+{
+\tdo {
+\t\tif (set_memory_decrypted(addr, 1))
+\t\t\tbreak;
+\t} while (retry());
+\tswitch (mode) {
+\tcase 1:
+\t\tset_memory_encrypted(addr, 1);
+\t\tbreak;
+\t}
+\tfor (;;) {
+\t\tfree_pages(addr, 0);
+\t}
+}
+"""
+    (func,) = analyze_file(src).functions
+    assert [(e.name, e.line, func.cfg.nodes[e.node].kind) for e in func.events] == [
+        ("set_memory_decrypted", 4, "cond"),
+        ("set_memory_encrypted", 9, "stmt"),
+        ("free_pages", 13, "stmt"),
+    ]
+    do_head = next(n for n in func.cfg.nodes if n.label == "do")
+    assert do_head.line == 3

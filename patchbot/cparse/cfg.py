@@ -75,8 +75,8 @@ class Cfg:
             self._add_edge(src, Edge(target, "goto", None, self.nodes[src].label))
 
     # -- building -------------------------------------------------------------------
-    def _new(self, kind: str, ast: Node | None, label: str = "") -> int:
-        line = line_of(ast) if ast is not None else 0
+    def _new(self, kind: str, ast: Node | None, label: str = "", line: int = 0) -> int:
+        line = line or (line_of(ast) if ast is not None else 0)
         node = CfgNode(len(self.nodes), kind, line, ast, label)
         self.nodes.append(node)
         return node.id
@@ -170,7 +170,7 @@ class Cfg:
         if init is not None:
             pending = self._simple(init, pending)
         cond = node.child_by_field_name("condition")
-        cid = self._new("cond", cond if cond is not None else node, "for")
+        cid = self._new("cond", cond, "for")
         self.nodes[cid].line = line_of(node)
         self._connect(pending, cid)
         out, breaks = self._loop(cid, node.child_by_field_name("body"), [(cid, "true", cond, "")])
@@ -184,7 +184,9 @@ class Cfg:
         return exits
 
     def _visit_do_statement(self, node: Node, pending: _Pending) -> _Pending:
-        head = self._new("stmt", node, "do")
+        head = self._new(
+            "stmt", None, "do", line_of(node)
+        )  # ast None: the body's calls are its own
         self._connect(pending, head)
         cond = node.child_by_field_name("condition")
         # continue in a do-while jumps to the condition; model it as the loop head
@@ -211,7 +213,9 @@ class Cfg:
             value = child.child_by_field_name("value")
             has_default |= value is None
             label = f"case {text_of(value)}" if value is not None else "default"
-            cid = self._new("case", child, label)
+            cid = self._new(
+                "case", value, label, line_of(child)
+            )  # the label expression, not the body
             self._add_edge(sid, Edge(cid, "case" if value is not None else "default", cond, label))
             self._connect(fall, cid)
             fall = [(cid, "flow", None, "")]
