@@ -349,6 +349,8 @@ def guarded_in_function(func: Function, node: Node) -> bool:
     for anc in ancestors(node):
         if anc == func.node:
             break
+        if anc.type == "binary_expression" and _short_circuit_guard(anc, node):
+            return True
         if anc.type != "if_statement":
             continue
         cond = text_of(anc.child_by_field_name("condition"))
@@ -367,6 +369,21 @@ def guarded_in_function(func: Function, node: Node) -> bool:
         if re.search(r"\b(return|goto)\b", exit_branch):
             return True
     return False
+
+
+def _short_circuit_guard(expr: Node, node: Node) -> bool:
+    """``cc_platform_has(X) && f()`` or ``!cc_platform_has(X) || f()`` with node in f()."""
+    left, right = expr.child_by_field_name("left"), expr.child_by_field_name("right")
+    operator = expr.child_by_field_name("operator")
+    if left is None or right is None or operator is None:
+        return False
+    if not (right.start_byte <= node.start_byte and node.end_byte <= right.end_byte):
+        return False
+    left_text = text_of(left)
+    if not is_guard_condition(left_text):
+        return False
+    negated = _negated_guard(left_text)
+    return (text_of(operator) == "&&" and not negated) or (text_of(operator) == "||" and negated)
 
 
 def _negated_guard(cond: str) -> bool:

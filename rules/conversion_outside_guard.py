@@ -2,13 +2,14 @@
 
 What it does
 ------------
-In a file that already treats conversions as CoCo-only (it tests
-``cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)``, ``CC_ATTR_MEM_ENCRYPT`` or
-``CC_ATTR_HOST_MEM_ENCRYPT`` somewhere), flags each set_memory_encrypted() /
+In a file that already treats conversions as CoCo-only (at least one conversion path is
+under ``cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)``, ``CC_ATTR_MEM_ENCRYPT`` or
+``CC_ATTR_HOST_MEM_ENCRYPT``), flags each set_memory_encrypted() /
 set_memory_decrypted() call, or call of a same-file helper that makes one, which is not
 dominated by such a check. A call counts as guarded when it sits in the then-branch of
-``if (cc_platform_has(...))``, follows an ``if (!cc_platform_has(...)) return;``, or lies in a
-same-file function whose every caller is guarded. A helper only reachable through an ops
+``if (cc_platform_has(...))``, follows an ``if (!cc_platform_has(...)) return;``, is the
+right operand of ``cc_platform_has(...) && ...``, or lies in a same-file function whose
+every caller is guarded. A helper only reachable through an ops
 table counts as guarded when the file registers under a guard (the dma-buf heap pattern:
 ``if (!cc_platform_has(...)) return 0; dma_heap_add(...)``).
 
@@ -105,6 +106,8 @@ def check(ctx: Context) -> Iterable[Finding]:
     if not cocoutil.GUARD_RE.search(ctx.file.text):
         return
     checker = _GuardChecker(cf)
+    if not checker.some_conversion_guarded():
+        return  # the file does not treat conversions as CoCo-only: nothing to compare with
     reported: set[int] = set()
     for func in cf.functions.values():
         for call in func.calls:
@@ -158,6 +161,16 @@ class _GuardChecker:
         return cocoutil.guarded_in_function(caller, site.node) or self.callers_all_guarded(
             caller.name
         )
+
+    def some_conversion_guarded(self) -> bool:
+        """At least one conversion (or call of a converting helper) is under a guard."""
+        for func in self.cf.functions.values():
+            for call, _dirs in self.cf.conversion_calls(func):
+                if cocoutil.guarded_in_function(func, call.node):
+                    return True
+                if cocoutil.direction_of(call.name) and self.callers_all_guarded(func.name):
+                    return True
+        return False
 
     def _guarded_registration(self) -> bool:
         for func in self.cf.functions.values():

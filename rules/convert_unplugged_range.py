@@ -53,7 +53,8 @@ static int vm_sbm_accept_block(struct virtio_mem *vm, unsigned long mb_id)
 Known false positives
 ---------------------
 Big-block mode plugs whole blocks, so whole-block conversions there are fine; the rule
-recognises BBM only through ``vm->in_sbm`` tests and ``bbm`` in the function name. A
+recognises BBM only through ``vm->in_sbm`` tests, ``bbm`` in the function name and calls of
+``virtio_mem_bbm_*`` helpers. A
 caller that has already checked every subblock of the block is plugged
 (``virtio_mem_sbm_test_sb_plugged(vm, mb_id, 0, vm->sbm.sbs_per_mb)``) is accepted.
 
@@ -104,8 +105,8 @@ def check(ctx: Context) -> Iterable[Finding]:
         return
     cf = cocoutil.cfile(ctx.file.text)
     for func in cf.functions.values():
-        if "bbm" in func.name:
-            continue
+        if "bbm" in func.name or any("_bbm_" in c.name for c in func.calls):
+            continue  # big-block mode: whole blocks are plugged
         for call, _dirs in cf.conversion_calls(func):
             message = _whole_block(func, call) or _notifier_block(func, call)
             if message:

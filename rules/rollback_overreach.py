@@ -218,8 +218,10 @@ def _tracks_progress(unwind: Node, loop: Node) -> bool:
         if TRACKED_RE.search(cond):
             return True
         index = _index_var(loop)
-        if index and re.search(r"\b" + re.escape(index) + r"\b", cond):
-            return True
+        if index and re.search(
+            rf"(<|>|==|!=)=?\s*{re.escape(index)}\b|\b{re.escape(index)}\s*(<|>|==|!=)", cond
+        ):
+            return True  # e.g. "if (j >= i) break;": stops where the first loop stopped
     return False
 
 
