@@ -144,3 +144,42 @@ def test_unpatched_virtio_mem_is_clean(kernel_tree: Path) -> None:
     result = lint_c_text((kernel_tree / path).read_text(), OUR_RULES, path)
     assert not result.errors
     assert [(f.rule, f.line) for f in result.findings] == []
+
+
+VIRTIO_MEM = "drivers/virtio/virtio_mem.c"
+SHARE_BEFORE_UNPLUG = (
+    FIXTURES
+    / "coco_series"
+    / "virtio-mem-share-before-unplug"
+    / "0001-virtio-mem-share-online-subblocks-before-unplugging-them.patch"
+)
+
+
+@pytest.mark.kernel_tree
+def test_virtio_mem_share_before_unplug_error_paths(
+    kernel_tree: Path, tmp_path: Path, run_cli
+) -> None:
+    from patchbot.testing import read_expected
+
+    tree = tmp_path / "tree"
+    (tree / "drivers" / "virtio").mkdir(parents=True)
+    shutil.copy(kernel_tree / VIRTIO_MEM, tree / VIRTIO_MEM)
+    subprocess.run(["git", "apply", "--check", str(SHARE_BEFORE_UNPLUG)], cwd=tree, check=True)
+    code, out, err = run_cli(
+        "lint",
+        str(SHARE_BEFORE_UNPLUG),
+        "--tree",
+        str(tree),
+        "--format",
+        "json",
+        "--select",
+        ",".join(OUR_RULES),
+    )
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    got = {(f["rule"], f"{f['path']}:{f['line']}") for f in findings}
+    expected = read_expected(SHARE_BEFORE_UNPLUG.with_name(SHARE_BEFORE_UNPLUG.name + ".expected"))
+    assert got == expected
+    assert all(f["function"] == "virtio_mem_sbm_unplug_sb_online" for f in findings)
+    # the wrapper added by the patch is recognised as the failing conversion
+    assert all(f["trace"][0]["note"].startswith("virtio_mem_coco_set_shared()") for f in findings)
