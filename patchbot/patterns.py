@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 _KEYWORD_TEXT = """auto break case char const continue default do double else enum extern float
     for goto if inline int long register restrict return short signed sizeof static struct
@@ -55,7 +56,7 @@ _TOKEN_RE = re.compile(
   | (?P<id>[A-Za-z_]\w*)
   | (?P<num>(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?)[uUlLfF]*)
   | (?P<op>->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=|[-+*/%&|^!~<>=?:;,.(){}\[\]])
-  | (?P<nl>\n)
+  | (?P<nl>\n+)
   | (?P<ws>[ \t\r\f\v]+|\\\n)
   | (?P<other>.)
     """,
@@ -63,25 +64,37 @@ _TOKEN_RE = re.compile(
 )
 
 
-def scan(text: str) -> tuple[list[Token], list[Comment]]:
-    """Split C text into code tokens and comments (preprocessor lines are dropped)."""
+@lru_cache(maxsize=64)
+def scan(text: str) -> tuple[tuple[Token, ...], tuple[Comment, ...]]:
+    """Split C text into code tokens and comments (preprocessor lines are dropped).
+
+    Cached by content: several rules scan the same post-image, and the engine runs
+    file rules on the pre-image too.
+    """
     tokens: list[Token] = []
     comments: list[Comment] = []
     line = 1
     for m in _TOKEN_RE.finditer(text):
         kind = m.lastgroup
         value = m.group()
-        if kind == "nl":
-            line += 1
-            continue
-        if kind == "comment":
-            comments.append(Comment(value, line, line + value.count("\n")))
-        elif kind in ("id", "num", "str", "op"):
+        if kind == "nl":  # blank runs (most of a hunk-only post-image) in one match
+            line += len(value)
+        elif kind == "ws":  # a pp group would have caught a line-leading '#'
+            if value == "\\\n":
+                line += 1
+        elif kind in ("id", "num", "op"):  # never span lines
             if kind == "id" and value in C_KEYWORDS:
                 kind = "kw"
-            tokens.append(Token(kind or "other", value, line))
-        line += value.count("\n")
-    return tokens, comments
+            tokens.append(Token(kind, value, line))
+        elif kind == "comment":
+            newlines = value.count("\n")
+            comments.append(Comment(value, line, line + newlines))
+            line += newlines
+        else:  # str, pp, other
+            if kind == "str":
+                tokens.append(Token(kind, value, line))
+            line += value.count("\n")
+    return tuple(tokens), tuple(comments)
 
 
 def line_counts(added: frozenset[int], line: int) -> bool:

@@ -256,6 +256,8 @@ def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:
     for (fa, fb), matches in pairs.items():
         open_chains: list[_Chain] = []
         for pa, pb in sorted(matches):
+            # matches come sorted by pa: a chain that ended more than a gap ago is closed
+            open_chains = [ch for ch in open_chains if pa - ch.last_a <= gap]
             for ch in open_chains:
                 if 0 <= pa - ch.last_a <= gap and 0 < pb - ch.last_b <= gap:
                     ch.last_a, ch.last_b = pa, pb

@@ -66,15 +66,14 @@ References
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from tree_sitter import Node
+from tree_sitter import Node, Query, QueryCursor
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.parse import function_at, parse
+from patchbot.cparse.parse import C_LANGUAGE, function_at, parse
 
 RULE = Rule(
     id="repeated-expression",
@@ -123,30 +122,47 @@ class _Occurrence:
         self.line = node.start_point[0] + 1
 
 
+_ROOT_QUERY = Query(
+    C_LANGUAGE,
+    "[(binary_expression) (cast_expression) (conditional_expression)] @expr",
+)
+
+
+def _added_ranges(added: frozenset[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive added lines as (first, last), 1-based."""
+    ranges: list[tuple[int, int]] = []
+    for line in sorted(added):
+        if ranges and line == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], line)
+        else:
+            ranges.append((line, line))
+    return ranges
+
+
 def _collect(ctx: Context) -> dict[str, list[_Occurrence]]:
     assert ctx.file is not None
-    added = sorted(ctx.file.added)
+    added = ctx.file.added
     opts = {**RULE.options, **ctx.options}
     min_ops, min_operands = int(opts["min_operators"]), int(opts["min_operands"])
-
-    def touches_added(node: Node) -> bool:
-        if not added:
-            return True
-        first, last = node.start_point[0] + 1, node.end_point[0] + 1
-        i = bisect.bisect_left(added, first)
-        return i < len(added) and added[i] <= last
-
+    root = parse(ctx.file.text).root_node
+    # a query per run of added lines: unchanged code is never visited
+    ranges = _added_ranges(added) if added else [(1, root.end_point[0] + 1)]
     found: dict[str, list[_Occurrence]] = defaultdict(list)
-    stack = [parse(ctx.file.text).root_node]
-    while stack:
-        node = stack.pop()
-        if not touches_added(node):
-            continue  # nothing added below: unchanged code never counts
-        if node.type in _ROOTS and (not added or node.start_point[0] + 1 in ctx.file.added):
+    seen: set[int] = set()
+    for first, last in ranges:
+        cursor = QueryCursor(_ROOT_QUERY)
+        cursor.set_point_range((first - 1, 0), (last, 0))
+        for node in cursor.captures(root).get("expr", []):
+            line = node.start_point[0] + 1
+            if added and line not in added:
+                continue
             ops, operands = _size(node)
             if ops >= min_ops and operands >= min_operands:
+                key = node.start_byte * 1_000_003 + node.end_byte
+                if key in seen:
+                    continue
+                seen.add(key)
                 found[_text(node)].append(_Occurrence(node))
-        stack.extend(node.children)
     return found
 
 

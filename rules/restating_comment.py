@@ -59,7 +59,8 @@ References
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from patchbot.api import Context, Finding, Rule, Severity
 from patchbot.patterns import (
@@ -140,11 +141,14 @@ _IMPLIED: dict[str, tuple[str, ...]] = {
 _CODE_END = frozenset({";", "{"})
 
 
+@lru_cache(maxsize=8)
+def _why_regex(why_words: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(w.lower()) for w in why_words)
+    return re.compile(rf"\?|\b(?:{alternatives})\b")
+
+
 def _why_comment(body: str, why_words: Iterable[str]) -> bool:
-    lowered = body.lower()
-    if "?" in lowered:
-        return True
-    return any(re.search(rf"\b{re.escape(word.lower())}\b", lowered) for word in why_words)
+    return _why_regex(tuple(why_words)).search(body.lower()) is not None
 
 
 def _content_words(body: str) -> list[str]:
@@ -152,7 +156,7 @@ def _content_words(body: str) -> list[str]:
     return [w for w in words if len(w) > 1 and not w.isdigit()]
 
 
-def _code_vocabulary(tokens: list[Token]) -> set[str]:
+def _code_vocabulary(tokens: Sequence[Token]) -> set[str]:
     words: list[str] = []
     for tok in tokens:
         if tok.kind == "id":
@@ -163,7 +167,7 @@ def _code_vocabulary(tokens: list[Token]) -> set[str]:
     return vocab | {stem(w) for w in vocab}
 
 
-def _statement_after(tokens: list[Token], start: int) -> list[Token]:
+def _statement_after(tokens: Sequence[Token], start: int) -> list[Token]:
     """Tokens of the statement from ``start``: up to ';' or '{' (at most 6 lines)."""
     out: list[Token] = []
     for tok in tokens[start:]:

@@ -57,7 +57,8 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Iterable, Sequence
 
 from patchbot.api import Context, Finding, Rule, Severity
 from patchbot.cparse.parse import FunctionSpan, function_spans
@@ -92,11 +93,12 @@ RULE = Rule(
 )
 
 
-def _calls(tokens: list[Token], span: FunctionSpan) -> list[str]:
+def _calls(tokens: Sequence[Token], span: FunctionSpan) -> list[str]:
+    """Functions called in the body; ``tokens`` are the function's own tokens."""
     names: list[str] = []
     for i, tok in enumerate(tokens[:-1]):
         if (
-            span.body_start_line <= tok.line <= span.end_line
+            tok.line >= span.body_start_line
             and tok.kind == "id"
             and tokens[i + 1].text == "("
             and tok.text not in names
@@ -116,7 +118,7 @@ def _affirms(prose: list[str], words: set[str]) -> bool:
     return False
 
 
-def _leading_comment_start(comments: list[Comment], span: FunctionSpan) -> int:
+def _leading_comment_start(comments: Sequence[Comment], span: FunctionSpan) -> int:
     """First line of the comment block that ends right above the function, if any."""
     start = span.start_line
     for comment in reversed(comments):
@@ -128,52 +130,63 @@ def _leading_comment_start(comments: list[Comment], span: FunctionSpan) -> int:
 
 
 def _term_uses(
-    ctx: Context,
+    added: frozenset[int],
     words: set[str],
-    tokens: list[Token],
-    comments: list[Comment],
-    first: int,
-    span: FunctionSpan,
+    tokens: Sequence[Token],
+    comments: Sequence[Comment],
 ) -> list[int]:
-    """Counted lines in [first, end] where a comment or identifier uses one of ``words``."""
-    assert ctx.file is not None
+    """Counted lines where one of the comments or identifiers given uses ``words``."""
     lines: list[int] = []
     for comment in comments:
-        if first <= comment.start_line <= span.end_line and _affirms(
-            prose_words(comment.body), words
-        ):
+        if _affirms(prose_words(comment.body), words):
             lines.extend(
                 ln
                 for ln in range(comment.start_line, comment.end_line + 1)
-                if line_counts(ctx.file.added, ln)
+                if line_counts(added, ln)
             )
     for tok in tokens:
         if (
-            span.start_line <= tok.line <= span.end_line
-            and tok.kind == "id"
-            and line_counts(ctx.file.added, tok.line)
+            tok.kind == "id"
+            and line_counts(added, tok.line)
             and any(w in words for w in split_identifier(tok.text))
         ):
             lines.append(tok.line)
     return sorted(set(lines))
 
 
+def _between(items: Sequence, starts: list[int], first: int, last: int) -> Sequence:
+    """The items whose start line lies in [first, last] (``starts`` is sorted)."""
+    return items[bisect.bisect_left(starts, first) : bisect.bisect_right(starts, last)]
+
+
 def check(ctx: Context) -> Iterable[Finding]:
     if ctx.file is None:
         return
     opts = {**RULE.options, **ctx.options}
+    lowered = ctx.file.text.lower()
+    terms = [t for t in opts["terms"] if any(w.lower() in lowered for w in t["words"])]
+    if not terms:
+        return  # the common case: the file never uses any of the terms
     tokens, comments = scan(ctx.file.text)
+    token_lines = [t.line for t in tokens]
+    comment_lines = [c.start_line for c in comments]
     for span in function_spans(ctx.file.text):
-        calls = _calls(tokens, span)
-        call_words = {w for name in calls for w in split_identifier(name)}
-        first = _leading_comment_start(comments, span)
-        for term in opts["terms"]:
+        own_tokens = _between(tokens, token_lines, span.start_line, span.end_line)
+        first = _leading_comment_start(
+            _between(comments, comment_lines, 1, span.start_line - 1), span
+        )
+        own_comments = _between(comments, comment_lines, first, span.end_line)
+        calls: list[str] | None = None
+        for term in terms:
             words = {w.lower() for w in term["words"]}
-            if set(term["calls"]) & set(calls) or words & call_words:
-                continue  # it does call what the term names (directly or via a helper)
-            uses = _term_uses(ctx, words, tokens, comments, first, span)
+            uses = _term_uses(ctx.file.added, words, own_tokens, own_comments)
             if not uses:
                 continue
+            if calls is None:
+                calls = _calls(own_tokens, span)
+            call_words = {w for name in calls for w in split_identifier(name)}
+            if set(term["calls"]) & set(calls) or words & call_words:
+                continue  # it does call what the term names (directly or via a helper)
             lookalike_words = set(term.get("lookalikes", []))
             lookalikes = [c for c in calls if lookalike_words & set(split_identifier(c))]
             if lookalikes:
