@@ -63,6 +63,40 @@ def test_unplug_private_memory_breaks_the_host_profile() -> None:
     assert m.backed[0] == 0
 
 
+def test_cancel_must_convert_back_what_going_online_accepted() -> None:
+    m = _model("tdx")
+    m.host_plug(0x1000, 8)
+    before = m.snapshot(0x1000, 8)
+    m.convert(0x1000, 8, True, False, "set_memory_encrypted")
+    with pytest.raises(ViolationError) as exc:
+        m.check_undone(0x1000, 8, before, "MEM_CANCEL_ONLINE")
+    assert exc.value.violation.name == "cancel-without-undo"
+    assert exc.value.violation.pfn == 0x1000
+    m.convert(0x1000, 8, False, False, "set_memory_decrypted")
+    m.check_undone(0x1000, 8, before, "MEM_CANCEL_ONLINE")  # shared again: undone
+    plain = _model("none")
+    plain.host_plug(0x1000, 8)
+    plain.check_undone(0x1000, 8, plain.snapshot(0x1000, 8), "MEM_CANCEL_ONLINE")
+
+
+def test_unplug_names_a_failed_conversion_only_when_made_for_this_unplug() -> None:
+    m = _model("snp")
+    m.host_plug(0x1000, 8)
+    m.convert(0x1000, 8, True, False, "set_memory_encrypted")
+    m.begin_operation()
+    m.convert(0x1000, 8, False, True, "set_memory_decrypted")  # fails for this unplug
+    with pytest.raises(ViolationError) as exc:
+        m.host_unplug(0x1000, 8)
+    assert exc.value.violation.name == "unplug-after-failed-conversion"
+    m.begin_operation()  # a later operation unplugs without converting again
+    with pytest.raises(ViolationError) as exc:
+        m.host_unplug(0x1000, 8)
+    assert exc.value.violation.name == "unplug-private"
+    m.convert(0x1000, 8, False, False, "set_memory_decrypted")
+    m.host_unplug(0x1000, 8)
+    assert m.backed[0] == 0
+
+
 def test_gcc_diagnostics_name_the_missing_symbol() -> None:
     err = (
         "x/virtio_mem.c:12:5: error: implicit declaration of function "

@@ -61,9 +61,9 @@ def test_correct_fixture_is_clean_with_every_single_fault(kernel_tree, tmp_path)
 @pytest.mark.parametrize(
     ("variant", "expected"),
     [
-        ("no-unplug-conversion", {"unplug-private", "unplug-after-failed-conversion"}),
+        ("no-unplug-conversion", {"unplug-private"}),
         ("unplug-after-failed-conversion", {"unplug-after-failed-conversion"}),
-        ("no-cancel-undo", {"double-accept"}),
+        ("no-cancel-undo", {"cancel-without-undo"}),
         ("accept-unplugged", {"accept-unplugged"}),
         ("reconvert-on-online", {"double-accept"}),
     ],
@@ -71,6 +71,7 @@ def test_correct_fixture_is_clean_with_every_single_fault(kernel_tree, tmp_path)
 def test_each_mistake_gives_its_violation(kernel_tree, tmp_path, variant, expected):
     report = boot("virtio-mem", kernel_tree, driver_file=_patched(kernel_tree, tmp_path, variant))
     names = _names(report)
-    assert "none" not in names
-    assert names["tdx"] == expected
-    assert names["snp"] == expected
+    # every run (clean and each single fault) ends at its first violation, as the guest
+    # would; across all of them only the variant's own mistake may show up
+    assert names == {"tdx": expected, "snp": expected}
+    assert {f.rule for f in report.findings} == expected

@@ -24,6 +24,25 @@ findings.py to_findings(): violations -> patchbot.api.Finding (rule = violation 
             path/line = last driver line in the trace, trace = events, platform, fault).
 drivers.py  registry "virtio-mem" / "system-heap" -> "module:HARNESS".
 
+Run semantics
+-------------
+A run ends at its FIRST violation, and that is faithful, not a shortcut: a CoCo guest
+stops there too (a second TDG.MEM.PAGE.ACCEPT panics a TDX guest, a failed PVALIDATE
+terminates an SNP guest, MODEL-FACTS §4/§5), so nothing after it would run.  The
+violation keeps the trace of the events that led to it.  A driver with one mistake
+therefore reports that mistake under every schedule that reaches it, not the knock-on
+effects a surviving guest would hit later.
+
+Checks tied to driver contexts:
+* cancel-without-undo: at the end of the MEM_CANCEL_ONLINE notifier no page of the
+  block may be private that was not private when MEM_GOING_ONLINE began
+  (PageModel.snapshot / check_undone; the shim emits memory_notify/_done events).
+* unplug-after-failed-conversion vs unplug-private: PageModel.begin_operation() marks
+  driver contexts (each scenario step, each notifier call).  Unplugging a page whose
+  conversion to shared failed in the same context is the former (the driver ignored the
+  error); unplugging a page that is private, or unknown from a failure in an earlier
+  context that was never retried, is the latter (no conversion before unplug).
+
 Shim conventions (for every driver)
 -----------------------------------
 * Headers live under shim/common/linux/... (shared) or shim/<driver>/linux/... (one

@@ -21,6 +21,7 @@ arrives and which states unplugged memory may be returned in.
 from __future__ import annotations
 
 import enum
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,16 @@ class Owner(enum.IntEnum):
     ALLOCATED = 3  # handed out by the buddy (alloc_contig_range, alloc_pages)
     FAKE_OFFLINE = 4  # online block, kept out of the buddy by the driver
     LEAKED = 5  # deliberately never freed (terminal)
+
+
+class LastConversion(enum.IntEnum):
+    """The most recent set_memory_*crypted() call on a page and how it ended."""
+
+    NONE = 0
+    TO_PRIVATE = 1
+    TO_SHARED = 2
+    TO_PRIVATE_FAILED = 3
+    TO_SHARED_FAILED = 4
 
 
 class Pte(enum.IntEnum):
@@ -118,6 +129,10 @@ class PageModel:
         self.dma_shared = bytearray()  # device mappings that carry the CC-shared attribute
         self.dma_private = bytearray()
         self.accepted_ever = bytearray()
+        self.last_conversion = bytearray()  # LastConversion per page
+        # the operation (see begin_operation) in which that conversion happened
+        self.conversion_operation = array("q")
+        self.operation = 0
 
     # -- layout ----------------------------------------------------------------------
     def add_region(
@@ -140,8 +155,10 @@ class PageModel:
             (self.dma_shared, 0),
             (self.dma_private, 0),
             (self.accepted_ever, 0),
+            (self.last_conversion, LastConversion.NONE),
         ):
             arr.extend(bytes([val]) * total)
+        self.conversion_operation.extend([0] * total)
         self.n += total
         self.regions.append(Region(base_pfn, npages))
         for i in self._idx(base_pfn, npages):
@@ -159,6 +176,16 @@ class PageModel:
 
     def tracks(self, pfn: int, npages: int = 1) -> bool:
         return self.base <= pfn and pfn + npages <= self.base + self.n
+
+    def begin_operation(self) -> int:
+        """A new top-level action of the scenario (a resize, an online or offline request).
+
+        Used to tell a conversion that failed while the driver prepared *this* unplug
+        from one that failed in an earlier, unrelated operation (see host_unplug).
+        A harness that never calls it keeps every conversion in operation 0.
+        """
+        self.operation += 1
+        return self.operation
 
     def _fail(self, name: str, message: str, i: int) -> None:
         raise ViolationError(Violation(name, message, self.base + i))
@@ -190,20 +217,35 @@ class PageModel:
             if not self.platform.coco:
                 continue
             state = Mem(self.mem[i])
-            if state == Mem.UNKNOWN:
+            if state in self.host.unplug_allowed:
+                continue
+            last = LastConversion(self.last_conversion[i])
+            if (
+                state == Mem.UNKNOWN
+                and last == LastConversion.TO_SHARED_FAILED
+                and self.conversion_operation[i] == self.operation
+            ):
+                # the driver tried to make the range shared for this unplug, was told
+                # it failed (§3), and sent the request anyway
                 self._fail(
                     "unplug-after-failed-conversion",
-                    f"{where} handed back to the host after its conversion failed: "
-                    "its private/shared state is unknown",
+                    f"{where} handed back to the host after its conversion to shared "
+                    "failed: its private/shared state is unknown (§3)",
                     i,
                 )
-            if state not in self.host.unplug_allowed:
-                self._fail(
-                    "unplug-private",
-                    f"{where} handed back to the host while still private "
-                    f"(accepted); the host profile requires shared memory on unplug",
-                    i,
-                )
+            # no conversion to shared was attempted for this unplug: the page is still
+            # private, or unknown from an earlier failure the driver did not retry
+            why = (
+                "still private (accepted)"
+                if state == Mem.PRIVATE
+                else ("in an unknown state after an earlier failed conversion, not retried")
+            )
+            self._fail(
+                "unplug-private",
+                f"{where} handed back to the host {why}; the host profile requires "
+                "shared memory on unplug (§11)",
+                i,
+            )
         for i in self._idx(pfn, npages):
             self.backed[i] = 0
             self.mem[i] = Mem.UNACCEPTED
@@ -235,7 +277,14 @@ class PageModel:
                     f"private: a second {self.platform.accept_name} is fatal",
                     i,
                 )
+        last = (
+            (LastConversion.TO_PRIVATE_FAILED if fail else LastConversion.TO_PRIVATE)
+            if to_private
+            else (LastConversion.TO_SHARED_FAILED if fail else LastConversion.TO_SHARED)
+        )
         for i in self._idx(pfn, npages):
+            self.last_conversion[i] = last
+            self.conversion_operation[i] = self.operation
             if fail:
                 self.mem[i] = Mem.UNKNOWN  # §3: state unknown after a failed conversion
             elif to_private:
@@ -245,6 +294,32 @@ class PageModel:
                 self.mem[i] = Mem.SHARED
             if self.owner[i] != Owner.ABSENT:
                 self.pte[i] = Pte.ENCRYPTED if to_private else Pte.DECRYPTED
+
+    # -- undo checks ----------------------------------------------------------------
+    def snapshot(self, pfn: int, npages: int) -> bytes:
+        """The Mem state of a range, to compare against after an undo (check_undone)."""
+        idx = self._idx(pfn, npages)
+        return bytes(self.mem[idx.start : idx.stop])
+
+    def check_undone(self, pfn: int, npages: int, before: bytes, what: str) -> None:
+        """A cancelled step must leave no page private that was not private before.
+
+        Used at the end of MEM_CANCEL_ONLINE: the pages go back offline, and whatever
+        MEM_GOING_ONLINE accepted must be converted back, or the next GOING_ONLINE
+        accepts them a second time (§4: fatal on TDX; §5: PVALIDATE fails on SNP).
+        Unaccepted and shared count as the same "not private" state; a page left
+        unknown by a failed undo is the conversion's failure, not a missing undo.
+        """
+        if not self.platform.coco:
+            return
+        for k, i in enumerate(self._idx(pfn, npages)):
+            if before[k] != Mem.PRIVATE and self.mem[i] == Mem.PRIVATE:
+                self._fail(
+                    "cancel-without-undo",
+                    f"{what} leaves {self._pages(self.base + i, 1)} private: it was "
+                    "converted when the block was going online and never converted back",
+                    i,
+                )
 
     # -- allocator -----------------------------------------------------------------
     def to_buddy(self, pfn: int, npages: int, api: str) -> None:

@@ -23,6 +23,14 @@ RUN_STEPS = 2000  # work items + timer expiries per settle before we call it a h
 FEATURE_UNPLUGGED_INACCESSIBLE = 1
 
 MEM_GOING_ONLINE, MEM_CANCEL_ONLINE, MEM_OFFLINE = 1 << 3, 1 << 4, 1 << 2
+NOTIFY_NAMES = {
+    1 << 0: "MEM_ONLINE",
+    1 << 1: "MEM_GOING_OFFLINE",
+    1 << 2: "MEM_OFFLINE",
+    1 << 3: "MEM_GOING_ONLINE",
+    1 << 4: "MEM_CANCEL_ONLINE",
+    1 << 5: "MEM_CANCEL_OFFLINE",
+}
 
 
 class VirtioMemHarness:
@@ -58,7 +66,11 @@ class VirtioMemHarness:
             mem=model.host.plugged_arrives,
         )
         self.device: VirtioMemDevice | None = None
+        # Mem state of a block when MEM_GOING_ONLINE began, keyed by its first pfn
+        self._before_online: dict[int, bytes] = {}
         return {
+            "memory_notify": self._notify,
+            "memory_notify_done": self._notify_done,
             "set_memory_encrypted": lambda s, ev: self._convert(s, ev, True),
             "set_memory_decrypted": lambda s, ev: self._convert(s, ev, False),
             "cc_platform_has": lambda s, ev: int(s.model.platform.coco),
@@ -90,6 +102,26 @@ class VirtioMemHarness:
         s.model.convert(pfn, n, to_private, ev.injected, ev.api)
         if ev.injected and s.model.platform.coco:
             return -5  # -EIO, as __set_memory_enc_pgtable() reports a VMM failure (§2)
+        return 0
+
+    def _notify(self, s: Session, ev: Event) -> int:
+        action, pfn, n = ev.args[0], ev.args[1], ev.args[2]
+        ev.note = NOTIFY_NAMES.get(action, hex(action))
+        # A notifier is its own driver context: a conversion that fails inside it (at
+        # MEM_OFFLINE it cannot even report the failure) is not one the code around
+        # a later unplug request saw, so that code must convert again (host_unplug).
+        s.model.begin_operation()
+        if action == MEM_GOING_ONLINE:
+            self._before_online[pfn] = s.model.snapshot(pfn, n)
+        return 0
+
+    def _notify_done(self, s: Session, ev: Event) -> int:
+        action, pfn, n = ev.args[0], ev.args[1], ev.args[2]
+        ev.note = NOTIFY_NAMES.get(action, hex(action)) + " returned"
+        s.model.begin_operation()
+        before = self._before_online.pop(pfn, None) if action != MEM_GOING_ONLINE else None
+        if action == MEM_CANCEL_ONLINE and before is not None:
+            s.model.check_undone(pfn, n, before, "MEM_CANCEL_ONLINE")
         return 0
 
     def _request(self, s: Session, ev: Event) -> int:
@@ -165,6 +197,7 @@ class VirtioMemHarness:
                 session.record_hang("the driver keeps retrying without settling")
 
         def resize(nbytes: int) -> None:
+            session.model.begin_operation()
             dev.requested_size = nbytes
             self._push_config(session)
             lib.pb_vm_config_changed()
@@ -174,6 +207,7 @@ class VirtioMemHarness:
             fn: Callable[[ctypes.c_long], int] = (
                 lib.pb_vm_online_block if online else lib.pb_vm_offline_block
             )
+            session.model.begin_operation()
             fn(ctypes.c_long(first_mb + mb))
             settle()
 

@@ -180,6 +180,9 @@ static int pb_notify(unsigned long action, long mb)
 		if (ret & NOTIFY_STOP_MASK)
 			break;
 	}
+	/* the model checks what a notifier must have done by the time it returns */
+	pb_event("memory_notify_done", "memory_hotplug", 0, (long)action, (long)arg.start_pfn,
+		 (long)arg.nr_pages, 0);
 	return notifier_to_errno(ret);
 }
 
