@@ -304,3 +304,28 @@ static void f(unsigned long addr)
     ]
     do_head = next(n for n in func.cfg.nodes if n.label == "do")
     assert do_head.line == 3
+
+
+def test_loop_rollback_is_reached_only_when_the_conversion_failed() -> None:
+    src = """\
+static int share_all(struct page **pages, int n)
+{
+\tint i, rc;
+
+\tfor (i = 0; i < n; i++) {
+\t\trc = set_memory_decrypted((unsigned long)page_address(pages[i]), 1);
+\t\tif (rc)
+\t\t\tbreak;
+\t}
+\tif (!rc)
+\t\treturn 0;
+\twhile (i--)
+\t\tset_memory_encrypted((unsigned long)page_address(pages[i]), 1);
+\treturn rc;
+}
+"""
+    (func,) = analyze_file(src).functions
+    conv = func.events_of("conversion")[0]
+    hits = [h for h in follow_conversion(func, conv) if h.event.kind == "conversion"]
+    # the re-encrypt loop runs only on paths where some iteration's call failed
+    assert {(h.event.line, h.status, h.start_status) for h in hits} == {(13, "failed", "failed")}

@@ -128,6 +128,11 @@ def follow_conversion(
                 if state is first and event.call.node.start_byte <= start.call.node.start_byte:
                     continue
                 if event == state.current:
+                    # back at the governing call (a loop): it runs again and may fail
+                    # this time, whatever the last iteration did
+                    again = _State(state.node, event, "unchecked", event.result_var, state.origin)
+                    parent.setdefault(again, (state, ""))
+                    state = again
                     continue
                 key = (id(event), id(state.current), state.status, state.origin)
                 if key not in reported:
