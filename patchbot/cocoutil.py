@@ -39,6 +39,13 @@ def mentions_conversion(text: str) -> bool:
     return bool(CONVERSION_TEXT_RE.search(text))
 
 
+def has_unknown_lines(text: str, node: Node) -> bool:
+    """In a file rebuilt from diff hunks, lines the diff does not show are blank: does the
+    span of ``node`` contain one (so absence of a statement there proves nothing)?"""
+    lines = text.split("\n")[node.start_point[0] : node.end_point[0] + 1]
+    return any(not line.strip() for line in lines)
+
+
 def text_of(node: Node | None) -> str:
     if node is None or node.text is None:
         return ""

@@ -60,10 +60,13 @@ checked: swiotlb, dma-direct and the x86 platform code convert unconditionally o
 
 Known false positives
 ---------------------
+When only diff hunks are known (no tree), a function with no visible caller is not
+reported: its callers may sit in lines the diff does not show.
+
 Guards that live in another file (a probe that only binds on CoCo platforms, a Kconfig
-dependency) are invisible; so are guards spelled as a helper (``my_is_coco()``). Files with
-no cc_platform_has() at all (generic infrastructure such as swiotlb, or drivers whose
-device only exists in CoCo guests) are not checked, which is why the rule is silent there.
+dependency) are invisible; so are guards spelled as a helper (``my_is_coco()``). Files
+where no conversion is guarded at all (drivers whose device only exists in CoCo guests,
+such as sev-guest) are not checked, which is why the rule is silent there.
 
 References
 ----------
@@ -105,7 +108,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     cf = cocoutil.cfile(ctx.file.text)
     if not cocoutil.GUARD_RE.search(ctx.file.text):
         return
-    checker = _GuardChecker(cf)
+    checker = _GuardChecker(cf, complete=ctx.file.complete)
     if not checker.some_conversion_guarded():
         return  # the file does not treat conversions as CoCo-only: nothing to compare with
     reported: set[int] = set()
@@ -139,8 +142,9 @@ def check(ctx: Context) -> Iterable[Finding]:
 
 
 class _GuardChecker:
-    def __init__(self, cf: cocoutil.CFile) -> None:
+    def __init__(self, cf: cocoutil.CFile, complete: bool = True) -> None:
         self.cf = cf
+        self.complete = complete  # False: rebuilt from hunks, unseen callers may exist
         self._memo: dict[str, bool] = {}
 
     def callers_all_guarded(self, name: str) -> bool:
@@ -188,7 +192,7 @@ class _GuardChecker:
         same-file callers, else at each unguarded call of ``func`` one level up."""
         sites = [c for c in self.cf.calls_of(func.name) if c.function != func.name]
         if not sites:
-            if self.callers_all_guarded(func.name):
+            if self.callers_all_guarded(func.name) or not self.complete:
                 return []
             return [(call, None)]
         return [(site, func.name) for site in sites if not self._site_guarded(site)]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO
 
-from patchbot.testing import check_annotated_c, lint_c_text
+from patchbot.testing import check_annotated_c, check_expected_patch, lint_c_text
 
 COCO_B = FIXTURES / "coco_b"
 
@@ -92,3 +92,14 @@ def test_real_set_memory_c_has_no_ordering_finding(kernel_tree: Path) -> None:
     result = lint_c_text(path.read_text(), ["conversion-ordering"], "set_memory.c")
     assert not result.errors, result.errors
     assert result.findings == []
+
+
+PATCH_RULES = list(RULE_IDS)
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (COCO_B / "patches").glob("*.patch")), ids=str
+)
+def test_patch_fixture(name: str) -> None:
+    """Patch mode: only what the patch introduces, and only what the hunks can prove."""
+    check_expected_patch(COCO_B / "patches" / name, PATCH_RULES)
