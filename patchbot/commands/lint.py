@@ -25,6 +25,17 @@ from patchbot.report import FORMATS, render
 
 log = logging.getLogger(__name__)
 
+EPILOG = """\
+modes: patches (INPUT, -, --git) report only what each patch introduces; --file and
+--paths (audit) report everything in the files.
+
+exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error,
+3 internal error (a broken or crashing rule; the other rules still report).
+
+configuration: .patchbot.toml (searched upwards) or [tool.patchbot] in pyproject.toml:
+fail-on, format, rule-dirs, baseline, [rules.ID] enabled/severity/options, [[ignore]]
+rule + paths.  Silence one line with /* patchbot-ignore: rule-id */."""
+
 
 def _id_list(values: list[str] | None) -> list[str]:
     """--select a,b --select c -> [a, b, c]"""
@@ -36,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "lint",
         help="lint a patch series (mbox, patch files, directory, stdin, git range) or C files",
         description="Lint patches with rules encoding what CoCo guest-memory reviewers ask for.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs",

@@ -43,8 +43,8 @@ def count_summary(findings: Sequence[Finding]) -> str:
     parts = []
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         n = sum(1 for f in findings if f.severity == severity)
-        if n:
-            parts.append(plural(n, severity.label))
+        if n:  # "2 info", not "2 infos"
+            parts.append(plural(n, severity.label) if severity != Severity.INFO else f"{n} info")
     return f"{plural(len(findings), 'finding')} ({', '.join(parts)})"
 
 
