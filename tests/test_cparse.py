@@ -329,3 +329,33 @@ static int share_all(struct page **pages, int n)
     hits = [h for h in follow_conversion(func, conv) if h.event.kind == "conversion"]
     # the re-encrypt loop runs only on paths where some iteration's call failed
     assert {(h.event.line, h.status, h.start_status) for h in hits} == {(13, "failed", "failed")}
+
+
+def test_coco_guards_accept_both_attributes() -> None:
+    from patchbot.cparse.coco import guarded_nodes, is_coco_guard
+
+    src = """\
+static void g(struct demo *d)
+{
+\tif (!cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))
+\t\treturn;
+\tdemo_share(d);
+}
+
+static void h(struct demo *d)
+{
+\tif (cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+\t\tdemo_share(d);
+\tif (cc_platform_has(CC_ATTR_HOST_MEM_ENCRYPT))
+\t\tdemo_other(d);
+}
+"""
+    fa = analyze_file(src)
+    g, h = fa.functions
+    calls = {c.name: c for _n, c in h.calls() if c.name == "cc_platform_has"}
+    assert len(calls) == 1  # dict keeps the last: the HOST attribute is not a guest guard
+    assert not is_coco_guard(calls["cc_platform_has"], fa.catalogue)
+    lines_g = {g.cfg.nodes[n].line for n in guarded_nodes(g, fa.catalogue)}
+    lines_h = {h.cfg.nodes[n].line for n in guarded_nodes(h, fa.catalogue)}
+    assert 5 in lines_g and 4 not in lines_g
+    assert 11 in lines_h and 13 not in lines_h

@@ -9,7 +9,9 @@ Everything is computed once per file text (cached) and filtered by each rule:
 * ``prot_is_decrypted(func, event, catalogue)`` — whether a mapping call's protection
   is built with pgprot_decrypted() (directly, through a local prot variable, or through
   ``vma->vm_page_prot`` set in the same function);
-* ``is_cc_aware(func, catalogue)`` — the function converts memory or tests a CoCo guard.
+* ``is_cc_aware(func, fa)`` — the function converts memory or tests a CoCo guard;
+* ``is_coco_guard(call, catalogue)`` / ``guarded_nodes(func, catalogue)`` — CoCo guard
+  calls and the CFG nodes reached only on their CoCo side.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from patchbot.cparse.catalogue import Catalogue, load_catalogue
+from patchbot.cparse.cfg import ENTRY
 from patchbot.cparse.exprs import (
+    Call,
+    as_call,
     assigned_name,
     assignment_value,
     buffer_key,
@@ -161,10 +166,67 @@ def prot_is_decrypted(func: Function, event: MemEvent, catalogue: Catalogue) -> 
     return any(mentions(v) for v in _assigned_values(func, "vm_page_prot"))
 
 
+def is_coco_guard(call: Call, catalogue: Catalogue) -> bool:
+    """``cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)`` / ``(CC_ATTR_MEM_ENCRYPT)`` (both
+    accepted, MODEL-FACTS 10) or a catalogued CoCo-only predicate (force_dma_unencrypted...)."""
+    if call.name in catalogue.guard_predicates:
+        return True
+    if call.name not in catalogue.guard_functions or not call.args:
+        return False
+    return text_of(call.args[0]).strip() in catalogue.guard_attributes
+
+
+def guarded_nodes(func: Function, catalogue: Catalogue) -> set[int]:
+    """CFG nodes only reached on the CoCo side of a guard test (true side of
+    ``if (cc_platform_has(...))``, false side of ``if (!cc_platform_has(...))``)."""
+    guarded_edges: set[tuple[int, int]] = set()
+    for node in func.cfg.nodes:
+        if node.kind != "cond" or node.ast is None:
+            continue
+        for edge in node.succ:
+            if edge.kind not in ("true", "false"):
+                continue
+            cond = strip(edge.cond)
+            negated = False
+            while (
+                cond is not None
+                and cond.type == "unary_expression"
+                and text_of(cond.child_by_field_name("operator")) == "!"
+            ):
+                negated = not negated
+                cond = strip(cond.child_by_field_name("argument"))
+            if cond is None:
+                continue
+            call = as_call(cond)
+            if (
+                call is not None
+                and is_coco_guard(call, catalogue)
+                and ((edge.kind == "true") != negated)
+            ):
+                guarded_edges.add((node.id, edge.dst))
+    out: set[int] = set()
+    for src, dst in guarded_edges:
+        # dominated by the guard edge: reachable through it, not reachable around it
+        around = _reachable_without(func, src, dst)
+        out |= func.cfg.reachable_from(dst) - around
+    return out
+
+
+def _reachable_without(func: Function, src: int, dst: int) -> set[int]:
+    seen = {ENTRY}
+    stack = [ENTRY]
+    while stack:
+        cur = stack.pop()
+        for edge in func.cfg.nodes[cur].succ:
+            if (cur, edge.dst) == (src, dst) or edge.dst in seen:
+                continue
+            seen.add(edge.dst)
+            stack.append(edge.dst)
+    return seen
+
+
 def is_cc_aware(func: Function, fa: FileAnalysis) -> bool:
+    """The function converts memory or tests a CoCo guard."""
     if func.events_of("conversion"):
         return True
-    guards = set(fa.catalogue.guard_functions) | set(fa.catalogue.guard_predicates)
-    return any(c.name in guards for _n, c in func.calls()) or any(
-        c.name in guards for c in calls_in(func.node)
-    )
+    return any(is_coco_guard(c, fa.catalogue) for c in calls_in(func.node))
