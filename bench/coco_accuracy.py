@@ -10,7 +10,7 @@ This script audits the listed tree directories and fixture files with the engine
 * a label entry with no finding: false negative;
 * any other CoCo-rule finding, in a labelled function or not: false positive.
 
-Usage: python3 bench/coco_accuracy.py [--tree DIR] [--json]
+Usage: python3 bench/coco_accuracy.py [--tree DIR] [--json] [--profile]
 Prints precision/recall per rule and overall, every mismatch, and the audit wall time
 (target: no mismatches, audit under 30 s). Exit status 1 when there is a mismatch.
 """
@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
     parser.add_argument("--json", action="store_true", help="print figures as JSON")
+    parser.add_argument(
+        "--profile", action="store_true", help="also time each rule alone over the corpus"
+    )
     args = parser.parse_args(argv)
     from patchbot.kernel.tree import resolve_tree
 
@@ -170,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     findings, errors = run_rules(corpus.rules, files)
     seconds = time.perf_counter() - start
     result = score(corpus, findings, files)
+    if args.profile:
+        for rule in corpus.rules:
+            begin = time.perf_counter()
+            run_rules([rule], files)
+            sys.stdout.write(f"time {rule:28} {time.perf_counter() - begin:6.2f} s (warm caches)\n")
     if args.json:
         figures = {
             rule: dict(zip(("tp", "fp", "fn"), result.per_rule(rule), strict=True))
