@@ -223,3 +223,26 @@ def test_review_reply_quotes_the_hunk_and_comments_under_it(result):
     assert ">  \t\tgoto err_free;\n> +\tfrob(dd);\n\nfrob() is forbidden here" in body
     assert body.rstrip().endswith("-- \npatchbot")
     assert "[PATCH 2/2] has no Signed-off-by [demo-signoff]" in second
+
+
+def test_review_quotes_commit_message_lines_first(result):
+    patch = result.series.patches[0]
+    patch.body = "Share the buffer with the host.\n\nSigned-off-by: Ada Example <ada@example.org>"
+    result.findings.append(
+        Finding(
+            rule="demo-signoff",
+            severity=Severity.WARNING,
+            path="COMMIT_MSG",
+            line=3,
+            message="say why the host needs the buffer",
+            patch="1/2",
+        )
+    )
+    body = review.reply_body(patch, [f for f in result.findings if f.patch == "1/2"])
+    lines = body.splitlines()
+    assert lines[1:4] == [
+        "> Share the buffer with the host.",
+        "",
+        "say why the host needs the buffer [demo-signoff]",
+    ]
+    assert lines[5].startswith("> diff --git")

@@ -16,6 +16,17 @@ from patchbot.series.model import DiffLine, FileDiff, Hunk, Patch
 
 CONTEXT_LINES = 3  # quoted lines before the commented one
 SIGNATURE = "-- \npatchbot"
+COMMIT_MSG = "COMMIT_MSG"  # pseudo path of commit-message findings (see patchbot.patterns)
+
+
+def _commit_text(patch: Patch, line: int) -> str | None:
+    """Line ``line`` of the commit message as `git commit` shows it: title, blank, body."""
+    if line == 1:
+        return patch.title or patch.subject
+    body = patch.body.split("\n")
+    if 3 <= line < len(body) + 3:
+        return body[line - 3]
+    return None
 
 
 def _locate(patch: Patch, finding: Finding) -> tuple[FileDiff, Hunk, int] | None:
@@ -57,6 +68,10 @@ def reply_body(patch: Patch, findings: list[Finding]) -> str:
     last_quoted: tuple[int, int] | None = None  # (id of hunk, index) quoted up to
     located = []
     for finding in findings:
+        quoted = _commit_text(patch, finding.line) if finding.path == COMMIT_MSG else None
+        if quoted is not None:  # the commit message comes first in the mail: so do its notes
+            out += [f"> {quoted}".rstrip(), "", *_comment(finding), ""]
+            continue
         where = _locate(patch, finding)
         if where is None:
             loose.append(finding)
