@@ -42,7 +42,11 @@ def render(result: LintResult) -> str:
     out: list[str] = []
     for patch, findings in group_by_patch(result.findings, result.series):
         if result.mode == "series":
-            out.append(patch_header(patch) if patch else "[series]")
+            if patch is not None:
+                out.append(patch_header(patch))
+            else:  # series-wide findings: under the cover letter when there is one
+                cover = result.series.cover if result.series else None
+                out.append(patch_header(cover) if cover else "[series]")
         for finding in findings:
             out.extend(format_finding(finding))
     for error in result.errors:
