@@ -108,7 +108,7 @@ References
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
@@ -125,7 +125,7 @@ RULE = Rule(
         "window_tokens": 18,  # k-gram length hashed
         "winnow_window": 4,  # keep the minimum hash of every 4 consecutive k-grams
         "max_gap_tokens": 14,  # extra tokens one copy may have (an 'rc =' and its check)
-        "min_lines": 5,
+        "min_lines": 6,
         "min_statements": 4,
         "min_shared_identifiers": 0.5,
         "max_positions_per_hash": 8,  # ubiquitous shapes are skipped, keeps it linear
@@ -170,15 +170,43 @@ def _normal_form(tok: Token) -> str:
     return tok.text
 
 
+def _data_braces(tokens: Sequence[Token]) -> set[int]:
+    """Indexes of tokens inside initializers (``= {...}``) and struct/union/enum bodies.
+
+    Tables of ops and module boilerplate look alike in every driver; they are data, not
+    logic worth a helper.
+    """
+    inside: set[int] = set()
+    stack: list[bool] = []  # per open brace: is it data?
+    for i, tok in enumerate(tokens):
+        if tok.text == "{":
+            before = [t.text for t in tokens[max(0, i - 3) : i]]
+            is_data = (
+                (stack and stack[-1])
+                or (before[-1:] == ["="])
+                or (not stack and any(w in ("struct", "union", "enum") for w in before))
+            )
+            stack.append(bool(is_data))
+        if stack and stack[-1]:
+            inside.add(i)
+        if tok.text == "}" and stack:
+            stack.pop()
+    return inside
+
+
 def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     tokens, _comments = scan(sf.text)
+    data = _data_braces(tokens)
     kept: list[Token] = []
     run_id: list[int] = []
     run = 0
     depth = 0
     prev_line = None
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         if not line_counts(sf.added, tok.line):
+            continue
+        if i in data:
+            run += 1
             continue
         if tok.text == "{":
             depth += 1

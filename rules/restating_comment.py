@@ -63,6 +63,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from patchbot.api import Context, Finding, Rule, Severity
+from patchbot.cparse.parse import function_at
 from patchbot.patterns import (
     Comment,
     Token,
@@ -193,6 +194,16 @@ def _code_around(lines: list[str], comment: Comment) -> tuple[bool, bool]:
     return before, after
 
 
+def _in_function_body(text: str, complete: bool, lines: list[str], comment: Comment) -> bool:
+    span = function_at(text, comment.start_line)
+    if span is not None:
+        return comment.start_line > span.body_start_line
+    # A hunk-only post-image often lacks the function header: an indented comment in
+    # it is taken to sit in a body (kernel style starts top-level comments in column 1).
+    line = lines[comment.start_line - 1] if comment.start_line <= len(lines) else ""
+    return not complete and line[:1] in ("\t", " ")
+
+
 def check(ctx: Context) -> Iterable[Finding]:
     if ctx.file is None:
         return
@@ -211,6 +222,8 @@ def check(ctx: Context) -> Iterable[Finding]:
         words = _content_words(body)
         if len(words) < int(opts["min_words"]):
             continue
+        if not _in_function_body(ctx.file.text, ctx.file.complete, lines, comment):
+            continue  # only comments on statements; headers and members document an API
         before, after = _code_around(lines, comment)
         if before:
             continue  # a trailing comment on a code line describes that line, not the next
