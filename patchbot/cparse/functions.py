@@ -16,7 +16,6 @@ from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
 from patchbot.cparse.cfg import Cfg
 from patchbot.cparse.exprs import (
     Call,
-    as_call,
     assigned_name,
     assignment_value,
     buffer_key,
@@ -282,4 +281,4 @@ def call_named(node: Node | None, names: set[str]) -> Call | None:
     return next((c for c in calls_in(node) if c.name in names), None)
 
 
-__all__ = ["FileAnalysis", "Function", "MemEvent", "analyze_file", "as_call", "text_of"]
+__all__ = ["FileAnalysis", "Function", "MemEvent", "analyze_file", "build_events", "call_named"]

@@ -17,8 +17,8 @@ from patchbot.cparse.catalogue import ApiEntry, Catalogue
 from patchbot.cparse.exprs import (
     assigned_name,
     assignment_value,
-    buffer_key,
     identifiers_in,
+    result_variable,
     strip,
     text_of,
 )
@@ -76,8 +76,6 @@ def _returned_exprs(func: Function) -> list[str]:
 
 
 def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
-    from patchbot.cparse.exprs import result_variable
-
     returned = set(_returned_exprs(func))
     calls = [c for _nid, c in func.calls()]
     converted_params: set[int] = set()
@@ -130,4 +128,4 @@ def summarise(functions: list[Function], base: Catalogue) -> dict[str, ApiEntry]
     return found
 
 
-__all__ = ["buffer_key", "summarise"]
+__all__ = ["summarise"]
