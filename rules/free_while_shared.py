@@ -67,7 +67,8 @@ from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
 from patchbot.cparse.coco import converts_key, decrypted_memory, file_hits, names_a_field
-from patchbot.cparse.functions import analyze_file
+from patchbot.cparse.exprs import text_of
+from patchbot.cparse.functions import Function, analyze_file
 
 RULE = Rule(
     id="free-while-shared",
@@ -99,12 +100,34 @@ def _same_function(ctx: Context) -> Iterable[Finding]:
         )
 
 
+_STATE_WORDS = ("decrypt", "shared", "unencrypt")
+
+
+def _tracks_shared_state(func: Function) -> bool:
+    """Does a branch test a struct flag like ->decrypted or ->cc_shared?  Such code
+    (the vmbus gpadl fix) frees only when the flag says the memory is private."""
+    for node in func.cfg.nodes:
+        if node.kind != "cond" or node.ast is None:
+            continue
+        stack = [node.ast]
+        while stack:
+            cur = stack.pop()
+            if cur.type == "field_identifier" and any(
+                w in text_of(cur).lower() for w in _STATE_WORDS
+            ):
+                return True
+            stack.extend(cur.named_children)
+    return False
+
+
 def _across_functions(ctx: Context, already: set[int]) -> Iterable[Finding]:
     assert ctx.file is not None
     kept = decrypted_memory(ctx.file.text)
     if not kept:
         return
     for func in analyze_file(ctx.file.text).functions:
+        if _tracks_shared_state(func):
+            continue
         for event in func.events_of("free"):
             origin = kept.get(event.key or "") if names_a_field(event) else None
             if origin is None or origin.function == func.name or event.line in already:
