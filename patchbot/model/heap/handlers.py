@@ -251,8 +251,7 @@ def _at_site(handler: Handler) -> Handler:
         try:
             return handler(s, ev)
         except SiteViolation as exc:
-            ev.note = f"{exc.note}; made by {ev.api}" if exc.note else ev.api
-            ev.api = f"{ev.api} [{ev.func}]"
+            ev.note = f"{exc.note}, through what was made here" if exc.note else ""
             ev.func, ev.line = exc.site.func, exc.site.line
             raise ViolationError(exc.violation) from None
 

@@ -1,0 +1,175 @@
+"""The system-heap model on the real drivers/dma-buf/heaps/system_heap.c (6.1 tree).
+
+The driver is compiled unmodified (or patched by a fixture series with `patch -p1`)
+against the heap shim with gcc, and booted through every heap-user scenario on none,
+tdx and snp, clean and with each single fault injected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchbot.model.build import BuildResult, build_driver
+from patchbot.model.heap.harness import HARNESS
+from patchbot.model.runner import run_one
+from patchbot.validate.boot import PLATFORMS, boot
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "model" / "system_heap"
+SERIES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
+SOURCE = HARNESS.source
+
+pytestmark = [pytest.mark.kernel_tree, pytest.mark.slow]
+
+
+def finding_keys(report) -> set[str]:
+    return {f"{f.rule} {f.path}:{f.line}" for f in report.findings}
+
+
+def expected_keys(series: Path) -> set[str]:
+    return {ln.strip() for ln in (series / "expected").read_text().splitlines() if ln.strip()}
+
+
+def apply_with_patch(series: Path, kernel_tree: Path, scratch: Path) -> Path:
+    """Apply a fixture series to a scratch copy of the driver with patch -p1, in order."""
+    dest = scratch / SOURCE
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(kernel_tree / SOURCE, dest)
+    for mail in sorted(series.glob("*.patch")):
+        proc = subprocess.run(
+            ["patch", "-p1", "--batch", "--forward", "-d", str(scratch), "-i", str(mail)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, f"{mail.name} does not apply: {proc.stdout}{proc.stderr}"
+    return dest
+
+
+def patched_copy(kernel_tree: Path, tmp_path: Path, old: str, new: str) -> Path:
+    """The real driver with one edit, as a scratch file (the tree is never modified)."""
+    text = (kernel_tree / SOURCE).read_text()
+    assert text.count(old) == 1, f"edit anchor not found once in {SOURCE}: {old!r}"
+    dest = tmp_path / SOURCE
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text.replace(old, new))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def booted(kernel_tree, tmp_path_factory):
+    """Boot a fixture series once per module: each is a full matrix of runs."""
+    reports = {}
+
+    def _boot(name: str):
+        if name not in reports:
+            driver = apply_with_patch(FIXTURES / name, kernel_tree, tmp_path_factory.mktemp(name))
+            reports[name] = boot("system-heap", kernel_tree, PLATFORMS, driver)
+        return reports[name]
+
+    return _boot
+
+
+def test_unmodified_heap_is_clean_on_every_profile_and_single_fault(kernel_tree):
+    report = boot("system-heap", kernel_tree, PLATFORMS)
+    assert report.build_failure is None
+    assert report.findings == [], [f.message for f in report.findings]
+    assert report.matrix is not None
+    runs = report.matrix.runs
+    assert {r.platform for r in runs} == set(PLATFORMS)
+    assert {r.scenario for r in runs} == set(HARNESS.scenarios())
+    faults = {r.fault.kind for r in runs if r.fault}
+    assert {"allocation", "user-map", "dma-map"} <= faults
+    # without the CoCo heap, the 6.1 driver never converts memory
+    assert all(r.counts.get("conversion", 0) == 0 for r in runs if r.fault is None)
+
+
+@pytest.mark.parametrize("series", SERIES, ids=lambda p: p.name)
+def test_cc_shared_series_gives_exactly_its_expected_violations(series, booted):
+    report = booted(series.name)
+    assert report.build_failure is None, report.build_failure
+    assert finding_keys(report) == expected_keys(series)
+    violating = {r.platform for r in report.matrix.violations}
+    # the shared heap exists only with memory encryption, so 'none' stays clean
+    assert violating <= {"tdx", "snp"}
+    if expected_keys(series):
+        assert violating == {"tdx", "snp"}
+        assert all(f.trace for f in report.findings)
+
+
+def test_cc_shared_heap_converts_only_on_coco_profiles(booted):
+    report = booted("cc-shared")
+    clean = [r for r in report.matrix.runs if r.fault is None]
+    conversions = {
+        platform: sum(r.counts.get("conversion", 0) for r in clean if r.platform == platform)
+        for platform in PLATFORMS
+    }
+    assert conversions["none"] == 0
+    assert conversions["tdx"] > 0 and conversions["snp"] > 0
+    # every conversion call fails once in turn on tdx and snp
+    assert any(r.fault and r.fault.kind == "conversion" for r in report.matrix.runs)
+
+
+def test_call_the_shim_lacks_is_a_result_naming_the_symbol(kernel_tree, tmp_path):
+    driver = patched_copy(
+        kernel_tree,
+        tmp_path,
+        "\tbuffer->len = len;\n",
+        "\tbuffer->len = len;\n\tdma_resv_init(NULL);\n",
+    )
+    report = boot("system-heap", kernel_tree, PLATFORMS, driver)
+    assert report.build_failure is not None
+    assert "dma_resv_init" in report.build_failure.missing
+    assert [f.rule for f in report.findings] == ["shim-needs-symbol"]
+    assert "the shim needs dma_resv_init" in report.findings[0].message
+
+
+def test_driver_that_never_returns_is_a_hang_with_its_last_events(kernel_tree, tmp_path):
+    driver = patched_copy(
+        kernel_tree,
+        tmp_path,
+        '\texp_info.name = "system";\n',
+        '\tfor (;;)\n\t\tkfree(kzalloc(8, GFP_KERNEL));\n\texp_info.name = "system";\n',
+    )
+    built = build_driver(driver, kernel_tree, HARNESS.shim, SOURCE)
+    assert isinstance(built, BuildResult), built
+    result = run_one(HARNESS, built.so_path, "tdx", "alloc-release", time_limit=1.0)
+    assert result.violation is not None and result.violation.name == "hang"
+    assert result.violation.trace[-1].func == "system_heap_create"
+
+
+def test_validate_cli_reports_the_violation_and_exits_1(run_cli, kernel_tree):
+    series = FIXTURES / "cc-shared-no-mmap-decrypt"
+    code, out, _ = run_cli("validate", str(series), "--platform", "snp")
+    assert code == 1
+    assert "shared-read-through-encrypted-mapping" in out
+    assert f"{SOURCE}:{expected_keys(series).pop().rsplit(':', 1)[1]}" in out
+
+
+def test_tree_without_the_heap_is_an_input_error(run_cli, tmp_path):
+    (tmp_path / "include" / "uapi").mkdir(parents=True)
+    code, _, err = run_cli("boot", "--driver", "system-heap", "--tree", str(tmp_path))
+    assert code == 2
+    assert "system_heap.c" in err and len(err.strip().splitlines()) == 1
+
+
+def test_series_that_does_not_apply_is_an_input_error(run_cli, kernel_tree, tmp_path):
+    text = (kernel_tree / SOURCE).read_text().splitlines(keepends=True)
+    edited = [ln.replace("orders[] = {8, 4, 0}", "orders[] = {9, 4, 0}") for ln in text]
+    # a diff made against a file that is not the tree's: its context does not match
+    wrong_base = [ln.replace("LOW_ORDER_GFP (", "LOW_ORDER_GFP  (") for ln in text]
+    diff = difflib.unified_diff(wrong_base, edited, f"a/{SOURCE}", f"b/{SOURCE}", n=3)
+    patch = tmp_path / "bad.patch"
+    patch.write_text("".join(diff))
+    code, _, err = run_cli("validate", str(patch))
+    assert code == 2
+    assert "does not apply" in err
+
+
+def test_fixture_series_never_touch_the_cached_tree(kernel_tree):
+    assert shutil.which("patch"), "patch(1) is required to apply series"
+    text = (kernel_tree / SOURCE).read_text()
+    assert "cc_shared" not in text
