@@ -2,8 +2,9 @@
 
 What it does
 ------------
-In a virtio driver (a file under drivers/virtio/, one that includes a linux/virtio*.h
-header, or one that calls virtio_has_feature()/virtio_cread()), it looks for added code
+In a virtio driver (a file under drivers/virtio/, or one that includes a linux/virtio*.h
+header and calls virtio_has_feature()/virtio_cread() or uses a struct virtio_device),
+it looks for added code
 that branches on cc_platform_has(...).  If the same function does not also check a
 virtio feature bit (virtio_has_feature(..., VIRTIO_*_F_*)), and no function in the file
 checks a feature bit whose name speaks of confidential computing (COCO, CC, ENCRYPT,
@@ -25,7 +26,7 @@ Example
 #include <linux/virtio.h>
 #include <linux/cc_platform.h>
 
-static int demo_virtio_plug(struct demo_vdev *dv, u64 addr, u64 size)
+static int demo_virtio_plug(struct virtio_device *vdev, u64 addr, u64 size)
 {
         if (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))
                 return demo_set_encrypted(addr, size);
@@ -39,9 +40,9 @@ Use instead
 #include <linux/virtio.h>
 #include <linux/cc_platform.h>
 
-static int demo_virtio_plug(struct demo_vdev *dv, u64 addr, u64 size)
+static int demo_virtio_plug(struct virtio_device *vdev, u64 addr, u64 size)
 {
-        if (virtio_has_feature(dv->vdev, VIRTIO_DEMO_F_COCO) &&
+        if (virtio_has_feature(vdev, VIRTIO_DEMO_F_COCO) &&
             cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))
                 return demo_set_encrypted(addr, size);
         return 0;
@@ -89,9 +90,19 @@ _CHECKS = frozenset({"virtio_has_feature", "__virtio_test_bit"})
 
 
 def _is_virtio_driver(path: str, text: str, tokens: Sequence[Token]) -> bool:
-    if "drivers/virtio/" in path or _VIRTIO_INCLUDE_RE.search(text):
+    """drivers/virtio/, or a file that includes a virtio header and drives a device
+    (calls virtio_has_feature()/virtio_cread() or uses struct virtio_driver/virtio_device).
+    Arch code that merely includes virtio_config.h to set a policy is not a driver."""
+    if "drivers/virtio/" in path:
         return True
-    return any(t.text in _VIRTIO_CALLS for t in tokens)
+    if not _VIRTIO_INCLUDE_RE.search(text):
+        return False
+    for i, tok in enumerate(tokens):
+        if tok.text in _VIRTIO_CALLS:
+            return True
+        if tok.text in ("virtio_driver", "virtio_device") and i and tokens[i - 1].text == "struct":
+            return True
+    return False
 
 
 def _device_name(path: str) -> str:

@@ -2,8 +2,11 @@
 
 What it does
 ------------
-For each function it gathers the words of its added comments (including the comment
-block just above it) and of its added identifiers.  When one of them uses a term from
+In confidential-computing memory code (a file that converts memory, tests
+cc_platform_has() or speaks of TDX/SNP/CoCo; see ``coco_markers``), for each function it
+gathers the words of its added comments (including the comment block just above it) and
+of its added identifiers.  A use counts only next to a memory word (memory, page, range,
+block, plugged...), so "accept the features" is left alone.  When one of them uses a term from
 the ``terms`` option, the function must call one of the functions that term stands for;
 otherwise the rule asks where that happens.  The default term is memory *acceptance*:
 only accept_memory() and the TDX/SEV-SNP accept helpers accept memory, so a function
@@ -71,6 +74,18 @@ RULE = Rule(
     summary="a term in a comment or name (e.g. 'accept') does not match what the code calls",
     confidence="heuristic",
     options={
+        # lower-case text that marks a file as CoCo memory code; elsewhere "accept"
+        # means too many other things (features, connections, interrupts)
+        "coco_markers": [
+            "set_memory_encrypted",
+            "set_memory_decrypted",
+            "cc_platform_has",
+            "accept_memory",
+            "coco",
+            "tdx",
+            "sev_snp",
+            "snp_",
+        ],
         "terms": [
             {
                 "term": "acceptance",
@@ -87,8 +102,34 @@ RULE = Rule(
                 ],
                 # calls that are mistaken for it, named in the message when present
                 "lookalikes": ["encrypted", "encrypt", "private"],
+                # a use counts only next to one of these words ("accept features" is
+                # virtio feature negotiation, not memory acceptance)
+                "context": [
+                    "memory",
+                    "mem",
+                    "page",
+                    "pages",
+                    "pfn",
+                    "range",
+                    "block",
+                    "blocks",
+                    "subblock",
+                    "subblocks",
+                    "sb",
+                    "mb",
+                    "bb",
+                    "chunk",
+                    "chunks",
+                    "plugged",
+                    "hotplugged",
+                    "private",
+                    "encrypted",
+                    "addr",
+                    "phys",
+                    "unaccepted",
+                ],
             }
-        ]
+        ],
     },
 )
 
@@ -110,10 +151,13 @@ def _calls(tokens: Sequence[Token], span: FunctionSpan) -> list[str]:
 _NEGATIONS = frozenset({"not", "never", "no", "without", "nothing", "isn"})
 
 
-def _affirms(prose: list[str], words: set[str]) -> bool:
-    """A comment uses the term for what the code does: "never accepted" does not count."""
+def _affirms(prose: list[str], words: set[str], context: set[str]) -> bool:
+    """A comment uses the term for memory: "never accepted" and "accept the features"
+    do not count; a context word must sit within four words of the term."""
     for i, word in enumerate(prose):
-        if word in words and not _NEGATIONS & set(prose[max(0, i - 2) : i]):
+        if word not in words or _NEGATIONS & set(prose[max(0, i - 2) : i]):
+            continue
+        if not context or context & set(prose[max(0, i - 4) : i + 5]):
             return True
     return False
 
@@ -132,13 +176,14 @@ def _leading_comment_start(comments: Sequence[Comment], span: FunctionSpan) -> i
 def _term_uses(
     added: frozenset[int],
     words: set[str],
+    context: set[str],
     tokens: Sequence[Token],
     comments: Sequence[Comment],
 ) -> list[int]:
     """Counted lines where one of the comments or identifiers given uses ``words``."""
     lines: list[int] = []
     for comment in comments:
-        if _affirms(prose_words(comment.body), words):
+        if _affirms(prose_words(comment.body), words, context):
             lines.extend(
                 ln
                 for ln in range(comment.start_line, comment.end_line + 1)
@@ -148,7 +193,7 @@ def _term_uses(
         if (
             tok.kind == "id"
             and line_counts(added, tok.line)
-            and any(w in words for w in split_identifier(tok.text))
+            and _affirms(split_identifier(tok.text), words, context)
         ):
             lines.append(tok.line)
     return sorted(set(lines))
@@ -164,6 +209,8 @@ def check(ctx: Context) -> Iterable[Finding]:
         return
     opts = {**RULE.options, **ctx.options}
     lowered = ctx.file.text.lower()
+    if not any(marker in lowered for marker in opts["coco_markers"]):
+        return  # the terms are only precise in CoCo memory code
     terms = [t for t in opts["terms"] if any(w.lower() in lowered for w in t["words"])]
     if not terms:
         return  # the common case: the file never uses any of the terms
@@ -179,12 +226,15 @@ def check(ctx: Context) -> Iterable[Finding]:
         calls: list[str] | None = None
         for term in terms:
             words = {w.lower() for w in term["words"]}
-            uses = _term_uses(ctx.file.added, words, own_tokens, own_comments)
+            context = {w.lower() for w in term.get("context", [])}
+            uses = _term_uses(ctx.file.added, words, context, own_tokens, own_comments)
             if not uses:
                 continue
             if calls is None:
                 calls = _calls(own_tokens, span)
             call_words = {w for name in calls for w in split_identifier(name)}
+            if span.name in term["calls"]:
+                continue  # the function is one of the implementations of the term
             if set(term["calls"]) & set(calls) or words & call_words:
                 continue  # it does call what the term names (directly or via a helper)
             lookalike_words = set(term.get("lookalikes", []))
