@@ -41,11 +41,12 @@ def to_findings(
     """One Finding per violation, placed at the last driver line of its trace.
 
     With ``dedupe`` the same (violation, driver line) found on several runs is reported
-    once, on its first platform/fault (clean runs sort first).
+    once, with the trace and fault of its first run (pass clean runs first) and
+    ``platform`` listing every platform it occurred on ("tdx,snp"), so nothing is
+    hidden.  Without it there is one finding per (violation, line, platform).
     """
     funcs = driver_functions(source_text)
-    seen: set[tuple[str, int, str | None]] = set()
-    findings: list[Finding] = []
+    by_key: dict[tuple[str, int, str | None], Finding] = {}
     for run in results:
         v = run.violation
         if v is None:
@@ -54,23 +55,22 @@ def to_findings(
         driver_locs = [loc for loc in trace if loc.path == path]
         anchor = driver_locs[-1] if driver_locs else None
         line = anchor.line if anchor else 1
-        func = anchor.function if anchor else None
-        key = (v.name, line, run.platform if not dedupe else None)
-        if key in seen:
+        key = (v.name, line, None if dedupe else run.platform)
+        seen = by_key.get(key)
+        if seen is not None:
+            platforms = (seen.platform or "").split(",")
+            if run.platform not in platforms:
+                seen.platform = ",".join([*platforms, run.platform])
             continue
-        seen.add(key)
-        fault = run.fault.describe() if run.fault else "none"
-        findings.append(
-            Finding(
-                rule=v.name,
-                severity=Severity.ERROR,
-                message=f"[{run.scenario}/{run.platform}, fault {fault}] {v.message}",
-                path=path,
-                line=line,
-                function=func,
-                trace=trace,
-                platform=run.platform,
-                fault=fault,
-            )
+        by_key[key] = Finding(
+            rule=v.name,
+            severity=Severity.ERROR,
+            message=f"[{run.scenario}] {v.message}",
+            path=path,
+            line=line,
+            function=anchor.function if anchor else None,
+            trace=trace,
+            platform=run.platform,
+            fault=run.fault.describe() if run.fault else "none",
         )
-    return findings
+    return list(by_key.values())

@@ -1,4 +1,11 @@
-"""Print boot/validate results with the report formats `lint` uses."""
+"""Print boot/validate results with the report formats `lint` uses (patchbot/report/).
+
+Model findings go through the same renderers as lint findings, so `--format text` is
+gcc style (``path:line:col: error: message [violation]``) with the event trace and the
+platform(s) and fault schedule under each finding.  How many runs the model made is a
+separate one-line-per-driver summary (`summary`) that the commands print to stderr, so
+stdout stays exactly the shared format.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +15,22 @@ from patchbot.validate.boot import BootReport
 
 
 def emit(reports: Sequence[BootReport], fmt: str) -> str:
-    findings = [f for r in reports for f in r.findings]
-    if fmt != "text":
-        from patchbot.engine import LintResult
-        from patchbot.report import render
+    from patchbot.engine import LintResult
+    from patchbot.report import render
 
-        return render(LintResult(findings=findings, mode="files"), fmt)
+    findings = [f for r in reports for f in r.findings]
+    return render(LintResult(findings=findings, mode="files"), fmt)
+
+
+def summary(reports: Sequence[BootReport]) -> str:
     lines = []
     for r in reports:
-        runs = len(r.matrix.runs) if r.matrix else 0
-        secs = r.matrix.seconds if r.matrix else 0.0
-        lines.append(f"{r.driver}: {runs} runs in {secs:.2f} s, {len(r.findings)} violation(s)")
-        for f in r.findings:
-            lines.append(f"{f.path}:{f.line}: {f.rule}: {f.message}")
-            for loc in f.trace[-8:]:
-                where = f"{loc.path}:{loc.line}" if loc.line else loc.path
-                lines.append(f"    {where} {loc.function or ''}: {loc.note}")
+        if r.matrix is None:
+            lines.append(f"{r.driver}: not booted (the patched file does not build)")
+            continue
+        faults = sum(1 for run in r.matrix.runs if run.fault is not None)
+        lines.append(
+            f"{r.driver}: {len(r.matrix.runs)} runs ({faults} with an injected fault) "
+            f"in {r.matrix.seconds:.2f} s, {len(r.findings)} violation(s)"
+        )
     return "\n".join(lines) + "\n"
