@@ -7,6 +7,7 @@ tdx and snp, clean and with each single fault injected.
 
 from __future__ import annotations
 
+import ctypes
 import difflib
 import shutil
 import subprocess
@@ -14,9 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from patchbot.model.bridge import Session
 from patchbot.model.build import BuildResult, build_driver
 from patchbot.model.heap.harness import HARNESS
+from patchbot.model.heap.scenarios import LARGE, configure
 from patchbot.model.runner import run_one
+from patchbot.model.state import PLATFORMS as PLATFORMS_BY_NAME
+from patchbot.model.state import PageModel
 from patchbot.validate.boot import PLATFORMS, boot
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "model" / "system_heap"
@@ -173,3 +178,33 @@ def test_fixture_series_never_touch_the_cached_tree(kernel_tree):
     assert shutil.which("patch"), "patch(1) is required to apply series"
     text = (kernel_tree / SOURCE).read_text()
     assert "cc_shared" not in text
+
+
+def test_events_carry_real_driver_lines_and_mmap_windows_map_the_right_pages(kernel_tree, tmp_path):
+    """Drive a private copy of the built driver in-process and read its events."""
+    built = build_driver(kernel_tree / SOURCE, kernel_tree, HARNESS.shim, SOURCE)
+    assert isinstance(built, BuildResult), built
+    private_so = tmp_path / "heap-private.so"  # its own static state, not the runner's
+    shutil.copy(built.so_path, private_so)
+    lib = ctypes.CDLL(str(private_so))
+    model = PageModel(PLATFORMS_BY_NAME["tdx"])
+    session = Session(model, {}, HARNESS.fault_kinds)
+    session.handlers = HARNESS.setup(model)
+    session.attach(lib)
+    configure(lib)
+    assert lib.pbu_boot() == 0
+    buf = lib.pbu_alloc(0, LARGE)
+    assert buf >= 0
+    assert lib.pbu_mmap(buf, 254, 4) >= 0  # the last two pages of the 1 MiB chunk + two more
+
+    allocs = [ev for ev in session.events if ev.api == "alloc_pages"]
+    assert [ev.args[0] for ev in allocs] == [8, 4, 0, 0]  # orders, largest first
+    chunks = [ev.result for ev in allocs]
+    remaps = [ev.args[1] for ev in session.events if ev.api == "remap_pfn_range"]
+    assert remaps == [chunks[0] + 254, chunks[0] + 255, chunks[1], chunks[1] + 1]
+
+    source = (kernel_tree / SOURCE).read_text().splitlines()
+    for ev in (allocs[0], next(e for e in session.events if e.api == "remap_pfn_range")):
+        call = ev.api + "("
+        assert call in source[ev.line - 1], f"{ev.func}:{ev.line} is not a {call} line"
+    assert allocs[0].func == "alloc_largest_available"
