@@ -208,3 +208,24 @@ def test_events_carry_real_driver_lines_and_mmap_windows_map_the_right_pages(ker
         call = ev.api + "("
         assert call in source[ev.line - 1], f"{ev.func}:{ev.line} is not a {call} line"
     assert allocs[0].func == "alloc_largest_available"
+
+
+@pytest.mark.parametrize(
+    ("series", "expected"),
+    [("cc-shared", None), ("cc-shared-no-mmap-decrypt", "shared-read-through-encrypted-mapping")],
+)
+def test_vm_insert_page_uses_the_vma_protection(series, expected, kernel_tree, tmp_path):
+    """The same heap with mmap built on vm_insert_page() instead of remap_pfn_range()."""
+    driver = apply_with_patch(FIXTURES / series, kernel_tree, tmp_path)
+    text = driver.read_text()
+    remap = (
+        "remap_pfn_range(vma, addr, page_to_pfn(page), PAGE_SIZE,\n"
+        "\t\t\t\t      vma->vm_page_prot);"
+    )
+    assert text.count(remap) == 1
+    driver.write_text(text.replace(remap, "vm_insert_page(vma, addr, page);"))
+    built = build_driver(driver, kernel_tree, HARNESS.shim, SOURCE)
+    assert isinstance(built, BuildResult), built
+    result = run_one(HARNESS, built.so_path, "tdx", "mmap-access")
+    assert result.counts.get("user-map", 0) > 0
+    assert (result.violation.name if result.violation else None) == expected

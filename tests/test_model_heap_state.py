@@ -168,3 +168,14 @@ def test_unmapping_what_was_never_mapped():
     with pytest.raises(ViolationError) as exc:
         heap.vunmap(0x1000)
     assert violation_name(exc) == "bad-vunmap"
+
+
+def test_kmalloc_never_freed_is_a_leak_at_its_site():
+    heap = heap_on("none")
+    heap.kmallocs[0x5000] = Site("system_heap_attach", 90)
+    with pytest.raises(SiteViolation) as exc:
+        heap.check_leaks()
+    assert exc.value.violation.name == "kmalloc-leak"
+    assert exc.value.site == Site("system_heap_attach", 90)
+    heap.kmallocs.clear()
+    heap.check_leaks()
