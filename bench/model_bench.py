@@ -1,6 +1,9 @@
 """Print model figures for virtio-mem: build time, scenarios, fault runs, wall times.
 
-Run: python3 bench/model_bench.py [--tree T]
+With --qemu also the real-kernel figures: the (cached) tinyconfig build, the rebuild
+for a new one-line series (hard-link tree copy + object copy + make), and QEMU boots.
+
+Run: python3 bench/model_bench.py [--tree T] [--qemu]
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from patchbot.model.runner import run_matrix, run_one
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tree")
+    ap.add_argument("--qemu", action="store_true", help="also build and boot a real kernel")
     args = ap.parse_args()
     tree = resolve_tree(args.tree)
     harness = get("virtio-mem")
@@ -46,9 +50,9 @@ def main() -> None:
     built.so_path.unlink(missing_ok=True)
     fixture = Path(__file__).parent.parent / "tests/fixtures/model/virtio_mem/correct.patch"
     with tempfile.TemporaryDirectory() as tmp:
-        from patchbot.validate.apply import apply_series
+        from patchbot.validate.apply import apply_series, read_series
 
-        apply_series(fixture, tree, Path(tmp))
+        apply_series(read_series([str(fixture)]), tree, Path(tmp))
         patched = build_driver(Path(tmp) / harness.source, tree, harness.shim, harness.source)
     if isinstance(patched, BuildFailure):
         raise SystemExit(patched.message())
@@ -57,6 +61,37 @@ def main() -> None:
         f"CoCo fixture full matrix:  {len(full.runs)} runs in {full.seconds:.2f} s "
         f"({len(full.violations)} violations)"
     )
+    if args.qemu:
+        qemu_figures(tree)
+
+
+def qemu_figures(tree: Path) -> None:
+    from patchbot.kernel.build import build_kernel
+    from patchbot.validate.qemu import boot_qemu
+
+    start = time.monotonic()
+    base = build_kernel(tree)
+    print(f"kernel build (cache as found): {time.monotonic() - start:.1f} s")
+    src = "drivers/virtio/virtio_mem.c"
+    last = (tree / src).read_text().splitlines()
+    n = len(last)
+    patch = (
+        f"--- a/{src}\n+++ b/{src}\n@@ -{n - 2},3 +{n - 2},4 @@\n"
+        + "".join(f" {line}\n" for line in last[-3:])
+        + f"+/* bench {time.time()} */\n"
+    )
+    start = time.monotonic()
+    built = build_kernel(tree, [("bench.patch", patch)])
+    print(f"kernel rebuild, new series:    {time.monotonic() - start:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for what, image in (("unpatched", base.bzimage), ("patched", built.bzimage)):
+            boot = boot_qemu(image, Path(tmp))
+            print(
+                f"qemu boot ({what}):{' ' * (10 - len(what))}{boot.seconds:.1f} s, "
+                f"MemTotal +{boot.growth_kb} kB, virtio_mem bound to {boot.bound}, "
+                f"{len(boot.findings)} finding(s)"
+            )
+    shutil.rmtree(built.source_dir.parent)  # a one-off series: do not keep it cached
 
 
 if __name__ == "__main__":

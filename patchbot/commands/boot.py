@@ -1,29 +1,76 @@
-"""`patchbot boot`: build an unpatched driver from a tree and boot it in the model."""
+"""`patchbot boot`: boot an unpatched driver in the model, or a real kernel under QEMU."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS
+from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.drivers import DRIVERS
 from patchbot.validate.boot import PLATFORMS, boot
-from patchbot.validate.output import emit
+from patchbot.validate.output import emit, summary
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("boot", help="boot an unpatched driver in the CoCo memory model")
-    p.add_argument("--driver", required=True, choices=sorted(DRIVERS))
+    p = sub.add_parser(
+        "boot", help="boot a driver in the CoCo memory model (or a real kernel with --qemu)"
+    )
+    p.add_argument("--driver", choices=sorted(DRIVERS), help="driver to boot in the model")
     p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
     p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
     p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
+    p.add_argument(
+        "--qemu",
+        action="store_true",
+        help="build a real x86_64 kernel (tinyconfig + virtio-mem) and boot it under QEMU",
+    )
+    p.add_argument(
+        "--series",
+        action="append",
+        metavar="S",
+        help="with --qemu: apply this series (mbox, patch, directory, -) before building",
+    )
+    p.add_argument(
+        "--time-limit", type=float, default=240.0, help="with --qemu: seconds for the boot"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     tree = resolve_tree(args.tree)
+    if args.qemu:
+        return _run_qemu(args, tree)
+    if args.series:
+        raise InputError("--series needs --qemu (use `patchbot validate SERIES` for the model)")
+    if not args.driver:
+        raise InputError("boot needs --driver NAME (or --qemu for a real kernel)")
     platforms = PLATFORMS if args.platform == "all" else (args.platform,)
     report = boot(args.driver, tree, platforms)
+    sys.stderr.write(summary([report]))
     sys.stdout.write(emit([report], args.format))
     return EXIT_FINDINGS if report.findings else EXIT_CLEAN
+
+
+def _run_qemu(args: argparse.Namespace, tree: Path) -> int:
+    from patchbot.engine import LintResult
+    from patchbot.kernel.build import build_kernel
+    from patchbot.report import render
+    from patchbot.validate.apply import patch_texts, read_series
+    from patchbot.validate.qemu import boot_qemu
+
+    patches = patch_texts(read_series(args.series, sys.stdin.buffer)) if args.series else []
+    built = build_kernel(tree, patches)
+    # next to the build, so the console log named in the findings stays readable
+    result = boot_qemu(built.bzimage, built.build_dir.parent / "boot", time_limit=args.time_limit)
+    growth = result.growth_kb
+    sys.stderr.write(
+        f"kernel: {built.bzimage} (make {built.make_seconds:.1f} s, "
+        f"config {built.config_seconds:.1f} s); qemu boot {result.seconds:.1f} s; "
+        f"MemTotal {result.memtotal_kb} kB, grew {growth} kB over boot memory; "
+        f"virtio_mem bound to {', '.join(result.bound) or 'nothing'}; "
+        f"console {result.console_path}\n"
+    )
+    sys.stdout.write(render(LintResult(findings=result.findings, mode="files"), args.format))
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN
