@@ -6,7 +6,7 @@ wins; within one directory .patchbot.toml wins), or named with ``--config FILE``
 Keys::
 
     fail-on = "warning"            # error | warning | info | never
-    format = "text"                # text | json | sarif | b4 | review
+    format = "text"                # text | json | sarif | b4 | checkpatch | review
     rule-dirs = ["more-rules"]     # extra rule directories, relative to the file
     baseline = "patchbot-baseline.json"
 
@@ -36,7 +36,7 @@ from patchbot.errors import ConfigError
 CONFIG_NAME = ".patchbot.toml"
 PYPROJECT = "pyproject.toml"
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
-FORMATS = ("text", "json", "sarif", "b4", "review")
+FORMATS = ("text", "json", "sarif", "b4", "checkpatch", "review")
 TOP_KEYS = {"fail-on", "format", "rule-dirs", "baseline", "rules", "ignore"}
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}

@@ -229,3 +229,15 @@ def test_git_range_uses_whole_files(project, run_cli):
     doc = json.loads(out)
     assert doc["series"]["source"] == "git:HEAD~2..HEAD"
     assert [(f["patch"]["label"], f["line"]) for f in doc["findings"]] == [("1/2", 21)]
+
+
+def test_checkpatch_format_for_b4_prep_check(project, run_cli, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(PATCH1.read_bytes())))
+    code, out, err = run_cli("lint", "--format", "checkpatch", "-", *SELECT)
+    assert code == 1
+    assert out == "drivers/demo/demo_buf.c:21: WARNING: frob() is forbidden here [demo-call]\n"
+    # b4 prep --check turns every stderr line into a failure: keep it empty
+    assert err == ""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(PATCH1.read_bytes())))
+    code, out, err = run_cli("lint", "--format", "checkpatch", "-", "--select", "demo-signoff")
+    assert (code, out, err) == (0, "", "")

@@ -25,12 +25,17 @@ from patchbot.report import FORMATS, render
 
 log = logging.getLogger(__name__)
 
+QUIET_FORMATS = ("b4", "checkpatch")
+
 EPILOG = """\
 modes: patches (INPUT, -, --git) report only what each patch introduces; --file and
 --paths (audit) report everything in the files.
 
 exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error,
 3 internal error (a broken or crashing rule; the other rules still report).
+
+b4: review-perpatch-check-cmd = patchbot lint --format b4 -
+    prep-perpatch-check-cmd / am-perpatch-check-cmd = patchbot lint --format checkpatch -
 
 configuration: .patchbot.toml (searched upwards) or [tool.patchbot] in pyproject.toml:
 fail-on, format, rule-dirs, baseline, [rules.ID] enabled/severity/options, [[ignore]]
@@ -105,7 +110,7 @@ def build_engine(args: argparse.Namespace, config: Config, fmt: str) -> Engine:
         disable=_id_list(args.disable),
         select=_id_list(args.select),
     )
-    if fmt == "b4":
+    if fmt in QUIET_FORMATS:
         # b4 pipes one patch at a time into a check command: a series-wide rule would only
         # ever see a series with holes in it
         active = [r for r in active if r.loaded.rule.scope != "series"]
@@ -157,10 +162,17 @@ def run(args: argparse.Namespace) -> int:
     fail_on = args.fail_on or config.fail_on
     engine = build_engine(args, config, fmt)
     result = lint(args, engine)
+    # b4 check commands: stderr lines count as failures in b4 prep/am --check, and the
+    # report itself carries the warnings and errors
+    quiet = fmt in QUIET_FORMATS
     for warning in result.warnings:
-        sys.stderr.write(f"patchbot: warning: {warning}\n")
+        if quiet:
+            log.info("input warning: %s", warning)
+        else:
+            sys.stderr.write(f"patchbot: warning: {warning}\n")
     for error in result.errors:
-        sys.stderr.write(f"patchbot: internal error: {error}\n")
+        if not quiet:
+            sys.stderr.write(f"patchbot: internal error: {error}\n")
     if args.write_baseline:
         count = write_baseline(
             Path(args.write_baseline), result.findings + result.baselined_findings

@@ -1,11 +1,14 @@
 """b4 check-cmd JSON.
 
-b4 (``prep --check``, ``am --check``, review checks) pipes one patch message into a
-per-patch check command and reads a JSON list from its stdout.  Each entry has
+b4's review checks (``review-perpatch-check-cmd``) pipe one patch message into the
+command and read a JSON list (or one object) from its stdout.  Each entry has
 ``tool`` (the check's name), ``status`` (exactly "pass", "warn" or "fail"; b4 treats
 anything else as fail), ``summary`` (one short line), ``url`` (a link to more, or
 null) and ``details`` (free text; b4's built-in checkpatch handler stores a
-JSON-encoded list of ``{"status", "description"}`` there, and so do we).
+JSON-encoded list of ``{"status", "description"}`` there, and so do we).  Empty
+stdout with a non-zero exit code is a "fail" for b4, so there always is an entry.
+``prep --check`` and ``am --check`` read checkpatch-style text lines instead: use
+``--format checkpatch`` (report/checkpatch.py) for those.
 
 Status: any error finding or internal error -> fail; any warning -> warn; otherwise
 pass (questions, i.e. info findings, are listed in details but do not warn).
