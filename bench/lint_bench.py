@@ -296,6 +296,7 @@ def measure(directory: Path, profile: bool) -> dict[str, object]:
         profiler.enable()
     secs, result = run_patchbot(engine, directory)
     report: dict[str, object] = {
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
         "cpu": secs,
         "findings": len(result.findings),
         "timings": engine.timings,
@@ -365,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             secs = best[factor]["cpu"]
             print(
                 f"  {factor}x: {n_patches:4d} patches {n_added:6d} lines {secs:8.3f} s "
-                f"{secs / n_added * 1e6:7.1f} us/line"
+                f"{secs / n_added * 1e6:7.1f} us/line  peak RSS {best[factor]['rss_mb']} MB"
             )
 
         shares: dict[str, float] = best[1]["timings"]

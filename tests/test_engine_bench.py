@@ -29,4 +29,5 @@ def test_lint_bench_smoke(kernel_tree):
     assert "checkpatch.pl fastest: one perl run" in out
     assert re.search(r"ratio: patchbot is \d+\.\d+x faster", out)
     for factor in ("1x", "2x", "4x"):
-        assert re.search(rf"  {factor}: +\d+ patches +\d+ lines +\d+\.\d+ s +\d+\.\d+ us/line", out)
+        line = rf"  {factor}: +\d+ patches +\d+ lines +\d+\.\d+ s +\d+\.\d+ us/line"
+        assert re.search(line + r"  peak RSS \d+ MB", out)
