@@ -34,7 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def default_doc_path() -> Path:
     """docs/RULES.md beside the rules/ directory of a source checkout."""
-    return rules_dir().parent / "docs" / "RULES.md"
+    rules = rules_dir()
+    if rules.parent.name == "_bundled":  # an installed wheel has no docs/ to update
+        raise InputError("not running from a source checkout: give --output FILE")
+    return rules.parent / "docs" / "RULES.md"
 
 
 def _list(rules: list[LoadedRule], fmt: str) -> str:
