@@ -84,3 +84,20 @@ def test_wheel_installs_and_lists_bundled_rules(tmp_path):
     ids = {line.split()[0] for line in listed.stdout.splitlines()[1:]}
     # compare with the copy that was built (the work tree may change meanwhile)
     assert ids == {r.id for r in load_rules([src / "rules"], include_bundled=False)}
+    some_id = sorted(ids)[0]
+    explained = subprocess.run(
+        [sys.executable, "-m", "patchbot", "rules", "explain", some_id],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert explained.returncode == 0 and "What it does" in explained.stdout
+    doc = subprocess.run(
+        [sys.executable, "-m", "patchbot", "rules", "doc"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert doc.returncode == 2 and "--output" in doc.stderr
