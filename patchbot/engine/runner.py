@@ -195,7 +195,10 @@ class Engine:
             raw.extend(self._run(rule, ctx, "the series"))
         warnings = list(series.warnings)
         for patch in ([series.cover] if series.cover else []) + series.patches:
-            warnings.extend(f"[PATCH {patch.label}] {w}" for w in patch.warnings)
+            # unnumbered patches are named by where they came from (their title may be empty)
+            where = patch.label if patch.number is not None else (patch.source or patch.title)
+            prefix = f"[PATCH {where}] " if where else ""
+            warnings.extend(prefix + w for w in patch.warnings)
         return self._finish(raw, texts, series, mode="series", warnings=warnings)
 
     # -- shared tail ------------------------------------------------------------------

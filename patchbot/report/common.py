@@ -48,5 +48,12 @@ def count_summary(findings: Sequence[Finding]) -> str:
     return f"{plural(len(findings), 'finding')} ({', '.join(parts)})"
 
 
+def patch_tag(patch: Patch) -> str:
+    """'[PATCH 2/7]', or '[PATCH]' for an unnumbered patch."""
+    numbered = patch.number is not None and patch.total is not None
+    return f"[PATCH {patch.label}]" if numbered else "[PATCH]"
+
+
 def patch_header(patch: Patch) -> str:
-    return f"[PATCH {patch.label}] {patch.title or patch.subject}"
+    title = patch.title or patch.subject or patch.source or "(no subject)"
+    return f"{patch_tag(patch)} {title}"
