@@ -69,7 +69,7 @@ def reply_body(patch: Patch, findings: list[Finding]) -> str:
     located = []
     for finding in findings:
         quoted = _commit_text(patch, finding.line) if finding.path == COMMIT_MSG else None
-        if quoted is not None:  # the commit message comes first in the mail: so do its notes
+        if quoted:  # the commit message comes first in the mail: so do its notes
             out += [f"> {quoted}".rstrip(), "", *_comment(finding), ""]
             continue
         where = _locate(patch, finding)
