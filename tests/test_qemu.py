@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import subprocess
 from pathlib import Path
 
@@ -127,3 +128,40 @@ def test_real_kernel_with_the_correct_series_rebuilds_and_boots(kernel_tree, tmp
         built.source_dir / "drivers/virtio/virtio_mem.c"
     ).stat().st_mtime
     _assert_clean_boot(boot_qemu(built.bzimage, tmp_path))
+
+
+@pytest.mark.kernel_tree
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_series_that_breaks_the_real_build_is_a_finding_at_the_compiler_line(
+    run_cli, kernel_tree, tmp_path
+):
+    patch = (FIXTURES / "correct.patch").read_text()
+    broken = patch.replace(
+        "+\treturn set_memory_decrypted(vaddr, nr_pages);",
+        "+\treturn set_memory_decrypted_by_typo(vaddr, nr_pages);",
+        1,
+    )
+    assert broken != patch
+    (tmp_path / "broken.patch").write_text(broken)
+    code, out, err = run_cli(
+        "boot", "--qemu", "--series", str(tmp_path / "broken.patch"), "--format", "json"
+    )
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    assert findings and {f["rule"] for f in findings} == {"kernel-build-failed"}
+    first = findings[0]
+    assert first["path"] == "drivers/virtio/virtio_mem.c"
+    assert "set_memory_decrypted_by_typo" in first["message"]
+    # the line really is the one the series added
+    post = _post_image_lines(kernel_tree, tmp_path, broken)
+    assert "set_memory_decrypted_by_typo" in post[first["line"] - 1]
+
+
+def _post_image_lines(kernel_tree: Path, tmp_path: Path, patch: str) -> list[str]:
+    work = tmp_path / "post"
+    src = work / "drivers/virtio/virtio_mem.c"
+    src.parent.mkdir(parents=True)
+    src.write_text((kernel_tree / "drivers/virtio/virtio_mem.c").read_text())
+    subprocess.run(["patch", "-p1", "-s", "-d", str(work)], input=patch, text=True, check=True)
+    return src.read_text().splitlines()

@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from patchbot.api import Finding, Location, Severity
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
+from patchbot.kernel.build import KernelBuildError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.drivers import DRIVERS
 from patchbot.validate.boot import PLATFORMS, boot
@@ -61,7 +63,16 @@ def _run_qemu(args: argparse.Namespace, tree: Path) -> int:
     from patchbot.validate.qemu import boot_qemu
 
     patches = patch_texts(read_series(args.series, sys.stdin.buffer)) if args.series else []
-    built = build_kernel(tree, patches)
+    try:
+        built = build_kernel(tree, patches)
+    except KernelBuildError as exc:
+        if not (patches and exc.errors):
+            raise  # the unpatched tree or the toolchain is broken: an input problem
+        # the series breaks the real build: a validation result at the compiler's line
+        sys.stdout.write(
+            render(LintResult(findings=build_findings(exc), mode="files"), args.format)
+        )
+        return EXIT_FINDINGS
     # next to the build, so the console log named in the findings stays readable
     result = boot_qemu(built.bzimage, built.build_dir.parent / "boot", time_limit=args.time_limit)
     growth = result.growth_kb
@@ -74,3 +85,23 @@ def _run_qemu(args: argparse.Namespace, tree: Path) -> int:
     )
     sys.stdout.write(render(LintResult(findings=result.findings, mode="files"), args.format))
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
+
+
+def build_findings(exc: KernelBuildError) -> list[Finding]:
+    """One finding per compiler error of a failed series build (the first ten)."""
+    findings = []
+    for line in exc.errors[:10]:
+        path, lineno, rest = line.split(":", 2)
+        findings.append(
+            Finding(
+                rule="kernel-build-failed",
+                severity=Severity.ERROR,
+                message=f"the patched kernel does not build: {rest.strip()}",
+                path=path.removeprefix("../"),
+                line=int(lineno),
+                related=[Location(str(exc.log_path), 1, note="full build log")],
+                platform="qemu-tcg",
+                fault="none",
+            )
+        )
+    return findings

@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -34,6 +35,20 @@ FRAGMENT = Path(__file__).with_name("virtio-mem-dmabuf.config")
 # The options the boot check depends on; a merge that silently dropped one (an unmet
 # dependency) would make the boot "fail" for the wrong reason, so it is an error.
 REQUIRED_OPTIONS = ("CONFIG_VIRTIO_MEM=y", "CONFIG_DMABUF_HEAPS_SYSTEM=y")
+
+
+class KernelBuildError(InputError):
+    """make failed; ``errors`` holds the compiler's ``path:line:col: error:`` lines."""
+
+    def __init__(self, message: str, log_path: Path, errors: list[str]):
+        super().__init__(message)
+        self.log_path = log_path
+        self.errors = errors
+
+
+_GCC_ERROR = re.compile(
+    r"^(?:\.\./)?([\w./+-]+\.[chS]):(\d+):(?:\d+:)? (?:fatal )?error: .*$", re.M
+)
 
 
 @dataclass(frozen=True)
@@ -93,10 +108,14 @@ def _run(cmd: list[str], cwd: Path, log_path: Path, what: str) -> float:
         out.flush()
         proc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
-        tail = log_path.read_text(errors="replace").splitlines()[-15:]
-        raise InputError(
+        text = log_path.read_text(errors="replace")
+        errors = [m.group(0) for m in _GCC_ERROR.finditer(text)]
+        tail = errors[:3] or text.splitlines()[-15:]
+        raise KernelBuildError(
             f"kernel {what} failed (exit {proc.returncode}), see {log_path}: "
-            + " | ".join(line.strip() for line in tail if line.strip())[-400:]
+            + " | ".join(line.strip() for line in tail if line.strip())[-400:],
+            log_path,
+            errors,
         )
     return time.monotonic() - start
 
