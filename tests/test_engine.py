@@ -3,7 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_engine_support import CALL_RULE, CRASH_RULE, PATCH_RULE, SERIES_RULE, write_rules
+from test_engine_support import (
+    CALL_RULE,
+    COUNT_RULE,
+    CRASH_RULE,
+    PATCH_RULE,
+    SERIES_RULE,
+    write_rules,
+)
 
 from patchbot.api import Severity, SourceFile
 from patchbot.config import Config, IgnoreEntry, RuleSettings
@@ -253,3 +260,19 @@ def test_rule_modules_are_not_importable_as_rules(tmp_path):
     (loaded,) = load_rules([rule_dir], include_bundled=False)
     assert "rules" not in sys.modules
     assert sys.modules[loaded.check.__module__].__name__.startswith("patchbot_rules.")
+
+
+def test_line_numbers_in_messages_do_not_make_old_findings_new(tmp_path):
+    engine = engine_for(tmp_path, demo_count_calls=COUNT_RULE)
+    pre = "void f(void)\n{\n\tfrob(1);\n\tfrob(2);\n}\n"
+    post = "void f(void)\n{\n\tfrob(1);\n\tgrab(0);\n\tfrob(2);\n}\n"  # shifts frob(2) down
+    file = SourceFile("c.c", post, added=frozenset({4}), pre_text=pre)
+    result = engine.lint_series(one_patch_series(file), sources_from([file]))
+    assert result.findings == []
+    # a baseline written before the shift still matches after it
+    path = tmp_path / "b.json"
+    write_baseline(path, engine.lint_files([SourceFile("c.c", pre)]).findings)
+    moved = Engine(engine.active, baseline=read_baseline(path)).lint_files(
+        [SourceFile("c.c", post)]
+    )
+    assert (moved.findings, moved.baselined) == ([], 1)

@@ -65,3 +65,20 @@ def write_rules(directory: Path, **modules: str) -> Path:
     for name, body in modules.items():
         (directory / f"{name}.py").write_text(textwrap.dedent(body).lstrip())
     return directory
+
+
+COUNT_RULE = '''
+"""Mentions line numbers in its message, like real rules do."""
+from patchbot.api import Rule, Severity
+
+RULE = Rule(id="demo-count-calls", severity=Severity.WARNING, scope="file",
+            summary="counts frob() calls")
+
+
+def check(ctx):
+    lines = [n for n, text in enumerate(ctx.file.lines, start=1) if "frob(" in text]
+    if len(lines) > 1:
+        others = ", ".join(str(n) for n in lines[1:])
+        yield ctx.finding(f"frob() is called {len(lines)} times (also on lines {others})",
+                          lines[0])
+'''

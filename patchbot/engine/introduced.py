@@ -1,10 +1,10 @@
 """Keep only the file-scope findings a patch introduces.
 
 A finding is introduced when its line is one the patch adds, or when it lies in a
-function the patch changes and the same finding (rule, path, function, message) is not
-produced on the pre-image.  The second case catches a patch that deletes the cleanup
-call of an otherwise untouched line: the leak is reported on the old line, which the
-patch did not add but did break.
+function the patch changes and the same finding (rule, path, function, message; numbers
+masked, see keys.py) is not produced on the pre-image.  The second case catches a patch
+that deletes the cleanup call of an otherwise untouched line: the leak is reported on
+the old line, which the patch did not add but did break.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from patchbot.api import Finding, SourceFile
 from patchbot.cparse import FunctionSpan, function_at, function_spans
+from patchbot.engine.keys import stable_key
 from patchbot.series.model import Patch
 
 
@@ -73,6 +74,6 @@ def keep_introduced(
         if any(s.start_line <= finding.line <= s.end_line for s in spans):
             candidates.append(finding)
     if candidates:
-        old_keys = {f.key() for f in pre_findings()}
-        kept.extend(f for f in candidates if f.key() not in old_keys)
+        old_keys = {stable_key(f) for f in pre_findings()}
+        kept.extend(f for f in candidates if stable_key(f) not in old_keys)
     return kept

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from patchbot.api import Context, Finding, SourceFile
 from patchbot.config import Config, fail_threshold
 from patchbot.engine.introduced import fill_function, keep_introduced
+from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
 from patchbot.engine.selection import ActiveRule
 from patchbot.engine.suppress import Key, inline_ignored, is_inline_suppressed, path_ignored
@@ -244,7 +245,7 @@ class Engine:
             ) or path_ignored(finding, rule_names, self.config.ignores):
                 result.suppressed += 1
                 continue
-            if finding.key() in self.baseline:
+            if stable_key(finding) in self.baseline:
                 result.baselined += 1
                 result.baselined_findings.append(finding)
                 continue

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from patchbot.api import Finding
 from patchbot.config import IgnoreEntry
+from patchbot.engine.keys import mask_numbers
 from patchbot.errors import InputError
 
 INLINE_RE = re.compile(
@@ -71,6 +72,7 @@ def write_baseline(path: Path, findings: Iterable[Finding]) -> int:
 
 
 def read_baseline(path: Path) -> set[Key]:
+    """The baseline's keys, with numbers masked (compare with keys.stable_key)."""
     try:
         doc = json.loads(path.read_text())
     except OSError as exc:
@@ -82,7 +84,8 @@ def read_baseline(path: Path) -> set[Key]:
     keys: set[Key] = set()
     for entry in doc.get("findings", []):
         try:
-            keys.add((entry["rule"], entry["path"], entry["function"], entry["message"]))
+            message = mask_numbers(entry["message"])
+            keys.add((entry["rule"], entry["path"], entry["function"], message))
         except (KeyError, TypeError):
             raise InputError(f"baseline {path}: malformed entry {entry!r}") from None
     return keys
