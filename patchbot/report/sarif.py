@@ -13,6 +13,7 @@ from typing import Any
 from patchbot import __version__
 from patchbot.api import Finding, Location, Severity
 from patchbot.engine import LintResult, LoadedRule
+from patchbot.engine.keys import stable_key
 from patchbot.ruledoc import parse_doc
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -57,7 +58,8 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
         "message": {"text": finding.message},
         "locations": [_location(finding)],
         "partialFingerprints": {
-            "patchbotKey/v1": "|".join(str(p) for p in finding.key()),
+            # line moves must not change it: numbers in the message are masked
+            "patchbotKey/v1": "|".join(str(p) for p in stable_key(finding)),
         },
     }
     if finding.rule in index:
