@@ -11,10 +11,12 @@ import difflib
 import json
 from collections import Counter
 
+import jsonschema
 import pytest
 from test_engine_support import CALL_RULE, write_rules
 
 from patchbot.cparse import function_spans
+from patchbot.report.jsonout import SCHEMA
 
 PATH = "drivers/virtio/virtio_mem.c"
 
@@ -81,6 +83,7 @@ def test_audit_mode_on_the_cached_tree(kernel_tree, run_cli):
     )
     assert code == 0, err
     doc = json.loads(out)
+    jsonschema.validate(doc, SCHEMA)  # real rules' findings: related, trace, suggestion
     assert doc["mode"] == "files"
     assert doc["findings"], "auditing drivers/virtio found nothing at all"
     assert all(f["path"].startswith("drivers/virtio/") for f in doc["findings"])
