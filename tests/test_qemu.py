@@ -127,6 +127,11 @@ def test_real_kernel_with_the_correct_series_rebuilds_and_boots(kernel_tree, tmp
     assert (built.build_dir / "drivers/virtio/virtio_mem.o").stat().st_mtime >= (
         built.source_dir / "drivers/virtio/virtio_mem.c"
     ).stat().st_mtime
+    # started from the unpatched objects: only the patched file is compiled again
+    log = (built.source_dir.parent / "build.log").read_text()
+    compiled = [line.split()[-1] for line in log.splitlines() if line.startswith("  CC ")]
+    assert "drivers/virtio/virtio_mem.o" in compiled
+    assert len(compiled) < 20, compiled
     _assert_clean_boot(boot_qemu(built.bzimage, tmp_path))
 
 
