@@ -22,6 +22,8 @@ runner.py   DriverHarness protocol; run_one() forks per run with a time limit (h
             every scenario x platform clean, then once per single fault.
 findings.py to_findings(): violations -> patchbot.api.Finding (rule = violation name,
             path/line = last driver line in the trace, trace = events, platform, fault).
+            One finding per (violation, line); its platform lists every platform
+            the violation occurred on ("tdx,snp").
 drivers.py  registry "virtio-mem" / "system-heap" -> "module:HARNESS".
 
 Run semantics
