@@ -9,13 +9,14 @@ the parse cache in patchbot.cparse.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tree_sitter import Node
+from tree_sitter import Node, Query, QueryCursor
 
-from patchbot.cparse.parse import parse_kernel
+from patchbot.cparse.parse import C_LANGUAGE, parse_kernel
 
 ENCRYPT_CALLS = frozenset({"set_memory_encrypted", "dma_set_encrypted"})
 DECRYPT_CALLS = frozenset({"set_memory_decrypted", "dma_set_decrypted"})
@@ -31,9 +32,12 @@ LOOP_TYPES = frozenset({"for_statement", "while_statement", "do_statement"})
 MACRO_LOOP_RE = re.compile(r"(^|_)for_each(_|$)|^for_each|^list_for_each|^hlist_for_each")
 
 
+_OUTLINE_QUERY = Query(C_LANGUAGE, "(function_definition) @func (call_expression) @call")
+
 CONVERSION_TEXT_RE = re.compile(r"\b(?:set_memory|dma_set)_(?:en|de)crypted\b")
 
 
+@lru_cache(maxsize=256)  # every CoCo rule asks first, about the same text
 def mentions_conversion(text: str) -> bool:
     """Cheap pre-filter: only files that name a conversion call can hold a finding."""
     return bool(CONVERSION_TEXT_RE.search(text))
@@ -158,17 +162,24 @@ class CFile:
         # same-length normalisation: for_each macros become while loops, __init vanishes
         self.tree = parse_kernel(text)
         self.functions: dict[str, Function] = {}
-        for node in _walk(self.tree.root_node):
-            if node.type != "function_definition":
-                continue
+        # two C-level queries instead of a Python walk of every node: the walk cost more
+        # than the parse itself on large series
+        cursor = QueryCursor(_OUTLINE_QUERY).captures(self.tree.root_node)
+        definitions = sorted(cursor.get("func", []), key=lambda n: n.start_byte)
+        call_nodes = sorted(cursor.get("call", []), key=lambda n: (n.start_byte, -n.end_byte))
+        starts = [n.start_byte for n in call_nodes]
+        for node in definitions:
             name = _declarator_name(node.child_by_field_name("declarator"))
             if not name or node.child_by_field_name("body") is None:
                 continue
-            calls = [
-                Call(cname, n.start_point[0] + 1, _args(n), n, name)
-                for n in _walk(node)
-                if n.type == "call_expression" and (cname := _call_name(n))
-            ]
+            calls = []
+            for index in range(bisect_left(starts, node.start_byte), len(call_nodes)):
+                n = call_nodes[index]
+                if n.start_byte >= node.end_byte:
+                    break
+                cname = _call_name(n)
+                if cname and n.end_byte <= node.end_byte:
+                    calls.append(Call(cname, n.start_point[0] + 1, _args(n), n, name))
             self.functions[name] = Function(
                 name, node, node.start_point[0] + 1, node.end_point[0] + 1, calls, _params(node)
             )

@@ -105,9 +105,9 @@ def check(ctx: Context) -> Iterable[Finding]:
     core = [str(p) for p in ctx.options.get("core_paths", RULE.options["core_paths"])]
     if any(ctx.file.path.startswith(prefix) for prefix in core):
         return
-    cf = cocoutil.cfile(ctx.file.text)
     if not cocoutil.GUARD_RE.search(ctx.file.text):
-        return
+        return  # no guard anywhere: nothing to compare an unguarded conversion with
+    cf = cocoutil.cfile(ctx.file.text)
     checker = _GuardChecker(cf, complete=ctx.file.complete)
     if not checker.some_conversion_guarded():
         return  # the file does not treat conversions as CoCo-only: nothing to compare with

@@ -79,7 +79,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Rule, Severity
-from patchbot.cparse.coco import file_hits, is_cc_aware, mentions_conversion
+from patchbot.cparse.coco import file_hits, is_cc_aware, mentions_conversion, mentions_kind
 from patchbot.cparse.functions import analyze_file
 
 RULE = Rule(
@@ -93,7 +93,7 @@ RULE = Rule(
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not mentions_conversion(ctx.file.text):
+    if not mentions_conversion(ctx.file.text) or not mentions_kind(ctx.file.text, "handback"):
         return
     fa = analyze_file(ctx.file.text)
     reported: set[int] = set()

@@ -103,10 +103,12 @@ MAP_CALLS: dict[str, int | None] = {
     "dma_map_single": None,
 }
 
+_MAP_CALL_RE = re.compile(r"\b(?:" + "|".join(MAP_CALLS) + r")\b")
+
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not cocoutil.mentions_conversion(ctx.file.text) or not _MAP_CALL_RE.search(ctx.file.text):
         return
     cf = cocoutil.cfile(ctx.file.text)
     decrypts = [

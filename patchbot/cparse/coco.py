@@ -16,6 +16,7 @@ Everything is computed once per file text (cached) and filtered by each rule:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -45,8 +46,21 @@ class KeptShared:
 def mentions_conversion(text: str) -> bool:
     """Cheap pre-check: without a catalogued conversion name no CoCo path exists (wrapper
     summaries are derived from those names too), so the file need not be analysed."""
-    names = load_catalogue().of_kind("conversion")
-    return any(name in text for name in names)
+    return mentions_kind(text, "conversion")
+
+
+@lru_cache(maxsize=16)
+def _kind_pattern(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    names = sorted(n for kind in kinds for n in load_catalogue().of_kind(kind))
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b" if names else r"(?!)")
+
+
+@lru_cache(maxsize=256)
+def mentions_kind(text: str, *kinds: str) -> bool:
+    """Does the text name a catalogued call of one of ``kinds`` ("handback", "mapping"...)?
+    Same-file wrappers are summarised from those names, so a file naming none of them has
+    no such event: rules skip it before any parse."""
+    return bool(_kind_pattern(kinds).search(text))
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tree_sitter import Node
+from tree_sitter import Node, Query, QueryCursor
+
+from patchbot.cparse.parse import C_LANGUAGE
 
 # Calls that only change how the same memory is named (address <-> page <-> pfn).
 TRANSPARENT_CALLS = frozenset(
@@ -104,6 +106,20 @@ def calls_in(node: Node | None) -> Iterator[Call]:
         if call is not None:
             yield call
         stack.extend(reversed(cur.named_children))
+
+
+# The same calls calls_in() finds, matched in C: walking every node in Python was the
+# largest single cost of analysing a file.
+_NAMED_CALL_QUERY = Query(C_LANGUAGE, "(call_expression function: (identifier)) @call")
+
+
+def call_nodes(node: Node) -> list[Node]:
+    """The call_expression nodes calls_in(node) visits, in the same (pre)order."""
+    found = QueryCursor(_NAMED_CALL_QUERY).captures(node).get("call", [])
+    start, end = node.start_byte, node.end_byte
+    inside = [n for n in found if start <= n.start_byte and n.end_byte <= end]
+    inside.sort(key=lambda n: (n.start_byte, -n.end_byte))
+    return inside
 
 
 def strip(node: Node | None) -> Node | None:

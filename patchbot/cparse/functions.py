@@ -7,6 +7,7 @@ summaries (summaries.py) and then lists every catalogued call as a ``MemEvent``.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,9 +17,11 @@ from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
 from patchbot.cparse.cfg import Cfg
 from patchbot.cparse.exprs import (
     Call,
+    as_call,
     assigned_name,
     assignment_value,
     buffer_key,
+    call_nodes,
     calls_in,
     result_variable,
     text_of,
@@ -63,6 +66,7 @@ class Function:
     aliases: dict[str, str] = field(default_factory=dict)  # key -> representative key
     cleanups: list[tuple[str, str, int]] = field(default_factory=list)  # (var, fn, line)
     events: list[MemEvent] = field(default_factory=list)
+    _calls: list[tuple[int, Call]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str | None:
@@ -70,15 +74,11 @@ class Function:
         return None if is_fragment(self.name) else self.name
 
     def calls(self) -> list[tuple[int, Call]]:
-        """(CFG node id, call) for every named call in the body."""
-        out: list[tuple[int, Call]] = []
-        for cnode in self.cfg.nodes:
-            if cnode.ast is None:
-                continue
-            scope = cnode.ast
-            for call in calls_in(scope):
-                out.append((cnode.id, call))
-        return out
+        """(CFG node id, call) for every named call in the body (computed once: summaries
+        and events both need it)."""
+        if self._calls is None:
+            self._calls = _calls_by_cfg_node(self)
+        return self._calls
 
     def resolve(self, key: str | None) -> str | None:
         return self.aliases.get(key, key) if key is not None else None
@@ -102,6 +102,30 @@ class FileAnalysis:
 
     def function_at(self, line: int) -> Function | None:
         return next((f for f in self.functions if f.start_line <= line <= f.end_line), None)
+
+
+def _calls_by_cfg_node(func: Function) -> list[tuple[int, Call]]:
+    """Each CFG node's calls (those inside its statement or condition), nodes in CFG order.
+
+    One C-level query over the function, then a byte-range lookup per node: the same
+    result as calls_in() on every node's AST, without a Python walk of every subtree.
+    """
+    found = call_nodes(func.node)
+    starts = [n.start_byte for n in found]
+    out: list[tuple[int, Call]] = []
+    for cnode in func.cfg.nodes:
+        if cnode.ast is None:
+            continue
+        start, end = cnode.ast.start_byte, cnode.ast.end_byte
+        for index in range(bisect_left(starts, start), len(found)):
+            node = found[index]
+            if node.start_byte >= end:
+                break
+            if node.end_byte <= end:
+                call = as_call(node)
+                if call is not None:
+                    out.append((cnode.id, call))
+    return out
 
 
 def _params(definition: Node) -> list[str]:
