@@ -126,7 +126,7 @@ def _across_functions(ctx: Context, already: set[int]) -> Iterable[Finding]:
     if not kept:
         return
     for func in analyze_file(ctx.file.text).functions:
-        if _tracks_shared_state(func):
+        if not func.events_of("free") or _tracks_shared_state(func):
             continue
         for event in func.events_of("free"):
             origin = kept.get(event.key or "") if names_a_field(event) else None

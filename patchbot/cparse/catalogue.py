@@ -44,6 +44,11 @@ class Catalogue:
     def of_kind(self, kind: str) -> dict[str, ApiEntry]:
         return {n: e for n, e in self.entries.items() if e.kind == kind}
 
+    def named_in(self, words: frozenset[str]) -> bool:
+        """Is any entry among ``words`` (the identifiers of some code)?  A call needs its
+        name spelled out, so code naming none of them holds no catalogued call."""
+        return not words.isdisjoint(self.entries)
+
     def with_entries(self, extra: dict[str, ApiEntry]) -> Catalogue:
         """A copy extended (never overridden) by per-file wrapper summaries."""
         merged = dict(extra)

@@ -16,7 +16,6 @@ Everything is computed once per file text (cached) and filtered by each rule:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -50,9 +49,8 @@ def mentions_conversion(text: str) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _kind_pattern(kinds: tuple[str, ...]) -> re.Pattern[str]:
-    names = sorted(n for kind in kinds for n in load_catalogue().of_kind(kind))
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b" if names else r"(?!)")
+def _kind_names(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(n for kind in kinds for n in load_catalogue().of_kind(kind)))
 
 
 @lru_cache(maxsize=256)
@@ -60,7 +58,7 @@ def mentions_kind(text: str, *kinds: str) -> bool:
     """Does the text name a catalogued call of one of ``kinds`` ("handback", "mapping"...)?
     Same-file wrappers are summarised from those names, so a file naming none of them has
     no such event: rules skip it before any parse."""
-    return bool(_kind_pattern(kinds).search(text))
+    return any(name in text for name in _kind_names(kinds))  # substring search, in C
 
 
 @lru_cache(maxsize=64)
@@ -78,11 +76,7 @@ def file_hits(text: str) -> tuple[tuple[Function, PathHit], ...]:
 def _field_assignments(func: Function) -> list[tuple[str, str]]:
     """(field name, value key) for every ``x->field = value`` in the function."""
     out: list[tuple[str, str]] = []
-    stack = [func.node.child_by_field_name("body")]
-    while stack:
-        cur = stack.pop()
-        if cur is None:
-            continue
+    for cur in func.assignments():
         if cur.type == "assignment_expression":
             left = cur.child_by_field_name("left")
             if left is not None and left.type == "field_expression":
@@ -90,7 +84,6 @@ def _field_assignments(func: Function) -> list[tuple[str, str]]:
                 field = text_of(left.child_by_field_name("field"))
                 if value:
                     out.append((field, value))
-        stack.extend(cur.named_children)
     return out
 
 
@@ -145,19 +138,13 @@ def converts_key(func: Function, key: str | None, direction: str) -> bool:
 def _assigned_values(func: Function, name: str) -> list[str]:
     """Texts assigned to a local ``name`` or to a ``->name`` field in the function."""
     out: list[str] = []
-    stack = [func.node.child_by_field_name("body")]
-    while stack:
-        cur = stack.pop()
-        if cur is None:
-            continue
-        if cur.type in ("assignment_expression", "init_declarator"):
-            target = assigned_name(cur)
-            left = cur.child_by_field_name("left")
-            if target is None and left is not None and left.type == "field_expression":
-                target = text_of(left.child_by_field_name("field"))
-            if target == name:
-                out.append(text_of(assignment_value(cur)))
-        stack.extend(cur.named_children)
+    for cur in func.assignments():
+        target = assigned_name(cur)
+        left = cur.child_by_field_name("left")
+        if target is None and left is not None and left.type == "field_expression":
+            target = text_of(left.child_by_field_name("field"))
+        if target == name:
+            out.append(text_of(assignment_value(cur)))
     return out
 
 

@@ -10,6 +10,7 @@ are equal after the function's simple aliases (``addr = page_address(page)``) ar
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -108,18 +109,56 @@ def calls_in(node: Node | None) -> Iterator[Call]:
         stack.extend(reversed(cur.named_children))
 
 
-# The same calls calls_in() finds, matched in C: walking every node in Python was the
-# largest single cost of analysing a file.
-_NAMED_CALL_QUERY = Query(C_LANGUAGE, "(call_expression function: (identifier)) @call")
+# The same calls calls_in() finds, and the assignments alias and summary code reads,
+# matched in C: walking every node in Python was the largest cost of analysing a file.
+_OUTLINE_QUERY = Query(
+    C_LANGUAGE,
+    "(call_expression function: (identifier)) @call"
+    " [(assignment_expression) (init_declarator)] @assign",
+)
 
 
-def call_nodes(node: Node) -> list[Node]:
-    """The call_expression nodes calls_in(node) visits, in the same (pre)order."""
-    found = QueryCursor(_NAMED_CALL_QUERY).captures(node).get("call", [])
-    start, end = node.start_byte, node.end_byte
-    inside = [n for n in found if start <= n.start_byte and n.end_byte <= end]
-    inside.sort(key=lambda n: (n.start_byte, -n.end_byte))
-    return inside
+@dataclass(frozen=True)
+class Outline:
+    """Named calls and assignments under one node (a whole file), sorted by start byte."""
+
+    calls: list[Node]
+    assignments: list[Node]
+    call_starts: list[int]
+    assignment_starts: list[int]
+
+    @staticmethod
+    def of(node: Node) -> Outline:
+        found = QueryCursor(_OUTLINE_QUERY).captures(node)
+        calls = sorted(found.get("call", []), key=lambda n: (n.start_byte, -n.end_byte))
+        assigns = sorted(found.get("assign", []), key=lambda n: (n.start_byte, -n.end_byte))
+        return Outline(
+            calls, assigns, [n.start_byte for n in calls], [n.start_byte for n in assigns]
+        )
+
+    def calls_within(self, node: Node) -> list[Node]:
+        """The call nodes calls_in(node) visits, in the same (pre)order."""
+        return _within(self.calls, self.call_starts, node)
+
+    def assignments_within(self, node: Node) -> list[Node]:
+        """``x = v`` / ``T x = v`` nodes under ``node`` in the order of a stack walk that
+        pops the last child first (callers keep the first match, so the order matters):
+        that is the reverse of post-order."""
+        inside = _within(self.assignments, self.assignment_starts, node)
+        inside.sort(key=lambda n: (n.end_byte, -n.start_byte), reverse=True)
+        return inside
+
+
+def _within(nodes: list[Node], starts: list[int], node: Node) -> list[Node]:
+    end = node.end_byte
+    out = []
+    for index in range(bisect_left(starts, node.start_byte), len(nodes)):
+        cur = nodes[index]
+        if cur.start_byte >= end:
+            break
+        if cur.end_byte <= end:
+            out.append(cur)
+    return out
 
 
 def strip(node: Node | None) -> Node | None:

@@ -7,6 +7,7 @@ summaries (summaries.py) and then lists every catalogued call as a ``MemEvent``.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -17,18 +18,20 @@ from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
 from patchbot.cparse.cfg import Cfg
 from patchbot.cparse.exprs import (
     Call,
+    Outline,
     as_call,
     assigned_name,
     assignment_value,
     buffer_key,
-    call_nodes,
     calls_in,
     result_variable,
     text_of,
 )
 from patchbot.cparse.fragments import is_fragment, synthesize_fragments
-from patchbot.cparse.normalize import normalize
+from patchbot.cparse.normalize import Normalized, normalize
 from patchbot.cparse.parse import _declarator_name, parse_kernel
+
+_WORD_RE = re.compile(r"[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True)
@@ -57,16 +60,61 @@ class MemEvent:
 
 @dataclass
 class Function:
+    """One function definition.  The CFG, aliases and call list are built on first use:
+    most functions of a large file never name a catalogued call, and rules skip them."""
+
     name: str
     node: Node  # the function_definition
     params: list[str]
-    cfg: Cfg
     start_line: int
     end_line: int
-    aliases: dict[str, str] = field(default_factory=dict)  # key -> representative key
     cleanups: list[tuple[str, str, int]] = field(default_factory=list)  # (var, fn, line)
     events: list[MemEvent] = field(default_factory=list)
+    norm: Normalized | None = field(default=None, repr=False, compare=False)
+    _cfg: Cfg | None = field(default=None, repr=False, compare=False)
+    _aliases: dict[str, str] | None = field(default=None, repr=False, compare=False)
     _calls: list[tuple[int, Call]] | None = field(default=None, repr=False, compare=False)
+    _assignments: list[Node] | None = field(default=None, repr=False, compare=False)
+    outline: Outline | None = field(default=None, repr=False, compare=False)  # file's
+    _words: frozenset[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def words(self) -> frozenset[str]:
+        """The identifiers the function spells (a cheap test before any tree walk)."""
+        if self._words is None:
+            text = (self.node.text or b"").decode("utf-8", "replace")
+            self._words = frozenset(_WORD_RE.findall(text))
+        return self._words
+
+    def _outline(self) -> Outline:
+        if self.outline is None:
+            self.outline = Outline.of(self.node)
+        return self.outline
+
+    def assignments(self) -> list[Node]:
+        """Every ``x = v`` / ``T x = v`` in the body (see Outline.assignments_within)."""
+        if self._assignments is None:
+            body = self.node.child_by_field_name("body")
+            self._assignments = self._outline().assignments_within(body) if body else []
+        return self._assignments
+
+    @property
+    def cfg(self) -> Cfg:
+        if self._cfg is None:
+            body = self.node.child_by_field_name("body")
+            assert body is not None  # _functions() keeps only definitions with a body
+            loops, guards = (
+                (self.norm.loop_macros, self.norm.scoped_guards) if self.norm else ({}, frozenset())
+            )
+            self._cfg = Cfg(self.name, body, loop_macros=loops, scoped_guards=guards)
+        return self._cfg
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """key -> representative key of simple renames of the same memory."""
+        if self._aliases is None:
+            self._aliases = _aliases(self)
+        return self._aliases
 
     @property
     def display_name(self) -> str | None:
@@ -107,10 +155,10 @@ class FileAnalysis:
 def _calls_by_cfg_node(func: Function) -> list[tuple[int, Call]]:
     """Each CFG node's calls (those inside its statement or condition), nodes in CFG order.
 
-    One C-level query over the function, then a byte-range lookup per node: the same
+    One C-level query over the file (Outline), then a byte-range lookup per node: the same
     result as calls_in() on every node's AST, without a Python walk of every subtree.
     """
-    found = call_nodes(func.node)
+    found = func._outline().calls_within(func.node)
     starts = [n.start_byte for n in found]
     out: list[tuple[int, Call]] = []
     for cnode in func.cfg.nodes:
@@ -149,19 +197,13 @@ def _aliases(func: Function) -> dict[str, str]:
             x = parent[x]
         return x
 
-    stack = [func.node.child_by_field_name("body")]
-    while stack:
-        cur = stack.pop()
-        if cur is None:
-            continue
-        if cur.type in ("assignment_expression", "init_declarator"):
-            name = assigned_name(cur)
-            other = buffer_key(assignment_value(cur), through_calls=False)
-            if name and other and name != other:
-                a, b = find(name), find(other)
-                if a != b:
-                    parent[a] = b
-        stack.extend(cur.named_children)
+    for cur in func.assignments():
+        name = assigned_name(cur)
+        other = buffer_key(assignment_value(cur), through_calls=False)
+        if name and other and name != other:
+            a, b = find(name), find(other)
+            if a != b:
+                parent[a] = b
     return {k: find(k) for k in parent}
 
 
@@ -247,6 +289,8 @@ def _cleanups(definition: Node, offsets: dict[int, str]) -> list[tuple[str, str,
 
 
 def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
+    if not func.cleanups and not catalogue.named_in(func.words):
+        return []
     events: list[MemEvent] = []
     for nid, call in func.calls():
         entry = catalogue.get(call.name)
@@ -271,18 +315,18 @@ def _functions(text: str) -> list[Function]:
             name = _declarator_name(node.child_by_field_name("declarator"))
             body = node.child_by_field_name("body")
             if name and body is not None:
-                cfg = Cfg(
-                    name, body, loop_macros=norm.loop_macros, scoped_guards=norm.scoped_guards
-                )
                 func = Function(
-                    name, node, _params(node), cfg, node.start_point[0] + 1, node.end_point[0] + 1
+                    name, node, _params(node), node.start_point[0] + 1, node.end_point[0] + 1
                 )
-                func.aliases = _aliases(func)
+                func.norm = norm
                 func.cleanups = _cleanups(node, norm.cleanups)
                 out.append(func)
             continue
         stack.extend(node.children)
     out.sort(key=lambda f: f.start_line)
+    outline = Outline.of(tree.root_node)  # one query for every function of the file
+    for func in out:
+        func.outline = outline
     return out
 
 

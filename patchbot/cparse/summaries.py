@@ -56,14 +56,9 @@ def _is_constant(expr: str) -> bool:
 
 def _assignments(func: Function, var: str) -> int:
     count = 0
-    stack = [func.node.child_by_field_name("body")]
-    while stack:
-        cur = stack.pop()
-        if cur is None:
-            continue
-        if cur.type in ("assignment_expression", "init_declarator") and assigned_name(cur) == var:
+    for cur in func.assignments():
+        if assigned_name(cur) == var:
             count += 1 if cur.type == "assignment_expression" or assignment_value(cur) else 0
-        stack.extend(cur.named_children)
     return count
 
 
@@ -76,7 +71,9 @@ def _returned_exprs(func: Function) -> list[str]:
 
 
 def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
-    returned = set(_returned_exprs(func))
+    if not catalogue.named_in(func.words):
+        return None  # calls nothing catalogued or summarised: cannot wrap anything
+    returned: set[str] | None = None
     calls = [c for _nid, c in func.calls()]
     converted_params: set[int] = set()
     for call in calls:
@@ -90,6 +87,8 @@ def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
         converted_params.add(index)
         var = result_variable(call)
         mine = {text_of(call.node), var}
+        if returned is None:
+            returned = set(_returned_exprs(func))
         if (
             returned & mine
             and all(r in mine or _is_constant(r) for r in returned)
