@@ -13,7 +13,13 @@ for unplugging that call them) and reports it when
   (its state is unknown);
 * the function is CoCo-aware (it converts memory or tests cc_platform_has()), the file
   makes hot-plugged memory private somewhere, and no path to the unplug converts the
-  range to shared first (a question: the plug path may have skipped this range).
+  range to shared first (a question: the plug path may have skipped this range);
+* the file makes memory private (set_memory_encrypted(), directly or through a helper)
+  and unplug paths of onlined memory that never think about CoCo (functions named
+  ``*online*``/``*offline*``) hand ranges back without converting them: reported at the
+  conversion, with those unplug calls as related locations.  A patch that adds the
+  conversion on the plug/online path without touching the unplug functions is reported
+  at the line it added.
 
 This is a project design rule, not an upstream-verified fact: the host ABI for the
 state of unplugged memory in a CoCo guest is unspecified upstream (virtio-mem has no
@@ -65,7 +71,10 @@ Known false positives
 Ranges are matched by the root name of the argument (``mb_id``, ``addr``). A conversion
 done by a caller in another file is not seen. The CoCo-aware check cannot tell that a
 range was never made private (e.g. a block that never went online); such unplugs are
-reported as questions.
+reported as questions.  Which unplug paths handle onlined memory is read from function
+names (``virtio_mem_sbm_unplug_sb_online()``); clean-up of never-onlined memory is not
+cited, and an unplug path named otherwise is missed.  Without ``--tree`` a patch that only
+touches the plug path shows no unplug call, so nothing is reported.
 
 References
 ----------
@@ -78,9 +87,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from patchbot.api import Context, Finding, Rule, Severity
+from patchbot.api import Context, Finding, Location, Rule, Severity
 from patchbot.cparse.coco import file_hits, is_cc_aware, mentions_conversion, mentions_kind
-from patchbot.cparse.functions import analyze_file
+from patchbot.cparse.functions import FileAnalysis, Function, MemEvent, analyze_file
+
+MAX_RELATED = 6  # unplug call sites listed with a plug-path finding
+# Unplug paths of memory that went online (so may have been made private on the way):
+# named so in virtio-mem (virtio_mem_sbm_unplug_sb_online(), ..._any_sb_offline()).
+# Unplugs of never-onlined memory (plug failure clean-up) are left alone.
+ONLINE_WORDS = ("online", "offline")
 
 RULE = Rule(
     id="decrypt-before-unplug",
@@ -135,11 +150,15 @@ def check(ctx: Context) -> Iterable[Finding]:
     )
     if not file_encrypts:
         return
+    unaware: list[tuple[Function, MemEvent]] = []  # hand-backs in CoCo-unaware functions
     for func in fa.functions:
-        if not is_cc_aware(func, fa):
-            continue
+        cc_aware = is_cc_aware(func, fa)
         for event in func.events_of("handback"):
             if event.line in reported | shared_first | rollback:
+                continue
+            if not cc_aware:
+                if any(word in func.name for word in ONLINE_WORDS):
+                    unaware.append((func, event))
                 continue
             reported.add(event.line)
             yield ctx.finding(
@@ -148,4 +167,46 @@ def check(ctx: Context) -> Iterable[Finding]:
                 f"path; is it still private here?",
                 event.line,
                 function=func.display_name,
+            )
+    if unaware:
+        yield from _report_at_encrypt(ctx, fa, unaware)
+
+
+def _report_at_encrypt(
+    ctx: Context, fa: FileAnalysis, unaware: list[tuple[Function, MemEvent]]
+) -> Iterable[Finding]:
+    """Report the unplug paths that never convert to shared at the conversion that makes
+    memory private: a patch adding set_memory_encrypted() on the plug/online path need not
+    touch the unplug functions, and a finding there would not be one the patch introduced.
+    """
+    assert ctx.file is not None
+    # name an unplug of online memory first: the clearest case for the reader
+    unaware = sorted(unaware, key=lambda fe: ("_online" not in fe[0].name, fe[1].line))
+    first_func, first = unaware[0]
+    others = len(unaware) - 1
+    where = f"{first.name}() in {first_func.display_name or 'a hunk'}() (line {first.line})"
+    more = f" and {others} other unplug call{'s' * (others > 1)}" if others else ""
+    related = [
+        Location(
+            ctx.file.path,
+            event.line,
+            function=func.display_name,
+            note=f"{event.name}() hands the range back to the host",
+        )
+        for func, event in unaware[:MAX_RELATED]
+    ]
+    for func in fa.functions:
+        conversions = func.events_of("conversion")
+        if func.name in fa.summaries or any(e.entry.direction == "decrypt" for e in conversions):
+            continue  # a conversion helper (its callers are the plug path), or undo code
+        for conv in conversions:
+            if conv.entry.direction != "encrypt":
+                continue
+            yield ctx.finding(
+                f"memory made private here by {conv.name}() is handed back to the host by "
+                f"{where}{more} without set_memory_decrypted() on any path; should the unplug "
+                f"path convert it back to shared first?",
+                conv.line,
+                function=func.display_name,
+                related=related,
             )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from patchbot.testing import check_expected_patch, lint_c_text
+from patchbot.testing import check_expected_patch, lint_c_text, lint_patch_file
 from tests.conftest import FIXTURES
 
 SERIES = FIXTURES / "coco_series" / "dma-direct-free-on-decrypt-failure"
@@ -183,3 +183,53 @@ def test_virtio_mem_share_before_unplug_error_paths(
     assert all(f["function"] == "virtio_mem_sbm_unplug_sb_online" for f in findings)
     # the wrapper added by the patch is recognised as the failing conversion
     assert all(f["trace"][0]["note"].startswith("virtio_mem_coco_set_shared()") for f in findings)
+
+
+ENCRYPT_ON_ONLINE = (
+    FIXTURES
+    / "coco_series"
+    / "virtio-mem-encrypt-on-online"
+    / "0001-virtio-mem-make-plugged-subblocks-private-when-they-go-online.patch"
+)
+
+
+@pytest.mark.kernel_tree
+def test_encrypt_on_online_path_reports_untouched_unplug_paths(
+    kernel_tree: Path, tmp_path: Path, run_cli
+) -> None:
+    """The patch only touches the MEM_GOING_ONLINE path; the unplug functions that hand the
+    now-private memory back are unchanged, so the finding sits on the added conversion and
+    names them in ``related``."""
+    from patchbot.testing import read_expected
+
+    tree = tmp_path / "tree"
+    (tree / "drivers" / "virtio").mkdir(parents=True)
+    shutil.copy(kernel_tree / VIRTIO_MEM, tree / VIRTIO_MEM)
+    subprocess.run(["git", "apply", "--check", str(ENCRYPT_ON_ONLINE)], cwd=tree, check=True)
+    code, out, err = run_cli(
+        "lint", str(ENCRYPT_ON_ONLINE), "--tree", str(tree), "--format", "json",
+        "--select", ",".join(OUR_RULES),
+    )  # fmt: skip
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    got = {(f["rule"], f"{f['path']}:{f['line']}") for f in findings}
+    assert got == read_expected(ENCRYPT_ON_ONLINE.with_name(ENCRYPT_ON_ONLINE.name + ".expected"))
+    (finding,) = findings
+    assert finding["function"] == "virtio_mem_sbm_notify_going_online"
+    assert "virtio_mem_sbm_unplug_sb() in virtio_mem_sbm_unplug_sb_online()" in finding["message"]
+    # every related site is an unplug call, in an unplug function the patch left alone
+    subprocess.run(["git", "apply", str(ENCRYPT_ON_ONLINE)], cwd=tree, check=True)
+    post = (tree / VIRTIO_MEM).read_text().split("\n")
+    related = {(r["function"], r["line"]) for r in finding["related"]}
+    assert ("virtio_mem_sbm_unplug_sb_online", 1942) in related
+    for function, line in related:
+        assert "unplug" in post[line - 1], (function, line, post[line - 1])
+        assert function.startswith("virtio_mem_sbm_unplug_")
+        assert function.endswith(("_online", "_offline"))
+
+
+def test_encrypt_on_online_path_hunk_only_stays_quiet() -> None:
+    """Without the tree the unplug paths are not visible: nothing to report."""
+    result = lint_patch_file(ENCRYPT_ON_ONLINE, ["decrypt-before-unplug"])
+    assert not result.errors
+    assert [f.line for f in result.findings] == []
