@@ -2,22 +2,35 @@
 
 A SourceFile rebuilt from diff hunks shows only the lines near the change; everything
 else is blank.  A hunk that starts inside a function body (the usual case) leaves
-indented statements at the top level, which tree-sitter turns into ERROR nodes and the
-CFG builder never sees.  We replace the blank line just before such a fragment with
-``void __patchbot_fragment_<line>(void) {`` — same number of lines, so every line number
-still matches the real file — and let the fragment's own closing brace (or its absence:
-tree-sitter inserts a MISSING one) end it.
+statements at the top level, which tree-sitter turns into top-level statements or ERROR
+nodes the CFG builder never sees.  We replace the blank line just before such a fragment
+with ``void __patchbot_fragment_<line>(void) {`` — same number of lines, so every line
+number still matches the real file — and let the fragment's own closing brace (found by
+counting braces; tree-sitter inserts a MISSING one if the hunk ends first) end it.
+
+Damaged input is handled too, because review replies are linted "as far as they can be":
+
+* a diff quoted in a reply often lost its indentation (every run of blanks collapsed to
+  one space, context lines starting in column 0).  In a file with no tab-indented line,
+  any column-0 line outside a well-formed top-level item that does not start one
+  (``static``, ``struct``, ``}``, ``#``...) counts as body code, and the fragment ends at
+  its balancing ``}`` (or before the next real function), not at the first ``}`` in
+  column 0;
+* an earlier hunk can end inside a struct or function (``struct foo {`` and two fields):
+  the synthetic header line first closes those braces (``};void __patchbot_fragment_...``)
+  so the unclosed construct does not swallow the fragment.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from patchbot.cparse.parse import parse_kernel
 
 FRAGMENT_PREFIX = "__patchbot_fragment_"
 
-# Top-level nodes whose indented lines are legitimately outside any function body.
+# Top-level nodes whose lines are legitimately outside any function body.
 _STRUCTURAL = (
     "function_definition",
     "declaration",
@@ -28,46 +41,120 @@ _STRUCTURAL = (
     "comment",
     "linkage_specification",
 )
+# Column-0 lines that start a top-level item, never a body fragment.
+_TOP_LEVEL_START = re.compile(r"(static|extern|typedef|struct|union|enum|[}#]|/[*/]|\*)")
+# Braces outside string/char literals and comments (a line-local, approximate lexer).
+_LEXEME = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//.*|/\*|\*/|[{}]')
 
 
-def _covered_lines(text: str) -> set[int]:
+def _top_level_nodes(text: str) -> tuple[set[int], set[int]]:
+    """Lines covered by well-formed structural top-level nodes, and the lines of function
+    definitions among them."""
     covered: set[int] = set()
+    definitions: set[int] = set()
     for node in parse_kernel(text).root_node.children:
         structural = node.type in _STRUCTURAL or node.type.startswith("preproc")
         if structural and (node.type == "function_definition" or not node.has_error):
-            covered.update(range(node.start_point[0], node.end_point[0] + 1))
-    return covered
+            lines = range(node.start_point[0], node.end_point[0] + 1)
+            covered.update(lines)
+            if node.type == "function_definition":
+                definitions.update(lines)
+    return covered, definitions
+
+
+def _lost_indentation(lines: list[str]) -> bool:
+    """A quoted diff whose blanks were collapsed: no line is indented with a tab, so
+    indentation cannot tell body code from top-level code."""
+    return not any(line.startswith("\t") for line in lines)
+
+
+def _is_body_line(line: str, index: int, covered: set[int], flat: bool) -> bool:
+    """Does this line of a hunk-only file belong to a function body the diff cut off?"""
+    stripped = line.strip()
+    if index in covered or not stripped or stripped.startswith(("*", "/*", "//", "#")):
+        return False
+    if line[:1] in " \t":
+        return True  # indented code outside any function
+    # column 0 in a file that lost its indentation: anything but a top-level item start
+    return flat and not _TOP_LEVEL_START.match(stripped)
+
+
+class _Braces:
+    """Running brace depth over lines, skipping literals and comments."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.in_comment = False
+
+    def feed(self, line: str) -> None:
+        for m in _LEXEME.finditer(line):
+            token = m.group()
+            if self.in_comment:
+                self.in_comment = token != "*/"
+            elif token == "/*":
+                self.in_comment = True
+            elif token == "{":
+                self.depth += 1
+            elif token == "}":
+                self.depth -= 1
+
+
+def _fragment_end(lines: list[str], start: int, definitions: set[int]) -> int:
+    """Index just past the line whose ``}`` closes a body fragment starting at ``start``
+    (or where a real function definition starts, or the end of the text, when the hunk
+    stops first)."""
+    braces = _Braces()
+    for index in range(start, len(lines)):
+        if index in definitions:
+            return index
+        braces.feed(lines[index])
+        if braces.depth < 0:
+            return index + 1
+    return len(lines)
+
+
+def _header_line(lines: list[str], first: int, covered: set[int]) -> int | None:
+    """The blank line to put a fragment's header on: before ``first``, or before the
+    body-level declarations (``int ret;``) a hunk can start with."""
+    header = first - 1
+    while header >= 0 and lines[header].strip() and header in covered:
+        if not lines[header].rstrip().endswith(";") or lines[header].lstrip().startswith(
+            ("static", "extern", "typedef", "#", "}")
+        ):
+            return None  # a real top-level item, not a local declaration
+        header -= 1
+    if header < 0 or lines[header].strip() or header in covered:
+        return None
+    return header
 
 
 @lru_cache(maxsize=64)
 def synthesize_fragments(text: str) -> str:
-    """``text`` with a synthetic header before every headless indented body fragment."""
+    """``text`` with a synthetic header before every headless body fragment."""
     if not parse_kernel(text).root_node.has_error:
         return text
     lines = text.split("\n")
-    covered = _covered_lines(text)
+    covered, definitions = _top_level_nodes(text)
+    flat = _lost_indentation(lines)
+    out = list(lines)
+    braces = _Braces()  # depth of the code before the current line, fragments excluded
     changed = False
     index = 0
     while index < len(lines):
-        line = lines[index]
-        orphan = (
-            index not in covered
-            and line.strip()
-            and line[:1] in " \t"
-            and not line.lstrip().startswith(("*", "/*", "//", "#"))
-        )
-        if not orphan:
-            index += 1
-            continue
-        header = index - 1
-        if header >= 0 and not lines[header].strip() and header not in covered:
-            lines[header] = f"void {FRAGMENT_PREFIX}{index + 1}(void) {{"
-            changed = True
-        # skip to the end of this fragment: a closing brace in column 0
-        while index < len(lines) and not lines[index].startswith("}"):
-            index += 1
+        if _is_body_line(lines[index], index, covered, flat):
+            header = _header_line(lines, index, covered)
+            if header is not None:
+                # close what an earlier hunk left open, or it swallows the fragment
+                closer = "}" * braces.depth + ";" if braces.depth > 0 else ""
+                out[header] = f"{closer}void {FRAGMENT_PREFIX}{header + 2}(void) {{"
+                changed = True
+                braces = _Braces()
+                index = _fragment_end(lines, header + 1, definitions)
+                continue
+        braces.feed(lines[index])
+        braces.depth = max(braces.depth, 0)
         index += 1
-    return "\n".join(lines) if changed else text
+    return "\n".join(out) if changed else text
 
 
 def is_fragment(name: str) -> bool:

@@ -49,9 +49,14 @@ def _declarator_name(node: Node | None) -> str | None:
 
 @lru_cache(maxsize=256)
 def function_spans(text: str) -> tuple[FunctionSpan, ...]:
-    """Every function definition in the text, in source order."""
+    """Every function definition in the text, in source order, including the headless
+    body fragments of a hunk-only file (named ``__patchbot_fragment_<line>``, see
+    fragments.py): a finding in a body the patch changes is one it may have introduced."""
+    from patchbot.cparse.fragments import synthesize_fragments
+
     spans: list[FunctionSpan] = []
-    stack = [parse_kernel(text).root_node]  # normalised: __init and friends don't derail it
+    # normalised: __init and friends don't derail it
+    stack = [parse_kernel(synthesize_fragments(text)).root_node]
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
@@ -73,9 +78,12 @@ def function_spans(text: str) -> tuple[FunctionSpan, ...]:
 
 
 def function_at(text: str, line: int) -> FunctionSpan | None:
-    """The function whose definition covers ``line``, if any."""
+    """The named function whose definition covers ``line``, if any (a body fragment has
+    no name a report could show)."""
+    from patchbot.cparse.fragments import is_fragment
+
     for span in function_spans(text):
-        if span.start_line <= line <= span.end_line:
+        if span.start_line <= line <= span.end_line and not is_fragment(span.name):
             return span
     return None
 
