@@ -8,10 +8,12 @@ Flags two shapes:
   set_memory_encrypted(), directly or through same-file helpers, but neither MEM_OFFLINE
   nor MEM_GOING_OFFLINE converts it back to shared. Offlining and re-onlining the block
   then encrypts (TDX: accepts) the same pages again.
-* Within one function, two set_memory_encrypted() (or two set_memory_decrypted()) calls on
-  the same address expression on one path, with no opposite conversion of that address in
-  between. Calls in different arms of an if/else or switch, or separated by a return or
-  goto, are not on one path.
+* Within one function, two set_memory_encrypted() (or two set_memory_decrypted()) calls,
+  or calls of same-file helpers that wrap them, on the same address expression with a
+  path from the first to the second in the function's control-flow graph that converts
+  that memory nowhere in between. Calls in different arms of an if/else or switch, or
+  separated by a return or goto on every path, are not on one path; a second call only
+  reached when the first failed is a retry and is not reported.
 
 Why is this bad?
 ----------------
@@ -93,11 +95,12 @@ point 3 of the commit message (offline then re-online accepts again) and its rev
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse.coco import file_hits
+from patchbot.cparse.functions import MemEvent
 
 RULE = Rule(
     id="double-conversion",
@@ -119,7 +122,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     for func in cf.functions.values():
         if "MEM_GOING_ONLINE" in cocoutil.text_of(func.node):
             yield from _notifier(ctx, cf, func)
-        yield from _same_path_pairs(ctx, func)
+    yield from _same_path_pairs(ctx)
 
 
 def _notifier(ctx: Context, cf: cocoutil.CFile, func: cocoutil.Function) -> Iterable[Finding]:
@@ -157,50 +160,53 @@ def _notifier(ctx: Context, cf: cocoutil.CFile, func: cocoutil.Function) -> Iter
         )
 
 
-def _same_path_pairs(ctx: Context, func: cocoutil.Function) -> Iterable[Finding]:
-    direct = [
-        (c, cocoutil.direction_of(c.name), cocoutil.address_arg(c))
-        for c in func.calls
-        if cocoutil.direction_of(c.name) and cocoutil.address_arg(c)
-    ]
+def _same_path_pairs(ctx: Context) -> Iterable[Finding]:
+    """Two same-direction conversions of one address with a CFG path between them.
+
+    The path question goes to the CFG: follow_conversion() (through the cached
+    file_hits()) walks every path from a conversion and reports each later call on the
+    same memory with the conversion that governs it there.  A second conversion of the same direction whose governing
+    conversion is still the first (nothing converted that memory in between) is the
+    double conversion.  Paths where the first one failed are skipped: retrying a failed
+    conversion is not converting twice.  The addresses must also be spelled the same
+    (casts aside): the CFG's memory keys are coarser (``addr`` and ``addr + PAGE_SIZE``
+    share one).
+    """
+    assert ctx.file is not None
     reported: set[int] = set()
-    for i, (first, direction, addr) in enumerate(direct):
-        for second, direction2, addr2 in direct[i + 1 :]:
-            if addr2 != addr:
-                continue
-            if direction2 != direction:
-                break  # converted back in between: the pair is fine
-            if second.line in reported or not _same_path(first, second):
-                continue
-            reported.add(second.line)
-            yield ctx.finding(
-                f"{func.name}() calls {second.name}({addr}) again after {first.name}() on "
-                f"line {first.line} with no opposite conversion in between; is this memory "
-                "converted twice?",
-                second.line,
-                function=func.name,
-                related=[
-                    Location(
-                        ctx.file.path if ctx.file else "",
-                        first.line,
-                        function=func.name,
-                        note="first conversion",
-                    )
-                ],
-            )
-
-
-def _same_path(first: cocoutil.Call, second: cocoutil.Call) -> bool:
-    if cocoutil.exclusive_branches(first.node, second.node):
-        return False
-    # Does the first call sit in a block that leaves (return/goto/break) before the second?
-    second_ancestors = set(cocoutil.ancestors(second.node))
-    for block in cocoutil.ancestors(first.node):
-        if block in second_ancestors:
-            break
-        if block.type != "compound_statement" and block.type != "if_statement":
+    for func, hit in file_hits(ctx.file.text):  # every conversion's paths, computed once
+        first, second = hit.start, hit.event
+        if (
+            second.kind != "conversion"
+            or hit.current is not first
+            or hit.status == "failed"
+            or second.entry.direction != first.entry.direction
+            or second.line in reported
+        ):
             continue
-        tail = cocoutil.text_of(block)[first.node.end_byte - block.start_byte :]
-        if re.search(r"\b(return|goto|break|continue)\b", tail):
-            return False
-    return True
+        addr = _address(first)
+        if not addr or _address(second) != addr:
+            continue
+        reported.add(second.line)
+        yield ctx.finding(
+            f"{func.display_name or 'this code'}() calls {second.name}({addr}) again "
+            f"after {first.name}() on line {first.line} with no opposite conversion in "
+            "between; is this memory converted twice?",
+            second.line,
+            function=func.display_name,
+            related=[
+                Location(
+                    ctx.file.path,
+                    first.line,
+                    function=func.display_name,
+                    note="first conversion",
+                )
+            ],
+            trace=hit.trace(ctx.file.path, func.display_name),
+        )
+
+
+def _address(event: MemEvent) -> str:
+    """The converted address as written, casts and blanks removed ('' when unknown)."""
+    arg = event.call.arg(event.entry.arg)
+    return cocoutil.strip_casts(cocoutil.text_of(arg)) if arg is not None else ""
