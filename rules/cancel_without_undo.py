@@ -2,11 +2,12 @@
 
 What it does
 ------------
-For every ``switch`` on memory-notifier actions, collects the conversions reachable from
-the MEM_GOING_ONLINE case (set_memory_encrypted()/decrypted(), directly or through
-same-file helpers, followed transitively). If the MEM_CANCEL_ONLINE case does not reach a
-conversion in the opposite direction, the conversion is flagged. The same pairing is
-checked for MEM_GOING_OFFLINE and MEM_CANCEL_OFFLINE.
+For every ``switch`` on memory-notifier actions, collects the conversions of the
+MEM_GOING_ONLINE case (set_memory_encrypted()/decrypted(), directly or through same-file
+helpers, followed transitively). If no conversion in the opposite direction is reachable
+in the function's control-flow graph from ``case MEM_CANCEL_ONLINE:`` (its own statements,
+a case it falls through into, or code after the switch that it reaches), the conversion is
+flagged. The same pairing is checked for MEM_GOING_OFFLINE and MEM_CANCEL_OFFLINE.
 
 Why is this bad?
 ----------------
@@ -81,7 +82,9 @@ When only diff hunks are known (no tree), a switch with lines the diff does not 
 skipped: the missing lines may hold the undo.
 
 Undo work done through a function pointer, a workqueue or a helper in another file is
-not seen. A notifier that deliberately keeps the pages converted after a cancel (and records
+not seen. Reachability is not path-sensitive: an undo after the switch that only runs for
+another action (``if (action == MEM_OFFLINE)``) still counts as reachable from the cancel
+case, so that cancel case is not reported. A notifier that deliberately keeps the pages converted after a cancel (and records
 that, so the next online does not convert again) will be flagged; say so in a comment and
 suppress the finding.
 
@@ -96,8 +99,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tree_sitter import Node
+
 from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse.functions import Function, analyze_file
 
 RULE = Rule(
     id="cancel-without-undo",
@@ -117,13 +123,49 @@ def check(ctx: Context) -> Iterable[Finding]:
     if "MEM_GOING_" not in ctx.file.text:
         return
     cf = cocoutil.cfile(ctx.file.text)
+    fa = analyze_file(ctx.file.text)
     for func in cf.functions.values():
+        cfg_func = next((f for f in fa.functions if f.start_line == func.start_line), None)
         for switch in cocoutil.switches(func.node):
             if not ctx.file.complete and cocoutil.has_unknown_lines(ctx.file.text, switch):
                 continue  # a case the diff does not show may well do the conversion
             cases = cocoutil.cases_of_switch(switch)
             for going, cancel in PAIRS:
-                yield from _check_pair(ctx, cf, func, cases, going, cancel)
+                undone = _reachable_directions(cf, func, cfg_func, switch, cancel)
+                yield from _check_pair(ctx, cf, func, cases, going, cancel, undone)
+
+
+def _reachable_directions(
+    cf: cocoutil.CFile,
+    func: cocoutil.Function,
+    cfg_func: Function | None,
+    switch: Node,
+    cancel: str,
+) -> set[str]:
+    """Conversion directions reachable in the CFG from ``case <cancel>:`` of ``switch``:
+    its own statements, a case it falls through into, and the code after the switch
+    (same-file helpers are followed to what they convert)."""
+    if cfg_func is None:
+        return set()
+    first, last = switch.start_point[0] + 1, switch.end_point[0] + 1
+    starts = [
+        node.id
+        for node in cfg_func.cfg.nodes
+        if node.kind == "case" and node.label == f"case {cancel}" and first <= node.line <= last
+    ]
+    reachable: set[int] = set()
+    for start in starts:
+        reachable |= cfg_func.cfg.reachable_from(start)
+    found: set[str] = set()
+    for nid, call in cfg_func.calls():
+        if nid not in reachable:
+            continue
+        direct = cocoutil.direction_of(call.name)
+        if direct:
+            found.add(direct)
+        elif call.name in cf.functions and call.name != func.name:
+            found |= cf.directions(call.name)
+    return found
 
 
 def _check_pair(
@@ -133,6 +175,7 @@ def _check_pair(
     cases: dict[str, list],
     going: str,
     cancel: str,
+    undone: set[str],
 ) -> Iterable[Finding]:
     going_calls = [
         (call, dirs)
@@ -142,10 +185,6 @@ def _check_pair(
     ]
     if not going_calls:
         return
-    undone: set[str] = set()
-    for case in cases.get(cancel, []):
-        for call in cocoutil.calls_inside(func, case):
-            undone |= cf.call_directions(call)
     cancel_line = cases[cancel][0].start_point[0] + 1 if cancel in cases else None
     reported: set[str] = set()
     for call, dirs in going_calls:
