@@ -4,8 +4,9 @@ What it does
 ------------
 Looks for a loop that converts memory element by element (set_memory_decrypted() or
 set_memory_encrypted(), directly or through a same-file helper) and leaves the loop on a
-failure (``goto``, ``break`` or ``return``), followed by an unwind loop, at the goto target
-or after the loop, that makes the opposite conversion over the same whole range: the same
+failure (``goto``, ``break`` or ``return``), followed by an unwind loop that a path in the
+function's control-flow graph reaches after that conversion failed (at the goto target or
+after the loop) and that makes the opposite conversion over the same whole range: the same
 ``for_each``/``list_for_each_entry`` header, or a ``for`` loop with the same bound that does
 not depend on the index where the first loop stopped. An unwind that tests a per-element
 "decrypted"/"shared"/"converted" flag, or counts down from the failure index
@@ -86,6 +87,8 @@ from tree_sitter import Node
 
 from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse.coco import file_hits
+from patchbot.cparse.functions import analyze_file
 
 RULE = Rule(
     id="rollback-overreach",
@@ -144,8 +147,13 @@ def _unwinds(
     earliest = min(starts)
     domain = _domain(loop)
     wanted = {cocoutil.opposite(d) for d in dirs}
+    after_failure = _reached_after_failure(ctx, func, call, wanted)
     for other, odirs in cf.conversion_calls(func):
-        if other.line < earliest or not (odirs & wanted):
+        if not (odirs & wanted):
+            continue
+        if after_failure is not None and other.line not in after_failure:
+            continue  # no CFG path from the failed conversion reaches this one
+        if other.line < earliest:
             continue
         for unwind in cocoutil.enclosing_loops(other.node, func.node)[:1]:
             if unwind == loop or unwind.start_point[0] + 1 < earliest:
@@ -172,6 +180,38 @@ def _unwinds(
                 "(while (i--) ...), and leak the one that failed",
             )
             return
+
+
+def _reached_after_failure(
+    ctx: Context, func: cocoutil.Function, call: cocoutil.Call, wanted: set[str]
+) -> set[int] | None:
+    """Lines of opposite conversions of the same memory that a CFG path reaches after
+    ``call`` failed (the unwind path after a failure at index k).  None when the CFG
+    layer does not see ``call`` as a conversion (a helper that does not return the
+    conversion's result): then the unwind is looked for after the loop's exit instead."""
+    assert ctx.file is not None
+    fa = analyze_file(ctx.file.text)
+    dfunc = next((f for f in fa.functions if f.start_line == func.start_line), None)
+    if dfunc is None:
+        return None
+    start = next(
+        (
+            e
+            for e in dfunc.events_of("conversion")
+            if e.call.node.start_point == call.node.start_point
+        ),
+        None,
+    )
+    if start is None:
+        return None
+    return {
+        hit.event.line
+        for _f, hit in file_hits(ctx.file.text)
+        if hit.start is start
+        and hit.event.kind == "conversion"
+        and hit.start_status == "failed"
+        and hit.event.entry.direction in wanted
+    }
 
 
 def _label_lines(func: cocoutil.Function) -> dict[str, int]:
