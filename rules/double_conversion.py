@@ -118,10 +118,11 @@ def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
     if not cocoutil.mentions_conversion(ctx.file.text):
         return
-    cf = cocoutil.cfile(ctx.file.text)
-    for func in cf.functions.values():
-        if "MEM_GOING_ONLINE" in cocoutil.text_of(func.node):
-            yield from _notifier(ctx, cf, func)
+    if "MEM_GOING_ONLINE" in ctx.file.text:  # only notifiers need the syntactic view
+        cf = cocoutil.cfile(ctx.file.text)
+        for func in cf.functions.values():
+            if "MEM_GOING_ONLINE" in cocoutil.text_of(func.node):
+                yield from _notifier(ctx, cf, func)
     yield from _same_path_pairs(ctx)
 
 
@@ -165,12 +166,12 @@ def _same_path_pairs(ctx: Context) -> Iterable[Finding]:
 
     The path question goes to the CFG: follow_conversion() (through the cached
     file_hits()) walks every path from a conversion and reports each later call on the
-    same memory with the conversion that governs it there.  A second conversion of the same direction whose governing
-    conversion is still the first (nothing converted that memory in between) is the
-    double conversion.  Paths where the first one failed are skipped: retrying a failed
-    conversion is not converting twice.  The addresses must also be spelled the same
-    (casts aside): the CFG's memory keys are coarser (``addr`` and ``addr + PAGE_SIZE``
-    share one).
+    same memory with the conversion that governs it there.  A second conversion of the
+    same direction whose governing conversion is still the first (nothing converted that
+    memory in between) is the double conversion.  Paths where the first one failed are
+    skipped: retrying a failed conversion is not converting twice.  The addresses must
+    also be spelled the same (casts aside): the CFG's memory keys are coarser (``addr``
+    and ``addr + PAGE_SIZE`` share one).
     """
     assert ctx.file is not None
     reported: set[int] = set()

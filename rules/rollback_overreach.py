@@ -105,7 +105,7 @@ COMPARE_RE = re.compile(r"^(?P<lhs>.+?)(?P<op><=|<|!=)(?P<rhs>.+)$")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not cocoutil.mentions_conversion(ctx.file.text) or not _two_conversions(ctx.file.text):
         return
     cf = cocoutil.cfile(ctx.file.text)
     for func in cf.functions.values():
@@ -118,6 +118,26 @@ def check(ctx: Context) -> Iterable[Finding]:
                 if not exits:
                     continue
                 yield from _unwinds(ctx, cf, func, loop, call, dirs, exits)
+
+
+def _two_conversions(text: str) -> bool:
+    """Cheap pre-check on the cached analysis: can some function make two conversion
+    calls (direct, or of same-file helpers that convert)?  Counts spelled names, so it
+    over-counts, never under-counts."""
+    functions = analyze_file(text).functions
+    names = set(cocoutil.ENCRYPT_CALLS | cocoutil.DECRYPT_CALLS)
+    grown = True
+    while grown:  # same-file helpers that convert, transitively
+        grown = False
+        for func in functions:
+            if func.name not in names and not func.words.isdisjoint(names):
+                names.add(func.name)
+                grown = True
+    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\s*\(")
+    return any(
+        len(calls.findall(cocoutil.text_of(f.node.child_by_field_name("body")))) >= 2
+        for f in functions
+    )
 
 
 def _exits(loop: Node) -> list[str]:
