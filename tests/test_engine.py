@@ -276,3 +276,18 @@ def test_line_numbers_in_messages_do_not_make_old_findings_new(tmp_path):
         [SourceFile("c.c", post)]
     )
     assert (moved.findings, moved.baselined) == ([], 1)
+
+
+def test_suppression_is_read_from_the_patch_that_made_the_finding(tmp_path):
+    engine = engine_for(tmp_path, demo_call=CALL_RULE)
+    first = "void f(void)\n{\n\tfrob(1); /* patchbot-ignore: demo-call */\n}\n"
+    second = "void g(void)\n{\n}\n\n" + first  # patch 2 moves f() down four lines
+    p1 = Patch(subject="[PATCH 1/2] a", title="a", number=1, total=2)
+    p2 = Patch(subject="[PATCH 2/2] b", title="b", number=2, total=2)
+    files = {
+        "1/2": [SourceFile("s.c", first, frozenset({1, 2, 3, 4}), pre_text="")],
+        "2/2": [SourceFile("s.c", second, frozenset({1, 2, 3, 4}), pre_text=first)],
+    }
+    result = engine.lint_series(Series(patches=[p1, p2]), lambda s, p: files[p.label])
+    assert result.findings == []
+    assert result.suppressed == 1

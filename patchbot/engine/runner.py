@@ -162,13 +162,15 @@ class Engine:
         for rule in self._by_scope("series"):
             ctx = Context(rule=rule.loaded.rule, options=rule.options, series=series, files=files)
             raw.extend(self._run(rule, ctx, "the files"))
-        texts = {f.path: f.text for f in files}
+        texts: dict[tuple[str | None, str], str] = {(None, f.path): f.text for f in files}
         return self._finish(raw, texts, series, mode="files", warnings=[])
 
     def _lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         self._errors = []
         raw: list[Finding] = []
-        texts: dict[str, str] = {}
+        # (patch label, path) -> that patch's post-image; (None, path) -> the latest one,
+        # for series-wide findings
+        texts: dict[tuple[str | None, str], str] = {}
         every_file: list[SourceFile] = []
         file_rules = self._by_scope("file")
         patch_rules = self._by_scope("patch")
@@ -176,7 +178,7 @@ class Engine:
             files = sources(series, patch)
             every_file.extend(files)
             for file in files:
-                texts[file.path] = file.text  # the latest post-image wins for suppressions
+                texts[(patch.label, file.path)] = texts[(None, file.path)] = file.text
             for rule in file_rules:
                 for file in files:
                     raw.extend(self._file_rule(rule, file, series, patch, files))
@@ -210,14 +212,14 @@ class Engine:
     def _finish(
         self,
         raw: Iterable[Finding],
-        texts: dict[str, str],
+        texts: dict[tuple[str | None, str], str],
         series: Series,
         *,
         mode: str,
         warnings: list[str],
     ) -> LintResult:
         names = {r.id: r.names for r in self.active}
-        ignored_lines = {path: inline_ignored(text) for path, text in texts.items()}
+        ignored_lines = {where: inline_ignored(text) for where, text in texts.items()}
         result = LintResult(
             series=series,
             rules=[r.loaded for r in self.active],
@@ -240,9 +242,13 @@ class Engine:
                 continue
             seen.add(ident)
             rule_names = names.get(finding.rule, {finding.rule})
-            if is_inline_suppressed(
-                finding, rule_names, ignored_lines.get(finding.path, {})
-            ) or path_ignored(finding, rule_names, self.config.ignores):
+            # the suppression comment is looked up in the text the finding was made on
+            lines = ignored_lines.get((finding.patch, finding.path)) or ignored_lines.get(
+                (None, finding.path), {}
+            )
+            if is_inline_suppressed(finding, rule_names, lines) or path_ignored(
+                finding, rule_names, self.config.ignores
+            ):
                 result.suppressed += 1
                 continue
             if stable_key(finding) in self.baseline:
