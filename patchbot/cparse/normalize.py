@@ -80,7 +80,10 @@ _CALL_QUALIFIERS = [
     "__guarded_by",
 ]
 
-_BARE_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _BARE_QUALIFIERS)) + r")\b")
+_BARE_SET = frozenset(_BARE_QUALIFIERS)
+# Any word that could be one of them; the set decides.  Much faster than an alternation
+# of 38 words tried at every word boundary of the file.
+_BARE_CANDIDATE_RE = re.compile(r"(?<!\w)(?:__\w+|noinline|notrace|asmlinkage|noinstr)\b")
 _CALLQ_RE = re.compile(r"\b(?:" + "|".join(map(re.escape, _CALL_QUALIFIERS)) + r")\s*\(")
 _LOOP_RE = re.compile(r"^[ \t]+(\w*for_each\w*)\s*\(", re.MULTILINE)
 _SCOPED_RE = re.compile(
@@ -141,8 +144,9 @@ def normalize(text: str) -> Normalized:
     def byte_offset(index: int) -> int:
         return index if ascii_only else len(text[:index].encode("utf-8", "surrogateescape"))
 
-    for m in _BARE_RE.finditer(text):
-        _blank(chars, m.start(), m.end())
+    for m in _BARE_CANDIDATE_RE.finditer(text):
+        if m.group() in _BARE_SET:
+            _blank(chars, m.start(), m.end())
     cleanups: dict[int, str] = {}
     for m in _CALLQ_RE.finditer(text):
         close = _close_paren(text, m.end() - 1)
