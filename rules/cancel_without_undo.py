@@ -84,9 +84,9 @@ skipped: the missing lines may hold the undo.
 Undo work done through a function pointer, a workqueue or a helper in another file is
 not seen. Reachability is not path-sensitive: an undo after the switch that only runs for
 another action (``if (action == MEM_OFFLINE)``) still counts as reachable from the cancel
-case, so that cancel case is not reported. A notifier that deliberately keeps the pages converted after a cancel (and records
-that, so the next online does not convert again) will be flagged; say so in a comment and
-suppress the finding.
+case, so that cancel case is not reported. A notifier that deliberately keeps the pages
+converted after a cancel (and records that, so the next online does not convert again)
+will be flagged; say so in a comment and suppress the finding.
 
 References
 ----------
