@@ -205,6 +205,13 @@ def build_kernel(
             base = build_kernel(tree, (), jobs)
             # a real copy, not links: make rewrites objects in place
             subprocess.run(["cp", "-a", str(base.build_dir), str(root / "src" / "obj")], check=True)
+            # make goes by mtime: the patched files must be newer than the copied objects
+            # even when the copy was patched before the unpatched build last ran
+            now = time.time()
+            for _, text in patches:
+                for rel in _patched_files(text):
+                    if (root / "src" / rel).is_file():
+                        os.utime(root / "src" / rel, (now, now))
         with open(kbuild / ".active.lock", "w") as active_lock:
             fcntl.flock(active_lock, fcntl.LOCK_EX)
             active = _activate(kbuild, key)
