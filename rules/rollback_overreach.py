@@ -210,24 +210,19 @@ def _reached_after_failure(
     layer does not see ``call`` as a conversion (a helper that does not return the
     conversion's result): then the unwind is looked for after the loop's exit instead."""
     assert ctx.file is not None
+    where = call.node.start_point  # the two views parse separately: match by position
     fa = analyze_file(ctx.file.text)
-    dfunc = next((f for f in fa.functions if f.start_line == func.start_line), None)
-    if dfunc is None:
-        return None
-    start = next(
-        (
-            e
-            for e in dfunc.events_of("conversion")
-            if e.call.node.start_point == call.node.start_point
-        ),
-        None,
-    )
-    if start is None:
+    if not any(
+        f.start_line == func.start_line and e.call.node.start_point == where
+        for f in fa.functions
+        for e in f.events_of("conversion")
+    ):
         return None
     return {
         hit.event.line
-        for _f, hit in file_hits(ctx.file.text)
-        if hit.start is start
+        for f, hit in file_hits(ctx.file.text)
+        if f.start_line == func.start_line
+        and hit.start.call.node.start_point == where
         and hit.event.kind == "conversion"
         and hit.start_status == "failed"
         and hit.event.entry.direction in wanted
