@@ -70,6 +70,12 @@ class Location:
     function: str | None = None
     note: str = ""  # what happens here, e.g. "set_memory_decrypted() fails"
 
+    def __post_init__(self) -> None:
+        # A note is one line in every report format; conditions quoted from the source can
+        # span several lines, so fold their whitespace here once for all reporters.
+        if "\n" in self.note or "\t" in self.note:
+            object.__setattr__(self, "note", " ".join(self.note.split()))
+
 
 @dataclass
 class Finding:
