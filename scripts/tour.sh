@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The main job on the bundled example: install what is needed, then lint the bundled RFC-shaped
-# virtio-mem CoCo series and boot the unpatched virtio-mem driver in the TDX model.
+# The main job on the bundled example: install what is needed, then
+#  1. lint the bundled RFC-shaped virtio-mem CoCo series against the real 6.1 tree, and
+#  2. boot the unpatched 6.1 virtio_mem.c in the TDX model of the memory paths.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit $?
-echo "\$ patchbot lint examples/virtio-mem-coco-rfc.mbox"
-python3 -m patchbot lint examples/virtio-mem-coco-rfc.mbox
+tree=$(python3 -c 'from patchbot.kernel.tree import default_tree; print(default_tree())') || exit 2
+
+echo "\$ patchbot lint --tree $tree examples/virtio-mem-coco-rfc.mbox"
+python3 -m patchbot lint --tree "$tree" examples/virtio-mem-coco-rfc.mbox
 lint_rc=$?
 echo
 echo "\$ patchbot boot --driver virtio-mem --platform tdx"
