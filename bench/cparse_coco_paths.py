@@ -6,13 +6,22 @@ after kernel-idiom normalisation, and the wall time of normalise+parse, CFG buil
 (analyze_file) and the conversion path walks (file_hits), plus what the four
 path-sensitive CoCo rules report when auditing those files whole.
 
+``--lint-series`` instead times the eleven CoCo rules alone in patch mode over the lint
+benchmark's generated series (bench/lint_bench.py: 40 patches, >= 10,000 added lines):
+CPU seconds of parse + lint, best of N fresh processes, and each rule's share (the
+first rule to need a file's shared analysis pays for it).
+
     python3 bench/cparse_coco_paths.py [--tree DIR]
+    python3 bench/cparse_coco_paths.py --lint-series [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,10 +50,74 @@ def conversion_files(tree: Path) -> list[Path]:
     return sorted(tree / p for p in out)
 
 
+COCO_RULES = [
+    *RULES,
+    "dma-shared-without-attr",
+    "conversion-outside-guard",
+    "convert-unplugged-range",
+    "cancel-without-undo",
+    "double-conversion",
+    "rollback-overreach",
+    "conversion-ordering",
+]
+
+
+def _measure_series(directory: str) -> dict[str, object]:
+    """One cold run in this process: the CoCo rules alone, parse + lint timed."""
+    from patchbot.config import Config
+    from patchbot.engine import Engine, load_rules, select_rules
+    from patchbot.series.images import source_files
+    from patchbot.series.load import load_series
+
+    config = Config()
+    engine = Engine([r for r in select_rules(load_rules(), config) if r.id in COCO_RULES], config)
+    start = time.process_time()
+    result = engine.lint_series(load_series([directory]), source_files)
+    return {
+        "cpu": time.process_time() - start,
+        "findings": len(result.findings),
+        "timings": engine.timings,
+    }
+
+
+def lint_series(repeat: int) -> int:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import lint_bench  # the same generated series B's benchmark times
+
+    with tempfile.TemporaryDirectory(prefix="patchbot-coco-") as tmp:
+        _paths, added = lint_bench.generate(Path(tmp), 1.0)
+        runs = []
+        for _ in range(max(1, repeat)):
+            proc = subprocess.run(
+                [sys.executable, __file__, "--measure-series", tmp],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.append(json.loads(proc.stdout))
+    best = min(runs, key=lambda r: r["cpu"])
+    print(f"lint bench series: 40 patches, {added} added lines")
+    print(
+        f"CoCo rules alone (cold process, best of {repeat}): {best['cpu']:.3f} s CPU, "
+        f"{best['findings']} findings"
+    )
+    for rule_id, secs in sorted(best["timings"].items(), key=lambda kv: -kv[1]):
+        print(f"  {rule_id:28s} {secs:7.3f} s")
+    return 0
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--tree")
+    parser.add_argument("--lint-series", action="store_true", help="time the CoCo rules alone")
+    parser.add_argument("--repeat", type=int, default=5, help="best of N runs (--lint-series)")
+    parser.add_argument("--measure-series", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_series:
+        print(json.dumps(_measure_series(args.measure_series)))
+        return 0
+    if args.lint_series:
+        return lint_series(args.repeat)
     tree = resolve_tree(args.tree)
     files = conversion_files(tree)
     texts = {p: p.read_text(errors="surrogateescape") for p in files}
@@ -77,7 +150,8 @@ def main() -> int:
     print(f"normalise+parse:        {t_parse * 1000:.0f} ms")
     print(
         f"CFGs+events+summaries:  {t_cfg * 1000:.0f} ms ({functions} functions, "
-        f"{nodes} CFG nodes, {conversions} conversion calls)"
+        f"{nodes} CFG nodes, {conversions} conversion calls; CFGs are built on demand, "
+        "only for functions naming a catalogued call)"
     )
     print(f"conversion path walks:  {t_paths * 1000:.0f} ms ({hits} path hits)")
     print(f"total per 1000 lines:   {(t_parse + t_cfg + t_paths) * 1e6 / lines:.1f} ms")
