@@ -92,11 +92,12 @@ def test_qemu_series_that_does_not_apply_fails_before_building(run_cli, kernel_t
 
 
 def _assert_clean_boot(boot: QemuBoot) -> None:
-    assert boot.findings == [], [f.message for f in boot.findings]
-    assert boot.driver_registered and boot.bound == ["virtio0"]
-    assert boot.growth_kb is not None
+    tail = "\n".join(boot.console.splitlines()[-25:])  # shown when an assert fails
+    assert boot.findings == [], ([f.message for f in boot.findings], tail)
+    assert boot.driver_registered and boot.bound == ["virtio0"], tail
+    assert boot.growth_kb is not None, tail
     # freed init memory only adds to MemTotal after the boot figure; a few MiB at most
-    assert REQUESTED_KB <= boot.growth_kb <= REQUESTED_KB + 32 * 1024
+    assert REQUESTED_KB <= boot.growth_kb <= REQUESTED_KB + 32 * 1024, (boot.growth_kb, tail)
 
 
 @pytest.mark.kernel_tree
