@@ -82,6 +82,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from tree_sitter import Node
 
@@ -120,6 +121,7 @@ def check(ctx: Context) -> Iterable[Finding]:
                 yield from _unwinds(ctx, cf, func, loop, call, dirs, exits)
 
 
+@lru_cache(maxsize=64)
 def _two_conversions(text: str) -> bool:
     """Cheap pre-check on the cached analysis: can some function make two conversion
     calls (direct, or of same-file helpers that convert)?  Counts spelled names, so it
@@ -137,6 +139,7 @@ def _two_conversions(text: str) -> bool:
     return any(
         len(calls.findall(cocoutil.text_of(f.node.child_by_field_name("body")))) >= 2
         for f in functions
+        if not f.words.isdisjoint(names)
     )
 
 
