@@ -113,7 +113,7 @@ from dataclasses import dataclass
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
 from patchbot.cparse.parse import function_at
-from patchbot.patterns import Token, line_counts, mirror_canonical, mirrored_difference, scan
+from patchbot.patterns import Token, mirror_canonical, mirrored_difference, scan
 
 RULE = Rule(
     id="duplicated-logic",
@@ -160,14 +160,9 @@ class _Chain:
     last_b: int
 
 
-def _normal_form(tok: Token) -> str:
-    if tok.kind == "id":
-        return "I"
-    if tok.kind == "num":
-        return "N"
-    if tok.kind == "str":
-        return "S"
-    return tok.text
+# Names, numbers and strings hash alike whatever they spell; keywords and operators
+# keep their text.
+_NORMAL_BY_KIND = {"id": "I", "num": "N", "str": "S"}
 
 
 def _data_braces(tokens: Sequence[Token]) -> set[int]:
@@ -197,34 +192,46 @@ def _data_braces(tokens: Sequence[Token]) -> set[int]:
 def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     tokens, _comments = scan(sf.text)
     data = _data_braces(tokens)
+    added = sf.added
     kept: list[Token] = []
     run_id: list[int] = []
+    norm: list[int] = []
     run = 0
     depth = 0
-    prev_line = None
+    prev_line = -1
     for i, tok in enumerate(tokens):
-        if not line_counts(sf.added, tok.line):
+        line = tok.line
+        if added and line not in added:
             continue
         if i in data:
             run += 1
             continue
-        if tok.text == "{":
+        text = tok.text
+        if text == "{":
             depth += 1
-        elif tok.text == "}":
+        elif text == "}":
             depth -= 1
-        # a line in between that is not added (or blank in a rebuilt post-image) cuts the run
-        if prev_line is not None and any(
-            not line_counts(sf.added, ln) for ln in range(prev_line + 1, tok.line)
+        # a line in between that is not added (or blank in a rebuilt post-image) cuts the
+        # run; with added == {} (whole files) every line counts and nothing cuts
+        if (
+            added
+            and prev_line >= 0
+            and line > prev_line + 1
+            and any(ln not in added for ln in range(prev_line + 1, line))
         ):
             run += 1
         kept.append(tok)
         run_id.append(run)
-        prev_line = tok.line
-        if tok.text == "}" and depth <= 0:
+        form = _NORMAL_BY_KIND.get(tok.kind, text)
+        code = vocab.get(form)
+        if code is None:
+            code = vocab[form] = len(vocab) + 1
+        norm.append(code)
+        prev_line = line
+        if text == "}" and depth <= 0:
             # a function ends here: a twin never spans two functions
             depth = 0
             run += 1
-    norm = [vocab.setdefault(_normal_form(t), len(vocab) + 1) for t in kept]
     return _Stream(index, sf, kept, norm, run_id)
 
 
@@ -376,15 +383,26 @@ def _kind(tokens: list[Token], function_start: bool) -> str:
 
 
 def _patch_labels(ctx: Context) -> dict[int, str]:
-    """Which patch added each file of ctx.files (series scope has no ctx.patch)."""
+    """Which patch added each file of ctx.files (series scope has no ctx.patch).
+
+    One pass over the patches into a lookup table: comparing every file with every
+    patch grew with the square of the series length.
+    """
     labels: dict[int, str] = {}
     if ctx.series is None:
         return labels
+    wanted: dict[str, list[int]] = defaultdict(list)
     for i, sf in enumerate(ctx.files):
-        for patch in ctx.series.patches:
-            for fd in patch.files:
-                if fd.path == sf.path and frozenset(fd.added_lines()) == sf.added:
-                    labels.setdefault(i, patch.label)
+        wanted[sf.path].append(i)
+    for patch in ctx.series.patches:
+        for fd in patch.files:
+            candidates = [i for i in wanted.get(fd.path, ()) if i not in labels]
+            if not candidates:
+                continue
+            added = frozenset(fd.added_lines())
+            for i in candidates:
+                if ctx.files[i].added == added:
+                    labels[i] = patch.label
     return labels
 
 
