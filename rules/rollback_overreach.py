@@ -121,6 +121,9 @@ def check(ctx: Context) -> Iterable[Finding]:
                 yield from _unwinds(ctx, cf, func, loop, call, dirs, exits)
 
 
+CALLED_RE = re.compile(r"\b([A-Za-z_]\w*)\s*\(")  # a name followed by "(": maybe a call
+
+
 @lru_cache(maxsize=64)
 def _two_conversions(text: str) -> bool:
     """Cheap pre-check on the cached analysis: can some function make two conversion
@@ -135,9 +138,12 @@ def _two_conversions(text: str) -> bool:
             if func.name not in names and not func.words.isdisjoint(names):
                 names.add(func.name)
                 grown = True
-    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\s*\(")
     return any(
-        len(calls.findall(cocoutil.text_of(f.node.child_by_field_name("body")))) >= 2
+        sum(
+            name in names
+            for name in CALLED_RE.findall(cocoutil.text_of(f.node.child_by_field_name("body")))
+        )
+        >= 2
         for f in functions
         if not f.words.isdisjoint(names)
     )
