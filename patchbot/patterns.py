@@ -8,10 +8,11 @@ cheaper than a tree-sitter walk and good enough for "is this the same shape of c
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _KEYWORD_TEXT = """auto break case char const continue default do double else enum extern float
     for goto if inline int long register restrict return short signed sizeof static struct
@@ -269,3 +270,99 @@ def commit_line(body_line: int) -> int:
 def body_lines(body: str) -> list[tuple[int, str]]:
     """(COMMIT_MSG line, text) for each line of a commit message body."""
     return [(commit_line(n), text) for n, text in enumerate(body.split("\n"), start=1)]
+
+
+# --- compound expressions (tree-sitter) -----------------------------------------------
+
+# Rule modules import only patchbot.* and the stdlib, so the one tree-sitter walk a
+# pattern rule needs lives here.
+_EXPRESSION_TYPES = ("binary_expression", "cast_expression", "conditional_expression")
+_OPERAND_TYPES = ("identifier", "field_identifier", "number_literal")
+_SPACE_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Expression:
+    """An arithmetic expression in C text: its text without whitespace, byte span, line."""
+
+    text: str
+    start: int
+    end: int
+    line: int  # 1-based, where it starts
+
+
+@lru_cache(maxsize=1)
+def _expression_queries() -> tuple[Any, Any]:
+    from tree_sitter import Query
+
+    from patchbot.cparse.parse import C_LANGUAGE
+
+    roots = " ".join(f"({t})" for t in _EXPRESSION_TYPES)
+    operands = " ".join(f"({t})" for t in _OPERAND_TYPES)
+    return Query(C_LANGUAGE, f"[{roots}] @expr"), Query(C_LANGUAGE, f"[{operands}] @operand")
+
+
+def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive line numbers as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], line)
+        else:
+            runs.append((line, line))
+    return runs
+
+
+def compound_expressions(
+    text: str, added: frozenset[int], min_operators: int, min_operands: int
+) -> list[Expression]:
+    """Expressions starting on an added line (any line when ``added`` is empty) with at
+    least ``min_operators`` operators (binary operators, casts, ?:) and ``min_operands``
+    operands (names, fields, numbers), nested ones included, each once.
+
+    Sizes come from two tree-sitter queries per run of added lines and bisection over
+    the captured spans, instead of walking every candidate's subtree in Python: nested
+    candidates would otherwise be walked once per enclosing expression.
+    """
+    from tree_sitter import QueryCursor
+
+    from patchbot.cparse.parse import parse
+
+    root = parse(text).root_node
+    root_query, operand_query = _expression_queries()
+    runs = _line_runs(added) if added else [(1, root.end_point[0] + 1)]
+    found: dict[tuple[int, int], Expression] = {}
+    for first, last in runs:
+        cursor = QueryCursor(root_query)
+        cursor.set_point_range((first - 1, 0), (last, 0))
+        nodes = cursor.captures(root).get("expr", [])
+        if not nodes:
+            continue
+        # candidates may run past the added lines: size them over their whole span
+        stop = max(n.end_point[0] for n in nodes) + 1
+        inner = nodes
+        if stop > last:
+            cursor = QueryCursor(root_query)
+            cursor.set_point_range((first - 1, 0), (stop, 0))
+            inner = cursor.captures(root).get("expr", [])
+        cursor = QueryCursor(operand_query)
+        cursor.set_point_range((first - 1, 0), (stop, 0))
+        operand_starts = sorted(n.start_byte for n in cursor.captures(root).get("operand", []))
+        spans = sorted({(n.start_byte, n.end_byte) for n in inner})
+        span_starts = [s for s, _e in spans]
+        for node in nodes:
+            line = node.start_point[0] + 1
+            start, end = node.start_byte, node.end_byte
+            if (added and line not in added) or (start, end) in found:
+                continue
+            inside = spans[bisect_left(span_starts, start) : bisect_left(span_starts, end)]
+            # an enclosing expression that starts at the same byte ends later
+            operators = sum(1 for _s, e in inside if e <= end)
+            if operators < min_operators:
+                continue
+            operands = bisect_left(operand_starts, end) - bisect_left(operand_starts, start)
+            if operands < min_operands:
+                continue
+            source = (node.text or b"").decode("utf-8", "replace")
+            found[(start, end)] = Expression(_SPACE_RE.sub("", source), start, end, line)
+    return list(found.values())

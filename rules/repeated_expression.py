@@ -66,14 +66,12 @@ References
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 
-from tree_sitter import Node, Query, QueryCursor
-
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.parse import C_LANGUAGE, function_at, parse
+from patchbot.cparse.parse import function_at
+from patchbot.patterns import Expression, compound_expressions
 
 RULE = Rule(
     id="repeated-expression",
@@ -89,80 +87,15 @@ RULE = Rule(
     },
 )
 
-_ROOTS = frozenset({"binary_expression", "cast_expression", "conditional_expression"})
-_OPERATORS = frozenset({"binary_expression", "cast_expression", "conditional_expression"})
-_OPERANDS = frozenset({"identifier", "field_identifier", "number_literal"})
-_SPACE_RE = re.compile(r"\s+")
 
-
-def _size(node: Node) -> tuple[int, int]:
-    """(operators, operands) below and including ``node``."""
-    operators = operands = 0
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if n.type in _OPERATORS:
-            operators += 1
-        elif n.type in _OPERANDS:
-            operands += 1
-        stack.extend(n.children)
-    return operators, operands
-
-
-def _text(node: Node) -> str:
-    return _SPACE_RE.sub("", (node.text or b"").decode("utf-8", "replace"))
-
-
-class _Occurrence:
-    __slots__ = ("end", "line", "start")
-
-    def __init__(self, node: Node) -> None:
-        self.start = node.start_byte
-        self.end = node.end_byte
-        self.line = node.start_point[0] + 1
-
-
-_ROOT_QUERY = Query(
-    C_LANGUAGE,
-    "[(binary_expression) (cast_expression) (conditional_expression)] @expr",
-)
-
-
-def _added_ranges(added: frozenset[int]) -> list[tuple[int, int]]:
-    """Runs of consecutive added lines as (first, last), 1-based."""
-    ranges: list[tuple[int, int]] = []
-    for line in sorted(added):
-        if ranges and line == ranges[-1][1] + 1:
-            ranges[-1] = (ranges[-1][0], line)
-        else:
-            ranges.append((line, line))
-    return ranges
-
-
-def _collect(ctx: Context) -> dict[str, list[_Occurrence]]:
+def _collect(ctx: Context) -> dict[str, list[Expression]]:
     assert ctx.file is not None
-    added = ctx.file.added
     opts = {**RULE.options, **ctx.options}
-    min_ops, min_operands = int(opts["min_operators"]), int(opts["min_operands"])
-    root = parse(ctx.file.text).root_node
-    # a query per run of added lines: unchanged code is never visited
-    ranges = _added_ranges(added) if added else [(1, root.end_point[0] + 1)]
-    found: dict[str, list[_Occurrence]] = defaultdict(list)
-    seen: set[int] = set()
-    for first, last in ranges:
-        cursor = QueryCursor(_ROOT_QUERY)
-        cursor.set_point_range((first - 1, 0), (last, 0))
-        for node in cursor.captures(root).get("expr", []):
-            line = node.start_point[0] + 1
-            if added and line not in added:
-                continue
-            ops, operands = _size(node)
-            if ops >= min_ops and operands >= min_operands:
-                key = node.start_byte * 1_000_003 + node.end_byte
-                if key in seen:
-                    continue
-                seen.add(key)
-                found[_text(node)].append(_Occurrence(node))
+    found: dict[str, list[Expression]] = defaultdict(list)
+    for expr in compound_expressions(
+        ctx.file.text, ctx.file.added, int(opts["min_operators"]), int(opts["min_operands"])
+    ):
+        found[expr.text].append(expr)
     return found
 
 
@@ -172,7 +105,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     opts = {**RULE.options, **ctx.options}
     text = ctx.file.text
     groups = _collect(ctx)
-    repeated: dict[str, list[_Occurrence]] = {}
+    repeated: dict[str, list[Expression]] = {}
     for expr, occs in groups.items():
         occs.sort(key=lambda o: o.start)
         per_function: dict[str, int] = defaultdict(int)
