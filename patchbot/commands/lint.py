@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 QUIET_FORMATS = ("b4", "checkpatch")
 
 EPILOG = """\
-modes: patches (INPUT, -, --git) report only what each patch introduces; --file and
+modes: patches (INPUT, -, --git, --msgid) report only what each patch introduces; --file and
 --paths (audit) report everything in the files.
 
 exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error,
@@ -62,6 +62,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mbox, .patch/.eml files, a format-patch directory, or - for stdin",
     )
     p.add_argument("--git", metavar="BASE..TIP", help="lint the commits of a git range")
+    p.add_argument(
+        "--msgid",
+        metavar="MESSAGE-ID",
+        help="lint the newest series version of a thread fetched from a public-inbox "
+        "archive (a Message-ID with --archive, or a thread URL)",
+    )
+    p.add_argument(
+        "--archive",
+        metavar="URL",
+        help="public-inbox archive for --msgid, e.g. https://lore.kernel.org/linux-coco",
+    )
     p.add_argument("--repo", metavar="DIR", help="repository for --git (default: cwd)")
     p.add_argument(
         "--tree",
@@ -124,7 +135,7 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
     from patchbot.series import images
 
     if args.files or args.paths:
-        if args.inputs or args.git:
+        if args.inputs or args.git or args.msgid:
             raise InputError("--file/--paths lint whole files: do not also give patches")
         if args.files and args.paths:
             raise InputError("give either --file or --paths, not both")
@@ -134,6 +145,18 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
 
         tree = resolve_tree(args.tree)
         return engine.lint_files(images.tree_sources(str(tree), args.paths))
+    if args.archive and not args.msgid:
+        raise InputError("--archive names where to fetch --msgid from: give --msgid too")
+    if args.msgid:
+        if args.inputs or args.git:
+            raise InputError("--msgid fetches the series: do not also give patches or --git")
+        from patchbot.series.archive import load_thread
+
+        # assemble() keeps the newest version when the thread holds several
+        series = load_thread(args.msgid, base=args.archive, tree=args.tree)
+        if not series.patches:
+            raise InputError(f"no patches with a diff found in the thread of {args.msgid}")
+        return engine.lint_series(series, images.source_files)
     from patchbot.series.load import load_series
 
     if args.repo and not args.git:

@@ -1,0 +1,86 @@
+"""A real public-inbox archive served on loopback, for tests that fetch threads.
+
+Builds a v2 inbox with public-inbox-init, delivers mails with public-inbox-mda and
+serves it with public-inbox-httpd on a free port.  Nothing is mocked: the tests talk
+HTTP to the same server software lore.kernel.org runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LIST = "coco@example.org"
+TOOLS = ("public-inbox-init", "public-inbox-mda", "public-inbox-httpd")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(cmd: list[str], env: dict[str, str], data: bytes | None = None) -> None:
+    result = subprocess.run(cmd, input=data, env=env, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed: {result.stderr.decode(errors='replace')}")
+
+
+def _deliverable(mail: bytes) -> bytes:
+    """A format-patch file as public-inbox-mda wants it: no mbox From line, a To:."""
+    if mail.startswith(b"From "):
+        mail = mail.split(b"\n", 1)[1]
+    return b"To: " + LIST.encode() + b"\n" + mail
+
+
+@contextmanager
+def serve_inbox(root: Path, mails: Iterable[bytes], name: str = "coco") -> Iterator[str]:
+    """Deliver ``mails`` into a fresh inbox under ``root``; yields the archive base URL."""
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} missing: run scripts/setup.sh (public-inbox)")
+    for sub in ("home", "emergency"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "HOME": str(root / "home"),
+        "PI_CONFIG": str(root / "home" / "pi-config"),
+        "PI_EMERGENCY": str(root / "emergency"),
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/{name}"
+    _run(
+        ["public-inbox-init", "-V2", "-j", "1", "-L", "full", name, str(root / name), base, LIST],
+        env,
+    )
+    _run(["git", "config", "-f", env["PI_CONFIG"], "publicinboxmda.spamcheck", "none"], env)
+    for mail in mails:
+        _run(["public-inbox-mda"], {**env, "ORIGINAL_RECIPIENT": LIST}, _deliverable(mail))
+    server = subprocess.Popen(
+        ["public-inbox-httpd", "-W0", "-l", f"http://127.0.0.1:{port}"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise RuntimeError("public-inbox-httpd exited") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("public-inbox-httpd did not listen in 20 s") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
