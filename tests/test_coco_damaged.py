@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from patchbot.cparse.coco import file_hits
 from patchbot.cparse.fragments import FRAGMENT_PREFIX, synthesize_fragments
 from patchbot.cparse.functions import analyze_file
+from patchbot.cparse.parse import function_spans
 from patchbot.cparse.paths import follow_conversion
+from patchbot.series.images import source_files
 from patchbot.series.load import load_series
 from patchbot.testing import check_expected_patch, lint_patch_file
 from tests.conftest import FIXTURES
@@ -28,6 +31,7 @@ RULES = ["leak-on-failure", "free-while-shared"]
 def test_reply_really_is_quoted_and_flattened() -> None:
     text = REPLY.read_text()
     assert "> + ret = set_memory_decrypted((unsigned long)page_address(page)," in text
+    assert "> + __free_pages(page, ring->order);" in text
     assert "\t" not in text
     (patch,) = load_series([str(REPLY)]).patches
     assert not patch.applicable
@@ -46,8 +50,22 @@ def test_reply_reports_what_the_clean_patch_reports() -> None:
         return {(f.rule, f.line, f.message) for f in result.findings}
 
     clean = found(CLEAN)
-    assert {(rule, line) for rule, line, _ in clean} == {(r, 63) for r in RULES}
+    assert {(rule, line) for rule, line, _ in clean} == {("leak-on-failure", 51)}
     assert found(REPLY) == clean
+
+
+@pytest.mark.parametrize("fixture", [CLEAN, REPLY], ids=["clean", "quoted-reply"])
+def test_headless_body_paths_are_all_seen(fixture: Path) -> None:
+    """The analysis sees both bad paths of the rebuilt body, the one on context lines
+    too (request_irq() fails after the decrypt worked: err_free frees shared pages)."""
+    series = load_series([str(fixture)])
+    (source,) = source_files(series, series.patches[0])
+    hits = {(h.event.name, h.event.line, h.status) for _f, h in file_hits(source.text)}
+    assert ("__free_pages", 51, "failed") in hits
+    assert ("__free_pages", 64, "ok") in hits
+    spans = function_spans(source.text, include_fragments=True)
+    assert [s.name for s in spans if s.start_line <= 64 <= s.end_line] == [FRAGMENT_PREFIX + "42"]
+    assert function_spans(source.text) == ()  # the default lists named functions only
 
 
 def _flat(lines: list[str]) -> str:

@@ -48,15 +48,20 @@ def _declarator_name(node: Node | None) -> str | None:
 
 
 @lru_cache(maxsize=256)
-def function_spans(text: str) -> tuple[FunctionSpan, ...]:
-    """Every function definition in the text, in source order, including the headless
-    body fragments of a hunk-only file (named ``__patchbot_fragment_<line>``, see
-    fragments.py): a finding in a body the patch changes is one it may have introduced."""
-    from patchbot.cparse.fragments import synthesize_fragments
+def function_spans(text: str, include_fragments: bool = False) -> tuple[FunctionSpan, ...]:
+    """Every function definition in the text, in source order.
 
+    ``include_fragments`` adds the headless body fragments of a hunk-only file (named
+    ``__patchbot_fragment_<line>``, see fragments.py): what a "function the patch
+    changes" test needs to see a body whose header the diff omits.  Off by default, as
+    callers name functions in messages.
+    """
     spans: list[FunctionSpan] = []
-    # normalised: __init and friends don't derail it
-    stack = [parse_kernel(synthesize_fragments(text)).root_node]
+    if include_fragments:
+        from patchbot.cparse.fragments import synthesize_fragments
+
+        text = synthesize_fragments(text)
+    stack = [parse_kernel(text).root_node]  # normalised: __init and friends don't derail it
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
@@ -78,12 +83,9 @@ def function_spans(text: str) -> tuple[FunctionSpan, ...]:
 
 
 def function_at(text: str, line: int) -> FunctionSpan | None:
-    """The named function whose definition covers ``line``, if any (a body fragment has
-    no name a report could show)."""
-    from patchbot.cparse.fragments import is_fragment
-
+    """The function whose definition covers ``line``, if any."""
     for span in function_spans(text):
-        if span.start_line <= line <= span.end_line and not is_fragment(span.name):
+        if span.start_line <= line <= span.end_line:
             return span
     return None
 
