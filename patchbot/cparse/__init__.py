@@ -20,12 +20,16 @@ Layers (each a small module):
   call as a ``MemEvent`` with its CFG node, ``ApiEntry``, buffer key and result var;
   ``T *p __free(kfree)`` adds an implicit free event on every later ``return`` and a
   ``transfer`` event where ``no_free_ptr(p)``/``return_ptr(p)``/``p = NULL`` ends it).
+  A function's CFG, aliases, calls and assignments are built on first use (one C-level
+  query per file, ``exprs.Outline``); functions naming no catalogued call get none.
 * ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
   catalogued call on the same memory with the governing conversion's status on that path
   ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.
 * ``fragments``   — hunk-only files: a body whose header the diff omits gets a synthetic
   ``__patchbot_fragment_<line>`` header on the blank line before it (line numbers kept);
-  ``Function.display_name`` is None for those.
+  ``Function.display_name`` is None for those.  Works on quoted, flattened review
+  replies too (no indentation: column-0 body code; fragments end at their balancing
+  brace); ``function_spans(text, include_fragments=True)`` lists them.
 * ``coco``        — facts shared by the CoCo rules: ``file_hits`` (all path hits of a
   file), ``decrypted_memory`` (fields holding decrypted memory, for cross-function
   checks), ``prot_is_decrypted``, ``is_cc_aware``, ``names_a_field``.
