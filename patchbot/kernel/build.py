@@ -54,7 +54,11 @@ _GCC_ERROR = re.compile(
 
 @dataclass(frozen=True)
 class KernelBuild:
-    """A finished build: the image and how long each step took (0 when cached)."""
+    """A finished build: the image and how long each step took (0 when cached).
+
+    ``bzimage`` stays in place; ``build_dir`` and ``source_dir`` are moved to
+    kbuild/active while another build of the same key runs, so read them right away.
+    """
 
     bzimage: Path
     build_dir: Path
@@ -203,8 +207,11 @@ def build_kernel(
             raise
         if patches and not (root / "src" / "obj").exists():
             base = build_kernel(tree, (), jobs)
-            # a real copy, not links: make rewrites objects in place
-            subprocess.run(["cp", "-a", str(base.build_dir), str(root / "src" / "obj")], check=True)
+            # a real copy, not links: make rewrites objects in place; under the base's
+            # lock, as a concurrent build of the base moves its tree away meanwhile
+            with open(base.source_dir.parent / ".lock", "w") as base_lock:
+                fcntl.flock(base_lock, fcntl.LOCK_EX)
+                subprocess.run(["cp", "-a", str(base.build_dir), str(root / "src/obj")], check=True)
             # make goes by mtime: the patched files must be newer than the copied objects
             # even when the copy was patched before the unpatched build last ran
             now = time.time()
@@ -222,12 +229,17 @@ def build_kernel(
                 config_seconds = 0.0 if configured else _configure(active, obj, log_path)
                 make = ["make", "O=obj", "ARCH=x86_64", f"-j{jobs}", "bzImage"]
                 make_seconds = _run(make, active, log_path, "build")
+                built = obj / "arch/x86/boot/bzImage"
+                if not built.is_file():
+                    raise InputError(f"kernel build finished without {built}, see {log_path}")
+                # the image QEMU boots lives outside src/, which a concurrent build of
+                # this key moves to kbuild/active for a while; rename keeps it atomic
+                shutil.copy2(built, root / "bzImage.tmp")
+                (root / "bzImage.tmp").rename(root / "bzImage")
             finally:
                 active.rename(root / "src")
     source = root / "src"
-    bzimage = source / "obj/arch/x86/boot/bzImage"
-    if not bzimage.is_file():
-        raise InputError(f"kernel build finished without {bzimage}, see {log_path}")
+    bzimage = root / "bzImage"
     log.info("kernel %s built in %.1f s (config %.1f s)", bzimage, make_seconds, config_seconds)
     return KernelBuild(bzimage, source / "obj", source, config_seconds, make_seconds)
 
