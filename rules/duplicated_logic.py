@@ -135,6 +135,7 @@ RULE = Rule(
 _TRIVIAL_STATEMENT_START = frozenset({"return", "break", "continue", "goto", "}", "{"})
 _HASH_MOD = (1 << 61) - 1
 _HASH_BASE = 1_000_003
+_NO_HASH = _HASH_MOD  # above every hash, so a window's minimum is a real one if any
 
 
 @dataclass
@@ -165,28 +166,36 @@ class _Chain:
 _NORMAL_BY_KIND = {"id": "I", "num": "N", "str": "S"}
 
 
-def _data_braces(tokens: Sequence[Token]) -> set[int]:
-    """Indexes of tokens inside initializers (``= {...}``) and struct/union/enum bodies.
+def _data_braces(tokens: Sequence[Token]) -> bytearray:
+    """A mask over ``tokens``: 1 inside initializers (``= {...}``) and struct/union/enum
+    bodies, braces included.
 
     Tables of ops and module boilerplate look alike in every driver; they are data, not
-    logic worth a helper.
+    logic worth a helper.  Only the braces are visited: a data region runs from its
+    outermost opening brace to the matching close (or the end of an unbalanced text).
     """
-    inside: set[int] = set()
+    mask = bytearray(len(tokens))
     stack: list[bool] = []  # per open brace: is it data?
-    for i, tok in enumerate(tokens):
-        if tok.text == "{":
+    region_start = 0  # the outermost open data brace
+    for i in [i for i, tok in enumerate(tokens) if tok.text == "{" or tok.text == "}"]:
+        if tokens[i].text == "{":
+            if stack and stack[-1]:
+                stack.append(True)
+                continue
             before = [t.text for t in tokens[max(0, i - 3) : i]]
-            is_data = (
-                (stack and stack[-1])
-                or (before[-1:] == ["="])
-                or (not stack and any(w in ("struct", "union", "enum") for w in before))
+            is_data = before[-1:] == ["="] or (
+                not stack and any(w in ("struct", "union", "enum") for w in before)
             )
-            stack.append(bool(is_data))
-        if stack and stack[-1]:
-            inside.add(i)
-        if tok.text == "}" and stack:
+            if is_data:
+                region_start = i
+            stack.append(is_data)
+        elif stack:
+            if stack[-1] and (len(stack) == 1 or not stack[-2]):
+                mask[region_start : i + 1] = b"\x01" * (i + 1 - region_start)
             stack.pop()
-    return inside
+    if any(stack):
+        mask[region_start:] = b"\x01" * (len(tokens) - region_start)
+    return mask
 
 
 def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
@@ -203,7 +212,7 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
         line = tok.line
         if added and line not in added:
             continue
-        if i in data:
+        if data[i]:
             run += 1
             continue
         text = tok.text
@@ -235,38 +244,37 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     return _Stream(index, sf, kept, norm, run_id)
 
 
-def _kgram_hashes(stream: _Stream, k: int) -> list[int | None]:
-    """Rolling hash of every k-gram; None where the window crosses two runs."""
-    n = len(stream.norm)
-    out: list[int | None] = []
+def _kgram_hashes(stream: _Stream, k: int) -> list[int]:
+    """Rolling hash of every k-gram; _NO_HASH where the window crosses two runs."""
+    norm, run_id = stream.norm, stream.run_id
+    n = len(norm)
+    out: list[int] = []
     if n < k:
         return out
     top = pow(_HASH_BASE, k - 1, _HASH_MOD)
     h = 0
     for i in range(k):
-        h = (h * _HASH_BASE + stream.norm[i]) % _HASH_MOD
-    for start in range(n - k + 1):
-        if start:
-            h = (h - stream.norm[start - 1] * top) % _HASH_MOD
-            h = (h * _HASH_BASE + stream.norm[start + k - 1]) % _HASH_MOD
-        same_run = stream.run_id[start] == stream.run_id[start + k - 1]
-        out.append(h if same_run else None)
+        h = (h * _HASH_BASE + norm[i]) % _HASH_MOD
+    out.append(h if run_id[0] == run_id[k - 1] else _NO_HASH)
+    for start in range(1, n - k + 1):
+        end = start + k - 1
+        h = ((h - norm[start - 1] * top) * _HASH_BASE + norm[end]) % _HASH_MOD
+        out.append(h if run_id[start] == run_id[end] else _NO_HASH)
     return out
 
 
-def _winnow(hashes: list[int | None], w: int) -> Iterator[tuple[int, int]]:
+def _winnow(hashes: list[int], w: int) -> Iterator[tuple[int, int]]:
     """(hash, position) fingerprints: the rightmost minimum of each window of w."""
     last = -1
     for start in range(max(0, len(hashes) - w + 1)):
-        best_pos = -1
-        best: int | None = None
-        for pos in range(start, start + w):
-            h = hashes[pos]
-            if h is not None and (best is None or h <= best):
-                best, best_pos = h, pos
-        if best is not None and best_pos != last:
-            last = best_pos
-            yield best, best_pos
+        window = hashes[start : start + w]
+        best = min(window)
+        if best == _NO_HASH:
+            continue  # every k-gram here crosses a run boundary
+        pos = start + w - 1 - window[::-1].index(best)
+        if pos != last:
+            last = pos
+            yield best, pos
 
 
 def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:

@@ -59,6 +59,7 @@ References
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -204,6 +205,10 @@ def _in_function_body(text: str, complete: bool, lines: list[str], comment: Comm
     return not complete and line[:1] in ("\t", " ")
 
 
+def _line_of(token: Token) -> int:
+    return token.line
+
+
 def check(ctx: Context) -> Iterable[Finding]:
     if ctx.file is None:
         return
@@ -229,8 +234,7 @@ def check(ctx: Context) -> Iterable[Finding]:
             continue  # a trailing comment on a code line describes that line, not the next
         # the statement starts on the comment's last line when code follows it there
         boundary = comment.end_line - 1 if after else comment.end_line
-        while position < len(tokens) and tokens[position].line <= boundary:
-            position += 1
+        position = bisect_right(tokens, boundary, lo=position, key=_line_of)
         statement = _statement_after(tokens, position)
         if not statement or statement[0].text in ("}", "#"):
             continue
