@@ -331,9 +331,13 @@ def compound_expressions(
     """
     from tree_sitter import QueryCursor
 
-    from patchbot.cparse.parse import parse
+    from patchbot.cparse.parse import parse_kernel
 
-    root = parse(text).root_node
+    # the kernel-normalised tree: every rule that asks for functions parses it already
+    # (same byte offsets as ``text``); its node.text is normalised, so the expression's
+    # text is read from the original bytes
+    root = parse_kernel(text).root_node
+    source = text.encode("utf-8", "surrogateescape")
     root_query, operand_query = _expression_queries()
     runs = _line_runs(added) if added else [(1, root.end_point[0] + 1)]
     found: dict[tuple[int, int], Expression] = {}
@@ -368,6 +372,6 @@ def compound_expressions(
             operands = bisect_left(operand_starts, end) - bisect_left(operand_starts, start)
             if operands < min_operands:
                 continue
-            source = (node.text or b"").decode("utf-8", "replace")
-            found[(start, end)] = Expression(_SPACE_RE.sub("", source), start, end, line)
+            written = source[start:end].decode("utf-8", "replace")
+            found[(start, end)] = Expression(_SPACE_RE.sub("", written), start, end, line)
     return list(found.values())
