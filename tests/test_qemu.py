@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from patchbot.kernel.build import FRAGMENT, REQUIRED_OPTIONS, build_kernel
+from patchbot.kernel.build import FRAGMENT, REQUIRED_OPTIONS, KernelBuild, build_kernel
 from patchbot.validate.qemu import QemuBoot, boot_qemu, judge, make_initramfs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "model" / "virtio_mem"
@@ -106,7 +107,7 @@ def _assert_clean_boot(boot: QemuBoot) -> None:
 def test_real_kernel_boots_and_virtio_mem_plugs_the_requested_size(kernel_tree, tmp_path):
     """Cold cache: ~10 min of make on two cores, once; later runs reuse the build."""
     built = build_kernel(kernel_tree)
-    config = (built.build_dir / ".config").read_text().splitlines()
+    config = built.config.read_text().splitlines()
     assert all(opt in config for opt in REQUIRED_OPTIONS)
     assert "# CONFIG_DEVMEM is not set" in config
     assert FRAGMENT.is_file()
@@ -120,6 +121,13 @@ def test_real_kernel_boots_and_virtio_mem_plugs_the_requested_size(kernel_tree, 
 def test_real_kernel_with_the_correct_series_rebuilds_and_boots(kernel_tree, tmp_path):
     patch = (FIXTURES / "correct.patch").read_text()
     built = build_kernel(kernel_tree, [("correct.patch", patch)])
+    with open(built.bzimage.parent / ".lock") as lock:  # a concurrent run moves src/
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _check_incremental(kernel_tree, built)
+    _assert_clean_boot(boot_qemu(built.bzimage, tmp_path))
+
+
+def _check_incremental(kernel_tree: Path, built: KernelBuild) -> None:
     patched = (built.source_dir / "drivers/virtio/virtio_mem.c").read_text()
     assert "virtio_mem_convert_range" in patched
     assert (
@@ -133,7 +141,6 @@ def test_real_kernel_with_the_correct_series_rebuilds_and_boots(kernel_tree, tmp
     compiled = [line.split()[-1] for line in log.splitlines() if line.startswith("  CC ")]
     assert "drivers/virtio/virtio_mem.o" in compiled
     assert len(compiled) < 20, compiled
-    _assert_clean_boot(boot_qemu(built.bzimage, tmp_path))
 
 
 @pytest.mark.kernel_tree

@@ -74,7 +74,7 @@ def _run_qemu(args: argparse.Namespace, tree: Path) -> int:
         )
         return EXIT_FINDINGS
     # next to the build, so the console log named in the findings stays readable
-    result = boot_qemu(built.bzimage, built.build_dir.parent / "boot", time_limit=args.time_limit)
+    result = boot_qemu(built.bzimage, built.bzimage.parent / "boot", time_limit=args.time_limit)
     growth = result.growth_kb
     sys.stderr.write(
         f"kernel: {built.bzimage} (make {built.make_seconds:.1f} s, "

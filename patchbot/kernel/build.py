@@ -56,7 +56,7 @@ _GCC_ERROR = re.compile(
 class KernelBuild:
     """A finished build: the image and how long each step took (0 when cached).
 
-    ``bzimage`` stays in place; ``build_dir`` and ``source_dir`` are moved to
+    ``bzimage`` and ``config`` stay in place; ``build_dir`` and ``source_dir`` are moved to
     kbuild/active while another build of the same key runs, so read them right away.
     """
 
@@ -65,6 +65,7 @@ class KernelBuild:
     source_dir: Path
     config_seconds: float
     make_seconds: float
+    config: Path  # the .config used, kept next to bzimage
 
 
 def tree_identity(tree: Path) -> str:
@@ -234,14 +235,17 @@ def build_kernel(
                     raise InputError(f"kernel build finished without {built}, see {log_path}")
                 # the image QEMU boots lives outside src/, which a concurrent build of
                 # this key moves to kbuild/active for a while; rename keeps it atomic
-                shutil.copy2(built, root / "bzImage.tmp")
-                (root / "bzImage.tmp").rename(root / "bzImage")
+                for src, name in ((built, "bzImage"), (obj / ".config", "config")):
+                    shutil.copy2(src, root / f"{name}.tmp")
+                    (root / f"{name}.tmp").rename(root / name)
             finally:
                 active.rename(root / "src")
     source = root / "src"
     bzimage = root / "bzImage"
     log.info("kernel %s built in %.1f s (config %.1f s)", bzimage, make_seconds, config_seconds)
-    return KernelBuild(bzimage, source / "obj", source, config_seconds, make_seconds)
+    return KernelBuild(
+        bzimage, source / "obj", source, config_seconds, make_seconds, root / "config"
+    )
 
 
 def _activate(kbuild: Path, key: str) -> Path:
