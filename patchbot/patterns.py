@@ -159,10 +159,16 @@ _CAMEL_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 def split_identifier(name: str) -> list[str]:
     """``virtio_mem_sbm_coco_set_decrypted`` -> virtio mem sbm coco set decrypted."""
+    return list(_split_identifier(name))
+
+
+@lru_cache(maxsize=8192)
+def _split_identifier(name: str) -> tuple[str, ...]:
+    # cached: a driver spells the same few hundred names over and over
     words: list[str] = []
     for part in name.split("_"):
         words.extend(w.lower() for w in _CAMEL_RE.findall(part))
-    return [w for w in words if w]
+    return tuple(w for w in words if w)
 
 
 def expand_words(words: Iterable[str]) -> set[str]:
@@ -177,6 +183,7 @@ def expand_words(words: Iterable[str]) -> set[str]:
     return out
 
 
+@lru_cache(maxsize=8192)
 def stem(word: str) -> str:
     """A crude English stem: enough to match 'unlocks'/'unlock', 'plugged'/'plug'."""
     for suffix in ("ation", "ing", "ed", "es", "s"):
