@@ -265,13 +265,18 @@ def _kgram_hashes(stream: _Stream, k: int) -> list[int]:
 
 def _winnow(hashes: list[int], w: int) -> Iterator[tuple[int, int]]:
     """(hash, position) fingerprints: the rightmost minimum of each window of w."""
+    count = len(hashes) - w + 1
+    if count <= 0:
+        return
+    # the minimum of every window at C speed: min() over w shifted copies
+    shifted = [hashes[i : i + count] for i in range(w)]
     last = -1
-    for start in range(max(0, len(hashes) - w + 1)):
-        window = hashes[start : start + w]
-        best = min(window)
+    for start, best in enumerate(map(min, *shifted)):
         if best == _NO_HASH:
             continue  # every k-gram here crosses a run boundary
-        pos = start + w - 1 - window[::-1].index(best)
+        pos = start + w - 1
+        while hashes[pos] != best:
+            pos -= 1
         if pos != last:
             last = pos
             yield best, pos
