@@ -205,6 +205,14 @@ def _in_function_body(text: str, complete: bool, lines: list[str], comment: Comm
     return not complete and line[:1] in ("\t", " ")
 
 
+def _may_add_a_comment(lines: list[str], added: frozenset[int]) -> bool:
+    """Whether an added line could start a comment: the rule reports only those, so a
+    patch without one is not tokenised at all."""
+    if not added:
+        return True
+    return any("/*" in lines[n - 1] or "//" in lines[n - 1] for n in added if 0 < n <= len(lines))
+
+
 def _line_of(token: Token) -> int:
     return token.line
 
@@ -212,9 +220,11 @@ def _line_of(token: Token) -> int:
 def check(ctx: Context) -> Iterable[Finding]:
     if ctx.file is None:
         return
+    lines = ctx.file.lines
+    if not _may_add_a_comment(lines, ctx.file.added):
+        return
     opts = {**RULE.options, **ctx.options}
     tokens, comments = scan(ctx.file.text)
-    lines = ctx.file.lines
     position = 0
     for comment in comments:
         if not line_counts(ctx.file.added, comment.start_line):
