@@ -39,8 +39,12 @@ def test_unmodified_driver_clean_on_none_and_hands_unaccepted_memory_on_coco(ker
     assert "none" not in names
     assert names["tdx"] == {"unaccepted-to-buddy"}
     assert names["snp"] == {"unaccepted-to-buddy"}
+    assert report.matrix is not None
     clean_tdx = [r for r in report.matrix.runs if r.platform == "tdx" and r.fault is None]
-    assert all(r.violation.event.func == "virtio_mem_online_page" for r in clean_tdx)
+    assert all(
+        r.violation is not None and r.violation.event.func == "virtio_mem_online_page"
+        for r in clean_tdx
+    )
     assert any(r.fault is not None for r in report.matrix.runs)
     finding = report.findings[0]
     assert finding.path == SRC and finding.line > 1 and finding.trace
@@ -51,8 +55,9 @@ def test_unmodified_driver_clean_on_none_and_hands_unaccepted_memory_on_coco(ker
 def test_correct_fixture_is_clean_with_every_single_fault(kernel_tree, tmp_path):
     report = boot("virtio-mem", kernel_tree, driver_file=_patched(kernel_tree, tmp_path, "correct"))
     assert report.findings == []
-    faults = [r for r in report.matrix.runs if r.fault is not None]
-    assert {r.fault.kind for r in faults} >= {"conversion", "request", "allocation", "hotplug"}
+    assert report.matrix is not None
+    faults = [r.fault for r in report.matrix.runs if r.fault is not None]
+    assert {f.kind for f in faults} >= {"conversion", "request", "allocation", "hotplug"}
     assert {r.scenario for r in report.matrix.runs} == {"lifecycle-sbm", "lifecycle-bbm"}
 
 
