@@ -87,6 +87,11 @@ class _Braces:
         self.in_comment = False
 
     def feed(self, line: str) -> None:
+        if self.in_comment:
+            if "*/" not in line:
+                return
+        elif "{" not in line and "}" not in line and "/*" not in line:
+            return  # most lines: nothing that changes the depth or the comment state
         for m in _LEXEME.finditer(line):
             token = m.group()
             if self.in_comment:
