@@ -11,7 +11,7 @@ from patchbot.config import load_config
 from patchbot.engine import LoadedRule, load_rules, resolve_id
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.resources import rules_dir
-from patchbot.ruledoc import render_rules_markdown
+from patchbot.ruledoc import refresh_readme, render_rules_markdown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,6 +94,10 @@ def _doc(rules: list[LoadedRule], output: str | None, check: bool) -> int:
     except OSError as exc:
         raise InputError(f"{target}: {exc.strerror}") from None
     sys.stderr.write(f"patchbot: wrote {target} ({len(rules)} rules)\n")
+    readme = target.parent.parent / "README.md"
+    if output is None and readme.is_file():  # the checkout's README carries the index too
+        readme.write_text(refresh_readme(readme.read_text(), rules))
+        sys.stderr.write(f"patchbot: refreshed the rules table in {readme}\n")
     return EXIT_CLEAN
 
 
