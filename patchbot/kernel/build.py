@@ -71,10 +71,9 @@ class KernelBuild:
 def tree_identity(tree: Path) -> str:
     """A string that changes when the tree's content plausibly changed.
 
-    A git tree is named by its HEAD commit plus the diff of tracked files; any other
-    tree (the extracted Debian tarball) by its path, its Makefile version lines and the
-    mtime of the top directory.  make itself still checks file times inside the build,
-    so this only decides which cache directory is used.
+    Every tree is named by its path, its Makefile version lines, its file count and
+    newest file mtime; a git tree also by its HEAD commit and the diff of tracked
+    files.  This decides which cache directory (and tree copy) a build uses.
     """
     tree = tree.resolve()
     parts = [str(tree)]
@@ -90,6 +89,17 @@ def tree_identity(tree: Path) -> str:
     if makefile.is_file():
         head_lines = makefile.read_text(errors="replace").splitlines()[:6]
         parts += head_lines
+    # the build runs in a hard-link copy made once per key: an edit that replaced a
+    # file (new inode) must give a new key, so the file count and newest mtime count
+    # too (~0.5 s for 80k files)
+    count, newest = 0, 0
+    for root, dirs, files in os.walk(tree):
+        if ".git" in dirs:
+            dirs.remove(".git")
+        for name in files:
+            count += 1
+            newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime_ns)
+    parts.append(f"{count} files, newest {newest}")
     return "\n".join(parts)
 
 
