@@ -99,10 +99,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tree_sitter import Node
-
 from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import Node
 from patchbot.cparse.functions import Function, analyze_file
 
 RULE = Rule(

@@ -84,10 +84,9 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from tree_sitter import Node
-
 from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import Node
 from patchbot.cparse.coco import file_hits
 from patchbot.cparse.functions import analyze_file
 

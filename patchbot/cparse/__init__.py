@@ -56,6 +56,8 @@ Example::
                     print(func.name, hit.event.line, hit.trace("x.c", func.name))
 """
 
+from tree_sitter import Node  # re-exported: rule modules type-hint nodes without tree_sitter
+
 from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
 from patchbot.cparse.cfg import EXIT, Cfg, CfgNode, Edge
 from patchbot.cparse.exprs import Call, buffer_key, calls_in, implied_status, text_of
@@ -82,6 +84,7 @@ __all__ = [
     "Function",
     "FunctionSpan",
     "MemEvent",
+    "Node",
     "PathHit",
     "PathStep",
     "analyze_file",
