@@ -15,13 +15,6 @@ from conftest import REPO
 
 RULES = REPO / "rules"
 
-# Engineer P owns these CoCo rules, which still import tree_sitter (for Node); moving
-# that behind patchbot.cparse is P's pending change.  Drop an entry once it lands.
-PENDING_P_CHANGES: dict[str, set[str]] = {
-    "cancel_without_undo.py": {"tree_sitter"},
-    "rollback_overreach.py": {"tree_sitter"},
-}
-
 
 def imported_roots(source: str, filename: str) -> set[str]:
     """Top-level package names of every absolute import in ``source``."""
@@ -42,9 +35,7 @@ def foreign_imports(path: Path) -> set[str]:
 def test_rule_modules_import_only_patchbot_and_the_stdlib() -> None:
     modules = sorted(RULES.glob("*.py"))
     assert len(modules) >= 15, f"only {len(modules)} rule modules under {RULES}"
-    offenders = {
-        p.name: sorted(foreign_imports(p) - PENDING_P_CHANGES.get(p.name, set())) for p in modules
-    }
+    offenders = {p.name: sorted(foreign_imports(p)) for p in modules}
     assert {name: mods for name, mods in offenders.items() if mods} == {}
 
 
