@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import fcntl
 import gzip
 import json
@@ -178,3 +179,40 @@ def _post_image_lines(kernel_tree: Path, tmp_path: Path, patch: str) -> list[str
     src.write_text((kernel_tree / "drivers/virtio/virtio_mem.c").read_text())
     subprocess.run(["patch", "-p1", "-s", "-d", str(work)], input=patch, text=True, check=True)
     return src.read_text().splitlines()
+
+
+@pytest.mark.kernel_tree
+@pytest.mark.slow
+@pytest.mark.qemu
+def test_warning_in_the_patched_driver_is_reported_at_its_source_line(
+    run_cli, kernel_tree, tmp_path
+):
+    src = "drivers/virtio/virtio_mem.c"
+    old = (kernel_tree / src).read_text()
+    new = old.replace(
+        "\tvirtio_device_ready(vdev);\n",
+        '\tvirtio_device_ready(vdev);\n\tWARN_ONCE(1, "patchbot: probe warns\\n");\n',
+        1,
+    )
+    assert new != old
+    diff = "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{src}", f"b/{src}"
+        )
+    )
+    (tmp_path / "warn.patch").write_text(
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\n"
+        "From: Patchbot Fixture <fixture@example.org>\n"
+        "Subject: [PATCH] virtio-mem: warn in probe\n\n"
+        "Test fixture.\n\nSigned-off-by: Patchbot Fixture <fixture@example.org>\n---\n"
+        f"diff --git a/{src} b/{src}\n{diff}-- \n2.39.5\n"
+    )
+    code, out, err = run_cli(
+        "boot", "--qemu", "--series", str(tmp_path / "warn.patch"), "--format", "json"
+    )
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    assert [f["rule"] for f in findings] == ["qemu-warning"], findings
+    line = new.splitlines().index('\tWARN_ONCE(1, "patchbot: probe warns\\n");') + 1
+    assert (findings[0]["path"], findings[0]["line"]) == (src, line)
+    assert "virtio0" in err and "grew" in err  # the rest of the boot went on normally

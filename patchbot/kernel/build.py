@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 FRAGMENT = Path(__file__).with_name("virtio-mem-dmabuf.config")
 # The options the boot check depends on; a merge that silently dropped one (an unmet
 # dependency) would make the boot "fail" for the wrong reason, so it is an error.
-REQUIRED_OPTIONS = ("CONFIG_VIRTIO_MEM=y", "CONFIG_DMABUF_HEAPS_SYSTEM=y")
+REQUIRED_OPTIONS = ("CONFIG_VIRTIO_MEM=y", "CONFIG_DMABUF_HEAPS_SYSTEM=y", "CONFIG_BUG=y")
 
 
 class KernelBuildError(InputError):
