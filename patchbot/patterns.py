@@ -304,14 +304,16 @@ class Expression:
 
 
 @lru_cache(maxsize=1)
-def _expression_queries() -> tuple[Any, Any]:
+def _expression_query() -> Any:
+    """Candidate expressions (@expr) and operands (@operand) in one query: one walk of
+    the tree per range instead of two."""
     from tree_sitter import Query
 
     from patchbot.cparse.parse import C_LANGUAGE
 
     roots = " ".join(f"({t})" for t in _EXPRESSION_TYPES)
     operands = " ".join(f"({t})" for t in _OPERAND_TYPES)
-    return Query(C_LANGUAGE, f"[{roots}] @expr"), Query(C_LANGUAGE, f"[{operands}] @operand")
+    return Query(C_LANGUAGE, f"[{roots}] @expr [{operands}] @operand")
 
 
 def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
@@ -345,25 +347,27 @@ def compound_expressions(
     # text is read from the original bytes
     root = parse_kernel(text).root_node
     source = text.encode("utf-8", "surrogateescape")
-    root_query, operand_query = _expression_queries()
+    query = _expression_query()
     runs = _line_runs(added) if added else [(1, root.end_point[0] + 1)]
     found: dict[tuple[int, int], Expression] = {}
     for first, last in runs:
-        cursor = QueryCursor(root_query)
+        cursor = QueryCursor(query)
         cursor.set_point_range((first - 1, 0), (last, 0))
-        nodes = cursor.captures(root).get("expr", [])
+        captured = cursor.captures(root)
+        nodes = captured.get("expr", [])
         if not nodes:
             continue
         # candidates may run past the added lines: size them over their whole span
         stop = max(n.end_point[0] for n in nodes) + 1
         inner = nodes
         if stop > last:
-            cursor = QueryCursor(root_query)
+            cursor = QueryCursor(query)
             cursor.set_point_range((first - 1, 0), (stop, 0))
-            inner = cursor.captures(root).get("expr", [])
-        cursor = QueryCursor(operand_query)
-        cursor.set_point_range((first - 1, 0), (stop, 0))
-        operand_starts = sorted(n.start_byte for n in cursor.captures(root).get("operand", []))
+            captured = cursor.captures(root)
+            inner = captured.get("expr", [])
+        # operands past ``stop`` (when it is before ``last``) lie outside every candidate
+        # and never change a count below
+        operand_starts = sorted(n.start_byte for n in captured.get("operand", []))
         spans = sorted({(n.start_byte, n.end_byte) for n in inner})
         span_starts = [s for s, _e in spans]
         for node in nodes:

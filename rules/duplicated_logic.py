@@ -205,17 +205,19 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     kept: list[Token] = []
     run_id: list[int] = []
     norm: list[int] = []
+    keep, add_run, add_norm = kept.append, run_id.append, norm.append  # hot loop
+    normal_by_kind = _NORMAL_BY_KIND
+    vocab_get = vocab.get
     run = 0
     depth = 0
     prev_line = -1
     for i, tok in enumerate(tokens):
-        line = tok.line
+        kind, text, line = tok
         if added and line not in added:
             continue
         if data[i]:
             run += 1
             continue
-        text = tok.text
         if text == "{":
             depth += 1
         elif text == "}":
@@ -223,19 +225,19 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
         # a line in between that is not added (or blank in a rebuilt post-image) cuts the
         # run; with added == {} (whole files) every line counts and nothing cuts
         if (
-            added
+            line > prev_line + 1
+            and added
             and prev_line >= 0
-            and line > prev_line + 1
             and any(ln not in added for ln in range(prev_line + 1, line))
         ):
             run += 1
-        kept.append(tok)
-        run_id.append(run)
-        form = _NORMAL_BY_KIND.get(tok.kind, text)
-        code = vocab.get(form)
+        keep(tok)
+        add_run(run)
+        form = normal_by_kind.get(kind, text)
+        code = vocab_get(form)
         if code is None:
             code = vocab[form] = len(vocab) + 1
-        norm.append(code)
+        add_norm(code)
         prev_line = line
         if text == "}" and depth <= 0:
             # a function ends here: a twin never spans two functions
@@ -251,15 +253,19 @@ def _kgram_hashes(stream: _Stream, k: int) -> list[int]:
     out: list[int] = []
     if n < k:
         return out
-    top = pow(_HASH_BASE, k - 1, _HASH_MOD)
+    base, mod, no_hash = _HASH_BASE, _HASH_MOD, _NO_HASH  # locals: the loop runs per token
+    top = pow(base, k - 1, mod)
     h = 0
     for i in range(k):
-        h = (h * _HASH_BASE + norm[i]) % _HASH_MOD
-    out.append(h if run_id[0] == run_id[k - 1] else _NO_HASH)
-    for start in range(1, n - k + 1):
-        end = start + k - 1
-        h = ((h - norm[start - 1] * top) * _HASH_BASE + norm[end]) % _HASH_MOD
-        out.append(h if run_id[start] == run_id[end] else _NO_HASH)
+        h = (h * base + norm[i]) % mod
+    add = out.append
+    add(h if run_id[0] == run_id[k - 1] else no_hash)
+    # zip walks the leaving token, the entering token and both run ids in step
+    for leaving, entering, first_run, last_run in zip(
+        norm, norm[k:], run_id[1:], run_id[k:], strict=False
+    ):
+        h = ((h - leaving * top) * base + entering) % mod
+        add(h if first_run == last_run else no_hash)
     return out
 
 

@@ -29,6 +29,21 @@ HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$")
 MAX_LINE_NUMBER = 1_000_000
 
 _BODY_ONLY = frozenset(" +")
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _diff_line(kind: str, text: str, old_no: int | None, new_no: int | None) -> DiffLine:
+    """DiffLine(kind, text, old_no, new_no), built without the frozen dataclass's
+    __init__ (four guarded setattr calls): the diff parser makes one per line, and that
+    constructor was a tenth of loading a large series.  The result is an ordinary,
+    equal DiffLine."""
+    line = _new_object(DiffLine)
+    _set_attribute(
+        line, "__dict__", {"kind": kind, "text": text, "old_no": old_no, "new_no": new_no}
+    )
+    return line
+
 
 _EXTENDED_HEADERS = (
     "index ",
@@ -279,6 +294,7 @@ def _parse_hunk(
     overrun = False
     n = len(lines)
     out = hunk.lines
+    adds = removes = 0  # counted as we go: a second pass over the lines cost as much
     while i < n:
         line = lines[i]
         counts_done = old_left <= 0 and new_left <= 0
@@ -301,15 +317,17 @@ def _parse_hunk(
             overrun = True  # checked once up to the next header: no rescans
         tag = first
         if tag == "+":
-            out.append(DiffLine("+", line[1:], None, new_no))
+            out.append(_diff_line("+", line[1:], None, new_no))
             new_no += 1
             new_left -= 1
+            adds += 1
         elif tag == "-":
-            out.append(DiffLine("-", line[1:], old_no, None))
+            out.append(_diff_line("-", line[1:], old_no, None))
             old_no += 1
             old_left -= 1
+            removes += 1
         elif tag == " ":
-            out.append(DiffLine(" ", line[1:], old_no, new_no))
+            out.append(_diff_line(" ", line[1:], old_no, new_no))
             old_no += 1
             new_no += 1
             old_left -= 1
@@ -319,14 +337,14 @@ def _parse_hunk(
                 break
             # A context line that lost its leading space.
             mangled = True
-            out.append(DiffLine(" ", line, old_no, new_no))
+            out.append(_diff_line(" ", line, old_no, new_no))
             old_no += 1
             new_no += 1
             old_left -= 1
             new_left -= 1
         i += 1
-    counted_old = sum(1 for ln in out if ln.kind != "+")
-    counted_new = sum(1 for ln in out if ln.kind != "-")
+    counted_old = len(out) - adds
+    counted_new = len(out) - removes
     if mangled:
         result.warnings.append(
             f"whitespace-mangled hunk {header[:60]}: context lines lost their leading space"
