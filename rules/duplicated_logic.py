@@ -277,12 +277,19 @@ def _winnow(hashes: list[int], w: int) -> Iterator[tuple[int, int]]:
     # the minimum of every window at C speed: min() over w shifted copies
     shifted = [hashes[i : i + count] for i in range(w)]
     last = -1
+    no_hash = _NO_HASH
     for start, best in enumerate(map(min, *shifted)):
-        if best == _NO_HASH:
+        if best == no_hash:
             continue  # every k-gram here crosses a run boundary
         pos = start + w - 1
-        while hashes[pos] != best:
-            pos -= 1
+        if hashes[pos] != best:
+            if last >= start and hashes[last] == best:
+                # the previous window's rightmost minimum is still in this window, and
+                # nothing after it (it was rightmost) up to the new entry can equal it
+                pos = last
+            else:
+                while hashes[pos] != best:
+                    pos -= 1
         if pos != last:
             last = pos
             yield best, pos
