@@ -105,7 +105,8 @@ def check(ctx: Context) -> Iterable[Finding]:
     core = [str(p) for p in ctx.options.get("core_paths", RULE.options["core_paths"])]
     if any(ctx.file.path.startswith(prefix) for prefix in core):
         return
-    if not cocoutil.GUARD_RE.search(ctx.file.text):
+    # the substring test first: the regex starts with \b and would try every position
+    if "cc_platform_has" not in ctx.file.text or not cocoutil.GUARD_RE.search(ctx.file.text):
         return  # no guard anywhere: nothing to compare an unguarded conversion with
     cf = cocoutil.cfile(ctx.file.text)
     checker = _GuardChecker(cf, complete=ctx.file.complete)

@@ -108,7 +108,11 @@ _MAP_CALL_RE = re.compile(r"\b(?:" + "|".join(MAP_CALLS) + r")\b")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text) or not _MAP_CALL_RE.search(ctx.file.text):
+    text = ctx.file.text
+    # "dma_map" first: a cheap substring test spares the \b-led regex most files
+    if not cocoutil.mentions_conversion(text) or "dma_map" not in text:
+        return
+    if not _MAP_CALL_RE.search(text):
         return
     cf = cocoutil.cfile(ctx.file.text)
     decrypts = [
