@@ -17,3 +17,20 @@ def test_default_kernel_tree_has_both_drivers(kernel_tree):
     assert (kernel_tree / "drivers/virtio/virtio_mem.c").is_file()
     assert (kernel_tree / "drivers/dma-buf/heaps/system_heap.c").is_file()
     assert (kernel_tree / "scripts/checkpatch.pl").is_file()
+
+
+def test_c_file_that_does_not_parse_is_linted_with_a_warning(run_cli, tmp_path):
+    broken = tmp_path / "broken.c"
+    broken.write_text("static int f(void)\n{\n\treturn set_memory_decrypted(addr,\n")
+    code, _out, err = run_cli("lint", "--file", str(broken))
+    assert code == 0
+    assert f"{broken}: " in err and "do not parse as C" in err
+    assert "Traceback" not in err
+
+
+def test_real_kernel_file_parses_without_a_warning(run_cli, kernel_tree):
+    code, _out, err = run_cli(
+        "lint", "--file", str(kernel_tree / "kernel/dma/direct.c"), "--select", "leak-on-failure"
+    )
+    assert code == 0, err
+    assert "do not parse" not in err
