@@ -9,12 +9,15 @@ Replies for several patches are separated as an mbox, ready for a mail client.
 
 from __future__ import annotations
 
+import textwrap
+
 from patchbot.api import Finding
 from patchbot.engine import LintResult
 from patchbot.report.common import group_by_patch
 from patchbot.series.model import DiffLine, FileDiff, Hunk, Patch
 
 CONTEXT_LINES = 3  # quoted lines before the commented one
+WRAP = 72  # mail on the kernel lists is read as plain text wrapped near 72 columns
 SIGNATURE = "-- \npatchbot"
 COMMIT_MSG = "COMMIT_MSG"  # pseudo path of commit-message findings (see patchbot.patterns)
 
@@ -45,14 +48,26 @@ def _quote(line: DiffLine) -> str:
     return f"> {line.kind}{line.text}".rstrip()
 
 
+def _wrapped(text: str, indent: str = "") -> list[str]:
+    """Wrap one paragraph; paths and identifiers are never split inside a word."""
+    return textwrap.wrap(
+        text,
+        WRAP,
+        initial_indent=indent,
+        subsequent_indent=indent + "  " if indent else "",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def _comment(finding: Finding) -> list[str]:
-    lines = [f"{finding.message} [{finding.rule}]"]
+    lines = _wrapped(f"{finding.message} [{finding.rule}]")
     for loc in finding.related:
-        lines.append(f"  See {loc.path}:{loc.line}: {loc.note or 'related location'}")
+        lines += _wrapped(f"See {loc.path}:{loc.line}: {loc.note or 'related location'}", "  ")
     for step, loc in enumerate(finding.trace, start=1):
-        lines.append(f"  {step}. {loc.path}:{loc.line} {loc.note}".rstrip())
+        lines += _wrapped(f"{step}. {loc.path}:{loc.line} {loc.note}".rstrip(), "  ")
     if finding.suggestion:
-        lines.append(f"  Suggestion: {finding.suggestion}")
+        lines += _wrapped(f"Suggestion: {finding.suggestion}", "  ")
     return lines
 
 
@@ -102,11 +117,9 @@ def reply_body(patch: Patch, findings: list[Finding]) -> str:
             out.append("Also:")
             out.append("")
         for finding in loose:
-            prefix = f"{finding.path}:{finding.line}: " if finding.path else ""
-            out += [
-                f"{prefix}{line}" if n == 0 else line for n, line in enumerate(_comment(finding))
-            ]
-            out.append("")
+            if finding.path:  # on its own line, so the wrapped comment below stays readable
+                out.append(f"{finding.path}:{finding.line}:")
+            out += [*_comment(finding), ""]
     out.append(SIGNATURE)
     return "\n".join(out) + "\n"
 
