@@ -43,6 +43,8 @@ class CfgNode:
 
 
 _Pending = list[tuple[int, str, Node | None, str]]  # (src, kind, cond, label)
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 
 
 class Cfg:
@@ -86,8 +88,17 @@ class Cfg:
         self.nodes[edge.dst].pred.append(src)
 
     def _connect(self, pending: _Pending, dst: int) -> None:
+        nodes = self.nodes
+        preds = nodes[dst].pred
         for src, kind, cond, label in pending:
-            self._add_edge(src, Edge(dst, kind, cond, label))
+            # Edge(dst, kind, cond, label) without the frozen dataclass's guarded
+            # __init__: every statement makes one or more, in every analysed function
+            edge = _new_object(Edge)
+            _set_attribute(
+                edge, "__dict__", {"dst": dst, "kind": kind, "cond": cond, "label": label}
+            )
+            nodes[src].succ.append(edge)
+            preds.append(src)
 
     def _visit(self, stmt: Node, pending: _Pending) -> _Pending:
         kind = stmt.type
