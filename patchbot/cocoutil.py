@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
-from patchbot.cparse.parse import C_LANGUAGE, parse_kernel
+from patchbot.cparse.parse import C_LANGUAGE, declarator_name, parse_kernel
 
 ENCRYPT_CALLS = frozenset({"set_memory_encrypted", "dma_set_encrypted"})
 DECRYPT_CALLS = frozenset({"set_memory_decrypted", "dma_set_decrypted"})
@@ -132,23 +132,11 @@ def _walk(node: Node) -> Iterator[Node]:
         stack.extend(reversed(cur.children))
 
 
-def _declarator_name(node: Node | None) -> str | None:
-    while node is not None:
-        if node.type == "identifier":
-            return text_of(node)
-        inner = node.child_by_field_name("declarator")
-        if inner is None:
-            named = [c for c in node.named_children if c.type != "parameter_list"]
-            inner = named[0] if named else None
-        node = inner
-    return None
-
-
 def _params(definition: Node) -> list[str]:
     names: list[str] = []
     for node in _walk(definition.child_by_field_name("declarator") or definition):
         if node.type == "parameter_declaration":
-            name = _declarator_name(node.child_by_field_name("declarator"))
+            name = declarator_name(node.child_by_field_name("declarator"))
             if name:
                 names.append(name)
     return names
@@ -169,7 +157,7 @@ class CFile:
         call_nodes = sorted(cursor.get("call", []), key=lambda n: (n.start_byte, -n.end_byte))
         starts = [n.start_byte for n in call_nodes]
         for node in definitions:
-            name = _declarator_name(node.child_by_field_name("declarator"))
+            name = declarator_name(node.child_by_field_name("declarator"))
             if not name or node.child_by_field_name("body") is None:
                 continue
             calls = []

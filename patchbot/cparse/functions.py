@@ -29,7 +29,7 @@ from patchbot.cparse.exprs import (
 )
 from patchbot.cparse.fragments import is_fragment, synthesize_fragments
 from patchbot.cparse.normalize import Normalized, normalize
-from patchbot.cparse.parse import _declarator_name, parse_kernel
+from patchbot.cparse.parse import declarator_name, parse_kernel
 
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
 
@@ -184,7 +184,7 @@ def _params(definition: Node) -> list[str]:
     names: list[str] = []
     for param in plist.named_children if plist is not None else []:
         if param.type == "parameter_declaration":
-            names.append(_declarator_name(param.child_by_field_name("declarator")) or "")
+            names.append(declarator_name(param.child_by_field_name("declarator")) or "")
     return names
 
 
@@ -312,7 +312,7 @@ def _functions(text: str) -> list[Function]:
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
-            name = _declarator_name(node.child_by_field_name("declarator"))
+            name = declarator_name(node.child_by_field_name("declarator"))
             body = node.child_by_field_name("body")
             if name and body is not None:
                 func = Function(

@@ -34,7 +34,7 @@ def parse(text: str) -> Tree:
     return _parser().parse(text.encode("utf-8", "surrogateescape"))
 
 
-def _declarator_name(node: Node | None) -> str | None:
+def declarator_name(node: Node | None) -> str | None:
     while node is not None:
         if node.type == "identifier":
             return node.text.decode("utf-8", "replace") if node.text else None
@@ -65,7 +65,7 @@ def function_spans(text: str, include_fragments: bool = False) -> tuple[Function
     while stack:
         node = stack.pop()
         if node.type == "function_definition":
-            name = _declarator_name(node.child_by_field_name("declarator"))
+            name = declarator_name(node.child_by_field_name("declarator"))
             body = node.child_by_field_name("body")
             if name and body is not None:
                 spans.append(
