@@ -164,12 +164,13 @@ def _within(nodes: list[Node], starts: list[int], node: Node) -> list[Node]:
 def strip(node: Node | None) -> Node | None:
     """Peel parentheses, casts and likely()/unlikely()/WARN_ON() around an expression."""
     while node is not None:
-        if node.type == "parenthesized_expression" and node.named_children:
+        kind = node.type  # read once: each read builds a new str in the binding
+        if kind == "parenthesized_expression" and node.named_children:
             node = node.named_children[0]
-        elif node.type == "cast_expression":
+        elif kind == "cast_expression":
             node = node.child_by_field_name("value")
         else:
-            call = as_call(node)
+            call = as_call(node) if kind == "call_expression" else None
             if call is not None and call.name in CONDITION_WRAPPERS and call.args:
                 node = call.args[0]
             else:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from patchbot.cparse.parse import parse_kernel
+from patchbot.cparse.parse import note_derived, parse_kernel
 
 FRAGMENT_PREFIX = "__patchbot_fragment_"
 
@@ -159,7 +159,11 @@ def synthesize_fragments(text: str) -> str:
         braces.feed(lines[index])
         braces.depth = max(braces.depth, 0)
         index += 1
-    return "\n".join(out) if changed else text
+    if not changed:
+        return text
+    synthesized = "\n".join(out)
+    note_derived(synthesized, text)  # only header lines differ: parse it incrementally
+    return synthesized
 
 
 def is_fragment(name: str) -> bool:

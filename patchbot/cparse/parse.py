@@ -90,6 +90,18 @@ def function_at(text: str, line: int) -> FunctionSpan | None:
     return None
 
 
+# derived text -> the text it was made from by rewriting whole lines, line count kept
+# (fragments.py's synthetic headers): parse_kernel() reparses such a text incrementally
+_DERIVED_FROM: dict[str, str] = {}
+
+
+def note_derived(derived: str, base: str) -> None:
+    """Tell parse_kernel() that ``derived`` is ``base`` with some lines rewritten (same
+    number of lines), so it can reuse ``base``'s tree for the unchanged stretches."""
+    if derived != base:
+        _DERIVED_FROM[derived] = base
+
+
 @lru_cache(maxsize=256)
 def parse_kernel(text: str) -> Tree:
     """Parse after same-length kernel-idiom normalisation (see normalize.py).
@@ -99,7 +111,41 @@ def parse_kernel(text: str) -> Tree:
     """
     from patchbot.cparse.normalize import normalize
 
-    return _parser().parse(normalize(text).text.encode("utf-8", "surrogateescape"))
+    source = normalize(text).text
+    base = _DERIVED_FROM.pop(text, None)
+    if base is not None:
+        return _reparse(parse_kernel(base), normalize(base).text, source)
+    return _parser().parse(source.encode("utf-8", "surrogateescape"))
+
+
+def _reparse(base_tree: Tree, base: str, source: str) -> Tree:
+    """Parse ``source`` reusing ``base_tree`` of ``base``, which has the same lines bar a
+    few: a hunk-only file and its fragment-headed twin differ in a line per fragment,
+    and tree-sitter then reparses only around those (the same tree as a fresh parse)."""
+    tree = base_tree.copy()  # the cached tree stays as it is
+    old_lines = base.split("\n")
+    new_lines = source.split("\n")
+    if len(old_lines) != len(new_lines):
+        return _parser().parse(source.encode("utf-8", "surrogateescape"))
+    edits: list[tuple[int, int, int, int]] = []  # byte offset, old/new length, row
+    offset = 0
+    for row, (old, new) in enumerate(zip(old_lines, new_lines, strict=True)):
+        old_len = len(old.encode("utf-8", "surrogateescape")) if not old.isascii() else len(old)
+        if old != new:
+            new_len = len(new.encode("utf-8", "surrogateescape")) if not new.isascii() else len(new)
+            edits.append((offset, old_len, new_len, row))
+        offset += old_len + 1
+    # last first: an edit never moves the offsets of the ones before it
+    for start, old_len, new_len, row in reversed(edits):
+        tree.edit(
+            start_byte=start,
+            old_end_byte=start + old_len,
+            new_end_byte=start + new_len,
+            start_point=(row, 0),
+            old_end_point=(row, old_len),
+            new_end_point=(row, new_len),
+        )
+    return _parser().parse(source.encode("utf-8", "surrogateescape"), tree)
 
 
 def error_stats(text: str, *, normalized: bool = True) -> tuple[int, int]:
