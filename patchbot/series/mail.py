@@ -122,7 +122,7 @@ def parse_message(raw: bytes, *, unescape_mboxrd: bool) -> Message:
     if not looks_like_message(raw):
         body = _decode_bytes(raw, "utf-8", warnings, "the input")
         return Message(body=_normalise(body), has_headers=False, warnings=warnings)
-    msg = email.message_from_bytes(raw, policy=compat32)
+    msg = _parse_email(raw)
     out = Message(warnings=warnings)
     out.subject = decode_header(msg.get("Subject"), warnings, "Subject")
     name, addr = email.utils.parseaddr(decode_header(msg.get("From"), warnings, "From"))
@@ -135,6 +135,21 @@ def parse_message(raw: bytes, *, unescape_mboxrd: bool) -> Message:
         body = _MBOXRD_RE.sub(r"\1", body)
     out.body = _normalise(body)
     return out
+
+
+def _parse_email(raw: bytes) -> email.message.Message:
+    """email.message_from_bytes(), without feeding a plain one-part body to the parser
+    line by line (most of the cost for a patch mail): parse the header block alone and
+    attach the body as the full parse would, unless the headers ask for parts."""
+    end = raw.find(b"\n\n")
+    if end < 0 or b"\r" in raw[: end + 2]:
+        return email.message_from_bytes(raw, policy=compat32)
+    msg = email.message_from_bytes(raw[: end + 1], policy=compat32)
+    if msg.get_payload() or msg.defects or msg.get_content_maintype() in ("multipart", "message"):
+        # a line that is no header, or a body with parts: leave it all to the parser
+        return email.message_from_bytes(raw, policy=compat32)
+    msg.set_payload(raw[end + 2 :].decode("ascii", "surrogateescape"))
+    return msg
 
 
 def _msgid(raw: object) -> str:
