@@ -85,6 +85,10 @@ class Call:
         return (self.node.start_byte, self.node.end_byte)
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
 def as_call(node: Node) -> Call | None:
     if node.type != "call_expression":
         return None
@@ -92,8 +96,12 @@ def as_call(node: Node) -> Call | None:
     if func is None or func.type != "identifier":
         return None
     arglist = node.child_by_field_name("arguments")
-    args = tuple(c for c in arglist.named_children if c.type != "comment") if arglist else ()
-    return Call(text_of(func), node, args)
+    args = tuple([c for c in arglist.named_children if c.type != "comment"]) if arglist else ()
+    # Call(name, node, args) without the frozen dataclass's __init__ (a guarded setattr
+    # per field): the analysis makes thousands; the result is an ordinary, equal Call
+    call = _new_object(Call)
+    _set_attribute(call, "__dict__", {"name": text_of(func), "node": node, "args": args})
+    return call
 
 
 def calls_in(node: Node | None) -> Iterator[Call]:
