@@ -36,6 +36,14 @@ HANDLER_TYPE = ctypes.CFUNCTYPE(
 
 TRACE_LEN = 24  # events kept in a violation's trace
 
+# Calls every driver shim wraps the same way; each harness adds its own kinds on top.
+SLAB_ALLOCATIONS = ("kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "vmalloc", "vzalloc")
+COMMON_FAULT_KINDS: dict[str, str] = {
+    "set_memory_encrypted": "conversion",
+    "set_memory_decrypted": "conversion",
+    **dict.fromkeys(SLAB_ALLOCATIONS, "allocation"),
+}
+
 
 @dataclass
 class Event:

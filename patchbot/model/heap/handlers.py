@@ -11,7 +11,7 @@ import ctypes
 import errno
 from collections.abc import Callable
 
-from patchbot.model.bridge import Event, Handler, Session
+from patchbot.model.bridge import COMMON_FAULT_KINDS, SLAB_ALLOCATIONS, Event, Handler, Session
 from patchbot.model.heap.state import HeapState, Ranges, Site, SiteViolation
 from patchbot.model.state import PageModel, Violation, ViolationError
 
@@ -28,25 +28,16 @@ CC_ATTR_GUEST_SEV_SNP = 5
 # Inserting user PTEs allocates page tables, but the 6.1 heap does it once per page;
 # a kind of its own keeps those runs countable and separately reported.
 FAULT_KINDS = {
+    **COMMON_FAULT_KINDS,
     "alloc_pages": "allocation",
-    "kmalloc": "allocation",
-    "kzalloc": "allocation",
-    "kcalloc": "allocation",
-    "kmalloc_array": "allocation",
-    "vmalloc": "allocation",
-    "vzalloc": "allocation",
     "sg_alloc_table": "allocation",
     "vmap": "allocation",
     "dma_buf_export": "allocation",
     "dma_heap_add": "allocation",
-    "set_memory_encrypted": "conversion",
-    "set_memory_decrypted": "conversion",
     "dma_map_sgtable": "dma-map",
     "remap_pfn_range": "user-map",
     "vm_insert_page": "user-map",
 }
-
-KMALLOC_APIS = ("kmalloc", "kzalloc", "kcalloc", "kmalloc_array", "vmalloc", "vzalloc")
 
 
 def read_ranges(ptr: int) -> Ranges:
@@ -234,7 +225,7 @@ def make_handlers(model: PageModel) -> dict[str, Handler]:
         "device_dma": device_dma,
         "scenario_end": scenario_end,
     }
-    for api in KMALLOC_APIS:
+    for api in SLAB_ALLOCATIONS:
         handlers[api] = kmalloc
     return {api: _at_site(h) for api, h in handlers.items()}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 
-from patchbot.model.bridge import Event, Handler, Session
+from patchbot.model.bridge import COMMON_FAULT_KINDS, Event, Handler, Session
 from patchbot.model.state import Owner, PageModel
 from patchbot.model.virtio_mem.device import VirtioMemDevice
 
@@ -38,15 +38,8 @@ class VirtioMemHarness:
     source = "drivers/virtio/virtio_mem.c"
     shim = "virtio_mem"
     fault_kinds = {
-        "set_memory_encrypted": "conversion",
-        "set_memory_decrypted": "conversion",
+        **COMMON_FAULT_KINDS,
         "virtio_mem_request": "request",
-        "kmalloc": "allocation",
-        "kzalloc": "allocation",
-        "kcalloc": "allocation",
-        "kmalloc_array": "allocation",
-        "vmalloc": "allocation",
-        "vzalloc": "allocation",
         "kstrdup": "allocation",
         "alloc_contig_range": "allocation",
         "add_memory_driver_managed": "allocation",
