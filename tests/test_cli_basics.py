@@ -34,3 +34,18 @@ def test_real_kernel_file_parses_without_a_warning(run_cli, kernel_tree):
     )
     assert code == 0, err
     assert "do not parse" not in err
+
+
+def test_building_the_parser_does_not_load_the_model_or_the_kernel_build():
+    """Every start builds all subcommands' parsers; `lint` must not pay for the model."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from patchbot import cli; cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.startswith(('patchbot.model.', "
+        "'patchbot.validate.', 'patchbot.kernel.build'))))"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # drivers and platforms hold the names the parsers offer as choices: nothing else
+    assert proc.stdout.strip() == "['patchbot.model.drivers', 'patchbot.model.platforms']"

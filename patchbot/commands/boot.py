@@ -5,14 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
-from patchbot.kernel.build import KernelBuildError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.drivers import DRIVERS
-from patchbot.validate.boot import PLATFORMS, boot
-from patchbot.validate.output import emit, summary
+from patchbot.model.platforms import PLATFORMS
+
+if TYPE_CHECKING:
+    from patchbot.kernel.build import KernelBuildError
+
+# The model, the kernel build and QEMU are imported in run(): every command's parser is
+# built on each start, and `patchbot lint` should not pay for loading the model.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from patchbot.validate.boot import boot
+    from patchbot.validate.output import emit, summary
+
     tree = resolve_tree(args.tree)
     if args.qemu:
         return _run_qemu(args, tree)
@@ -57,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_qemu(args: argparse.Namespace, tree: Path) -> int:
     from patchbot.engine import LintResult
-    from patchbot.kernel.build import build_kernel
+    from patchbot.kernel.build import KernelBuildError, build_kernel
     from patchbot.report import render
     from patchbot.validate.apply import patch_texts, read_series
     from patchbot.validate.qemu import boot_qemu

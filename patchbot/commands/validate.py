@@ -9,10 +9,10 @@ from pathlib import Path
 
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
-from patchbot.model.drivers import by_source
-from patchbot.validate.apply import apply_series, read_series
-from patchbot.validate.boot import PLATFORMS, boot
-from patchbot.validate.output import emit, summary
+from patchbot.model.platforms import PLATFORMS
+
+# The model and the series applier are imported in run(), so that building this parser
+# (done on every start, for --help) costs `patchbot lint` nothing.
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from patchbot.model.drivers import by_source
+    from patchbot.validate.apply import apply_series, read_series
+    from patchbot.validate.boot import boot
+    from patchbot.validate.output import emit, summary
+
     tree = resolve_tree(args.tree)
     platforms = PLATFORMS if args.platform == "all" else (args.platform,)
     series = read_series(args.series, stdin=sys.stdin.buffer)

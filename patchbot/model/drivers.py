@@ -7,9 +7,12 @@ imported lazily so one driver's import error never breaks another.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from patchbot.errors import InputError
-from patchbot.model.runner import DriverHarness
+
+if TYPE_CHECKING:  # the runner pulls in the whole model; `--help` needs only the names
+    from patchbot.model.runner import DriverHarness
 
 DRIVERS: dict[str, str] = {
     "virtio-mem": "patchbot.model.virtio_mem.harness:HARNESS",

@@ -11,10 +11,10 @@ from patchbot.errors import InputError
 from patchbot.model import drivers
 from patchbot.model.build import BuildFailure, build_driver
 from patchbot.model.findings import to_findings
+from patchbot.model.platforms import PLATFORMS
 from patchbot.model.runner import MatrixResult, run_matrix
 
 log = logging.getLogger(__name__)
-PLATFORMS = ("none", "tdx", "snp")
 
 
 @dataclass
