@@ -21,7 +21,7 @@ Layers (each a small module):
   ``T *p __free(kfree)`` adds an implicit free event on every later ``return`` and a
   ``transfer`` event where ``no_free_ptr(p)``/``return_ptr(p)``/``p = NULL`` ends it).
   A function's CFG, aliases, calls and assignments are built on first use (one C-level
-  query per file, ``exprs.Outline``); functions naming no catalogued call get none.
+  query per function, ``exprs.Outline``); functions naming no catalogued call get none.
 * ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
   catalogued call on the same memory with the governing conversion's status on that path
   ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.

@@ -78,10 +78,22 @@ class Cfg:
 
     # -- building -------------------------------------------------------------------
     def _new(self, kind: str, ast: Node | None, label: str = "", line: int = 0) -> int:
-        line = line or (line_of(ast) if ast is not None else 0)
-        node = CfgNode(len(self.nodes), kind, line, ast, label)
+        line = line or (ast.start_point[0] + 1 if ast is not None else 0)
+        nid = len(self.nodes)
+        # CfgNode(nid, kind, line, ast, label) without the dataclass __init__ and its
+        # default factories: every statement of every analysed function makes one
+        node = _new_object(CfgNode)
+        node.__dict__ = {
+            "id": nid,
+            "kind": kind,
+            "line": line,
+            "ast": ast,
+            "label": label,
+            "succ": [],
+            "pred": [],
+        }
         self.nodes.append(node)
-        return node.id
+        return nid
 
     def _add_edge(self, src: int, edge: Edge) -> None:
         self.nodes[src].succ.append(edge)
@@ -102,9 +114,9 @@ class Cfg:
 
     def _visit(self, stmt: Node, pending: _Pending) -> _Pending:
         kind = stmt.type
-        handler = getattr(self, "_visit_" + kind, None)
+        handler = _HANDLERS.get(kind)
         if handler is not None:
-            result: _Pending = handler(stmt, pending)
+            result: _Pending = handler(self, stmt, pending)
             return result
         if kind in ("comment", "{", "}", ";") or kind.startswith("preproc_"):
             if kind in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif"):
@@ -292,3 +304,11 @@ class Cfg:
 
     def node_at_line(self, line: int) -> list[CfgNode]:
         return [n for n in self.nodes if n.line == line and n.kind not in ("entry", "exit")]
+
+
+# statement type -> Cfg._visit_<type>, looked up once instead of a getattr per statement
+_HANDLERS = {
+    name[len("_visit_") :]: handler
+    for name, handler in vars(Cfg).items()
+    if name.startswith("_visit_") and callable(handler)
+}

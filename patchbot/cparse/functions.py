@@ -75,7 +75,7 @@ class Function:
     _aliases: dict[str, str] | None = field(default=None, repr=False, compare=False)
     _calls: list[tuple[int, Call]] | None = field(default=None, repr=False, compare=False)
     _assignments: list[Node] | None = field(default=None, repr=False, compare=False)
-    outline: Outline | None = field(default=None, repr=False, compare=False)  # file's
+    outline: Outline | None = field(default=None, repr=False, compare=False)
     _words: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -155,7 +155,7 @@ class FileAnalysis:
 def _calls_by_cfg_node(func: Function) -> list[tuple[int, Call]]:
     """Each CFG node's calls (those inside its statement or condition), nodes in CFG order.
 
-    One C-level query over the file (Outline), then a byte-range lookup per node: the same
+    One C-level query over the function (Outline), then a byte-range lookup per node: the same
     result as calls_in() on every node's AST, without a Python walk of every subtree.
     """
     found = func._outline().calls_within(func.node)
@@ -324,9 +324,8 @@ def _functions(text: str) -> list[Function]:
             continue
         stack.extend(node.children)
     out.sort(key=lambda f: f.start_line)
-    outline = Outline.of(tree.root_node)  # one query for every function of the file
-    for func in out:
-        func.outline = outline
+    # no file-wide Outline query: each function runs its own on first use, and most
+    # functions (those naming no catalogued call) never need one
     return out
 
 

@@ -113,6 +113,11 @@ class Normalized:
     loop_macros: dict[int, str]  # byte offset of the rewritten 'while' -> macro name
     scoped_guards: frozenset[int]  # byte offsets of 'if' keywords that are scoped_guard()
     cleanups: dict[int, str] = field(default_factory=dict)  # __free(fn) offset -> fn
+    # character spans (inclusive) whose rewriting reads text beyond one line: a
+    # qualifier's parenthesised argument, what follows a loop header or EXPORT_SYMBOL(),
+    # the word before a '(' in column 0.  A text derived by editing a line that none of
+    # them touches is normalised from this result (see normalize_line_edits)
+    reach: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
 
 
 def _close_paren(text: str, open_at: int) -> int:
@@ -138,15 +143,40 @@ def _blank(chars: list[str], start: int, end: int) -> None:
             chars[i] = " " * len(chars[i].encode("utf-8", "surrogateescape"))
 
 
-def _next_nonspace(text: str, pos: int) -> str:
+def _nonspace_at(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in " \t\r\n":
         pos += 1
+    return pos
+
+
+def _next_nonspace(text: str, pos: int) -> str:
+    pos = _nonspace_at(text, pos)
     return text[pos] if pos < len(text) else ""
+
+
+# derived text -> the text it was made from by rewriting whole lines (note_line_edits)
+_EDITED_FROM: dict[str, str] = {}
+
+
+def note_line_edits(derived: str, base: str) -> None:
+    """Tell normalize() that ``derived`` is ``base`` with some lines rewritten (same
+    number of lines), so it can start from ``base``'s result."""
+    if derived != base:
+        _EDITED_FROM[derived] = base
 
 
 @lru_cache(maxsize=256)
 def normalize(text: str) -> Normalized:
     """Rewrite kernel idioms into same-length plain C (see module docstring)."""
+    base = _EDITED_FROM.pop(text, None)
+    if base is not None:
+        derived = normalize_line_edits(text, base)
+        if derived is not None:
+            return derived
+    return _normalize_fresh(text)
+
+
+def _normalize_fresh(text: str) -> Normalized:
     chars = list(text)
     ascii_only = text.isascii()
 
@@ -157,19 +187,24 @@ def normalize(text: str) -> Normalized:
         if m.group() in _BARE_SET:
             _blank(chars, m.start(), m.end())
     cleanups: dict[int, str] = {}
+    reach: list[tuple[int, int]] = []
     for m in _CALLQ_RE.finditer(text):
         close = _close_paren(text, m.end() - 1)
+        reach.append((m.start(), close))
         if m.group(0).startswith(("__free", "__cleanup")):
             cleanups[byte_offset(m.start())] = text[m.end() : close].strip()
         _blank(chars, m.start(), close + 1)
     for m in _EXPORT_RE.finditer(text):
         end = _close_paren(text, m.end() - 1) + 1
+        reach.append((m.start(), _nonspace_at(text, end)))
         if _next_nonspace(text, end) == ";":
             end = text.index(";", end) + 1
         _blank(chars, m.start(), end)
     for m in _TYPE_ARG_RE.finditer(text):
         opener = m.start()
         if text[opener] == "(":
+            if opener > 0 and text[opener - 1] == "\n":
+                reach.append((opener - 1, opener))  # the lookback below reads the line above
             before = re.search(r"(\w+)$", text[max(0, opener - 40) : opener])
             if before is None or before.group(1) in _TYPE_ARG_KEEP_BEFORE:
                 continue  # a cast or sizeof(type), which tree-sitter parses itself
@@ -185,6 +220,7 @@ def normalize(text: str) -> Normalized:
     loops: dict[int, str] = {}
     for m in _LOOP_RE.finditer(text):
         close = _close_paren(text, m.end() - 1)
+        reach.append((m.start(), _nonspace_at(text, close + 1)))
         if close >= len(text) or _next_nonspace(text, close + 1) in (";", ""):
             continue  # a call statement, not a loop header
         start, name = m.start(1), m.group(1)
@@ -194,7 +230,66 @@ def normalize(text: str) -> Normalized:
         loops[byte_offset(start)] = name
     scoped: set[int] = set()
     for m in _SCOPED_RE.finditer(text):
+        reach.append((m.start(), m.end()))
         start, name = m.start(1), m.group(1)
         chars[start : start + len(name)] = list("if".ljust(len(name)))
         scoped.add(byte_offset(start))
-    return Normalized("".join(chars), loops, frozenset(scoped), cleanups)
+    return Normalized("".join(chars), loops, frozenset(scoped), cleanups, tuple(reach))
+
+
+# Words that start a rewrite reading past the end of its line (a qualifier's argument,
+# a loop or EXPORT_SYMBOL() header): an edited line holding one is normalised afresh.
+_MULTILINE_TRIGGERS = (*_CALL_QUALIFIERS, "EXPORT_SYMBOL", "MODULE_", "for_each", "scoped_")
+
+
+def normalize_line_edits(derived: str, base: str) -> Normalized | None:
+    """normalize(derived) computed from normalize(base), for a ``derived`` text that is
+    ``base`` with some lines rewritten (same number of lines): fragments.py's synthetic
+    headers.  Every rewrite but those listed in ``Normalized.reach`` stays on its line,
+    so the unchanged lines keep their normalised text and the edited ones are
+    normalised alone.  None (normalise afresh) when an edited line could take part in a
+    rewrite that spans lines."""
+    old_lines = base.split("\n")
+    new_lines = derived.split("\n")
+    if len(old_lines) != len(new_lines):
+        return None
+    before = normalize(base)
+    edits: list[tuple[int, int, str]] = []  # (character span of the old line, new line)
+    offset = 0
+    for old, new in zip(old_lines, new_lines, strict=True):
+        if old != new:
+            if new.lstrip().startswith("(") or any(w in new for w in _MULTILINE_TRIGGERS):
+                return None
+            edits.append((offset, offset + len(old), new))  # the span ends at its newline
+        offset += len(old) + 1
+    if not edits:
+        return before
+    for start, end in before.reach:
+        for old_start, old_end, _new in edits:
+            if start <= old_end and end >= old_start:
+                return None
+    pieces: list[str] = []
+    shifts: list[tuple[int, int]] = []  # (byte offset of an edited line in base, growth)
+    done = 0
+    for old_start, old_end, new in edits:
+        pieces.append(before.text[done:old_start])
+        line = normalize(new).text
+        pieces.append(line)
+        old_line = base[old_start:old_end]
+        growth = len(new.encode("utf-8", "surrogateescape")) - len(
+            old_line.encode("utf-8", "surrogateescape")
+        )
+        shifts.append((len(base[:old_start].encode("utf-8", "surrogateescape")), growth))
+        done = old_end
+    pieces.append(before.text[done:])
+
+    def moved(byte: int) -> int:
+        return byte + sum(growth for at, growth in shifts if at < byte)
+
+    return Normalized(
+        "".join(pieces),
+        {moved(k): v for k, v in before.loop_macros.items()},
+        frozenset(moved(k) for k in before.scoped_guards),
+        {moved(k): v for k, v in before.cleanups.items()},
+        ((0, len(derived)),),  # spans not recomputed: nothing is derived from this one
+    )

@@ -97,9 +97,13 @@ _DERIVED_FROM: dict[str, str] = {}
 
 def note_derived(derived: str, base: str) -> None:
     """Tell parse_kernel() that ``derived`` is ``base`` with some lines rewritten (same
-    number of lines), so it can reuse ``base``'s tree for the unchanged stretches."""
+    number of lines), so it can reuse ``base``'s tree for the unchanged stretches (and
+    normalize() ``base``'s normalised text)."""
+    from patchbot.cparse.normalize import note_line_edits
+
     if derived != base:
         _DERIVED_FROM[derived] = base
+        note_line_edits(derived, base)
 
 
 @lru_cache(maxsize=256)

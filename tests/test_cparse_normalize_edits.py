@@ -1,0 +1,126 @@
+"""normalize() of a text made by rewriting whole lines of another (fragments.py's
+synthetic headers) starts from the other text's result; it must equal a fresh
+normalisation, or decline (None) when an edited line takes part in a rewrite that reads
+past the end of its line."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from patchbot.cparse.fragments import synthesize_fragments
+from patchbot.cparse.normalize import Normalized, _normalize_fresh, normalize_line_edits
+
+# A hunk-only post-image with every rewrite normalize() knows, near the fragments.
+HUNK_ONLY = """static int demo_attach(struct demo *d) __must_check;
+EXPORT_SYMBOL_GPL(demo_attach);
+
+\tstruct page *page __free(__free_page) = alloc_page(GFP_KERNEL);
+\tint ret;
+
+\tscoped_guard(mutex, &d->lock) {
+\t\tret = set_memory_decrypted((unsigned long)page_address(page), 1);
+\t\tif (ret)
+\t\t\treturn ret;
+\t}
+\tlist_for_each_entry(blk, &d->blocks, node)
+\t\tblk->shared = container_of(blk, struct demo_blk, node) != NULL;
+\treturn min_t(unsigned int, ret, 0);
+}
+
+
+
+\tguard(mutex)(&d->lock);
+\tif (set_memory_encrypted(addr, 1))
+\t\treturn;
+\t__free_page(page);
+}
+"""
+
+
+def _same(a: Normalized, b: Normalized) -> bool:
+    return (a.text, a.loop_macros, a.scoped_guards, a.cleanups) == (
+        b.text,
+        b.loop_macros,
+        b.scoped_guards,
+        b.cleanups,
+    )
+
+
+def test_fragment_headers_are_normalised_from_the_base_text() -> None:
+    synthesized = synthesize_fragments(HUNK_ONLY)
+    assert synthesized.count("__patchbot_fragment_") == 2
+    derived = normalize_line_edits(synthesized, HUNK_ONLY)
+    assert derived is not None  # the fast path is taken for an ordinary hunk-only file
+    fresh = _normalize_fresh(synthesized)
+    assert _same(derived, fresh)
+    assert fresh.loop_macros and fresh.scoped_guards and fresh.cleanups  # all exercised
+
+
+def test_an_edit_inside_a_multiline_rewrite_is_normalised_afresh() -> None:
+    # the loop header's "is a block follows?" look-ahead crosses the blank line
+    base = "\tlist_for_each_entry(pos, head, node)\n\n;\n"
+    edited = "\tlist_for_each_entry(pos, head, node)\nvoid f(void) {\n;\n"
+    assert normalize_line_edits(edited, base) is None
+    # an unbalanced qualifier argument blanks everything after it
+    base = "int x __free(kfree\n\n\tfoo();\n"
+    edited = "int x __free(kfree\nvoid g(void) {\n\tfoo();\n"
+    assert normalize_line_edits(edited, base) is None
+    # the word before a '(' in column 0 is read from the line above
+    base = "\n(unsigned int) x;\n"
+    edited = "foo\n(unsigned int) x;\n"
+    assert normalize_line_edits(edited, base) is None
+    assert not _same(_normalize_fresh(edited), _normalize_fresh(base))
+    # ... also when the edited line is the one starting with '('
+    base = "foo\n\n"
+    edited = "foo\n(unsigned int) x;\n"
+    assert normalize_line_edits(edited, base) is None
+    alone = _normalize_fresh("(unsigned int) x;").text
+    assert _normalize_fresh(edited).text.split("\n")[1] != alone
+
+
+_LINES = [
+    "",
+    "\t",
+    "{",
+    "}",
+    "};void __patchbot_fragment_7(void) {",
+    "void __patchbot_fragment_3(void) {",
+    "\tlist_for_each_entry(pos, head, node)",
+    "\tlist_for_each_entry(pos,",
+    "\thlist_for_each(p, h) {",
+    "\tscoped_guard(spinlock, &l)",
+    "\tstruct page *p __free(kfree) = NULL;",
+    "\tvoid *q __cleanup(",
+    "kfree);",
+    "EXPORT_SYMBOL(foo)",
+    "MODULE_LICENSE(",
+    ";",
+    "(",
+    ")",
+    "(unsigned int) x;",
+    "\tx = min_t(unsigned long, a, b);",
+    "\ty = container_of(p, struct foo, node);",
+    "static int __init __must_check bar(void)",
+    "\tsizeof(int);",
+    "foo",
+    "\tret = set_memory_decrypted(addr, 1);",
+    "\t/* é: not ASCII */",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_LINES), min_size=1, max_size=12),
+    edits=st.lists(st.tuples(st.integers(0, 11), st.sampled_from(_LINES)), max_size=4),
+)
+def test_derived_normalisation_equals_a_fresh_one(
+    lines: list[str], edits: list[tuple[int, str]]
+) -> None:
+    edited = list(lines)
+    for index, line in edits:
+        edited[index % len(edited)] = line
+    base, derived_text = "\n".join(lines), "\n".join(edited)
+    derived = normalize_line_edits(derived_text, base)
+    if derived is not None:
+        assert _same(derived, _normalize_fresh(derived_text))
