@@ -1,8 +1,9 @@
 """Token and word helpers shared by the pattern rules (duplicates, comments, terms).
 
 Everything here works on plain text with line numbers, so rules can stay small and the
-helpers can be tested on their own.  The tokenizer is a single regex pass: it is much
-cheaper than a tree-sitter walk and good enough for "is this the same shape of code".
+helpers can be tested on their own.  The tokenizer (patchbot.tokens, re-exported here) is
+regex-based: much cheaper than a tree-sitter walk and good enough for "is this the same
+shape of code".
 """
 
 from __future__ import annotations
@@ -12,105 +13,12 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any
 
-_KEYWORD_TEXT = """auto break case char const continue default do double else enum extern float
-    for goto if inline int long register restrict return short signed sizeof static struct
-    switch typedef union unsigned void volatile while bool true false NULL"""
-C_KEYWORDS = frozenset(_KEYWORD_TEXT.split())
+# the tokenizer lives in patchbot.tokens; rules import it from here as they always did
+from patchbot.tokens import C_KEYWORDS, Comment, Token, TokenColumns, scan, token_columns
 
-
-class Token(NamedTuple):
-    """One code token.  A NamedTuple: scan() makes tens of thousands per file, and a
-    frozen dataclass costs several times as much to build."""
-
-    kind: str  # "id", "kw", "num", "str", "op"
-    text: str
-    line: int  # 1-based
-
-
-@dataclass(frozen=True)
-class Comment:
-    text: str  # raw, including the /* */ or // markers
-    start_line: int
-    end_line: int
-
-    @property
-    def body(self) -> str:
-        """The words of the comment without markers and leading stars."""
-        inner = self.text
-        if inner.startswith("//"):
-            inner = inner[2:]
-        else:
-            inner = inner[2:-2] if inner.endswith("*/") else inner[2:]
-        lines = [re.sub(r"^\s*\*+", "", ln) for ln in inner.split("\n")]
-        return " ".join(ln.strip() for ln in lines).strip()
-
-    @property
-    def is_kernel_doc(self) -> bool:
-        return self.text.startswith("/**") and not self.text.startswith("/**/")
-
-
-# One alternation, ordered so that comments and literals win over operators.  Blanks
-# and tabs are swallowed in front of each token rather than matched on their own: that
-# halves the matches scan() has to loop over.  A preprocessor line is tried first, at
-# the line start, before the blanks go.
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<pp>^[ \t]*\#(?:[^\n\\]|\\.)*)
-  | [ \t\r\f\v]*
-    (?: (?P<comment>/\*.*?(?:\*/|\Z)|//[^\n]*)
-      | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-      | (?P<id>[A-Za-z_]\w*)
-      | (?P<num>(?:0[xX][0-9a-fA-F]+|\d+\.?\d*(?:[eE][-+]?\d+)?)[uUlLfF]*)
-      | (?P<op>->|\+\+|--|<<=|>>=|<<|>>|<=|>=|==|!=|&&|\|\||[-+*/%&|^]=
-             |[-+*/%&|^!~<>=?:;,.(){}\[\]])
-      | (?P<nl>\n+)
-      | (?P<ws>\\\n)
-      | (?P<other>.)
-    )
-    """,
-    re.VERBOSE | re.DOTALL | re.MULTILINE,
-)
-
-
-@lru_cache(maxsize=256)
-def scan(text: str) -> tuple[tuple[Token, ...], tuple[Comment, ...]]:
-    """Split C text into code tokens and comments (preprocessor lines are dropped).
-
-    Cached by content: several rules scan the same post-image, the engine runs file
-    rules on the pre-image too, and duplicated-logic scans every file of the series
-    again at the end.  The cache must hold a whole series (as cparse's parse cache
-    does), or a long series scans each file twice and lint time stops being linear.
-    """
-    tokens: list[Token] = []
-    comments: list[Comment] = []
-    append = tokens.append
-    # tuple.__new__ straight: Token(...) runs the NamedTuple's Python-level __new__,
-    # a frame per token that cost a third of the scan
-    new_token = tuple.__new__
-    keywords = C_KEYWORDS
-    line = 1
-    for m in _TOKEN_RE.finditer(text):
-        kind = m.lastgroup
-        value = m.group(kind)  # type: ignore[arg-type]
-        if kind == "id":  # the most common kind first
-            append(new_token(Token, ("kw" if value in keywords else "id", value, line)))
-        elif kind == "op" or kind == "num":  # never span lines
-            append(new_token(Token, (kind, value, line)))
-        elif kind == "nl":  # blank runs (most of a hunk-only post-image) in one match
-            line += len(value)
-        elif kind == "ws":  # a backslash-newline continuation
-            line += 1
-        elif kind == "comment":
-            newlines = value.count("\n")
-            comments.append(Comment(value, line, line + newlines))
-            line += newlines
-        else:  # str, pp, other
-            if kind == "str":
-                append(new_token(Token, (kind, value, line)))
-            line += value.count("\n")
-    return tuple(tokens), tuple(comments)
+__all__ = ["C_KEYWORDS", "Comment", "Token", "TokenColumns", "scan", "token_columns"]
 
 
 def line_counts(added: frozenset[int], line: int) -> bool:
@@ -307,17 +215,29 @@ class Expression:
     line: int  # 1-based, where it starts
 
 
-@lru_cache(maxsize=1)
-def _expression_query() -> Any:
-    """Candidate expressions (@expr) and operands (@operand) in one query: one walk of
-    the tree per range instead of two."""
+@lru_cache(maxsize=2)
+def _query(types: tuple[str, ...]) -> Any:
+    """A query capturing every node of the given types as @node."""
     from tree_sitter import Query
 
     from patchbot.cparse.parse import C_LANGUAGE
 
-    roots = " ".join(f"({t})" for t in _EXPRESSION_TYPES)
-    operands = " ".join(f"({t})" for t in _OPERAND_TYPES)
-    return Query(C_LANGUAGE, f"[{roots}] @expr [{operands}] @operand")
+    return Query(C_LANGUAGE, "[" + " ".join(f"({t})" for t in types) + "] @node")
+
+
+def _captured(
+    types: tuple[str, ...],
+    node: Any,
+    point_range: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> list[Any]:
+    """The nodes of those types in ``node``'s subtree (within ``point_range``)."""
+    from tree_sitter import QueryCursor
+
+    cursor = QueryCursor(_query(types))
+    if point_range is not None:
+        cursor.set_point_range(*point_range)
+    nodes: list[Any] = cursor.captures(node).get("node", [])
+    return nodes
 
 
 def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
@@ -331,6 +251,15 @@ def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _outermost(nodes: Iterable[Any]) -> list[Any]:
+    """The nodes not inside another one of them (expressions nest, never overlap)."""
+    out: list[Any] = []
+    for node in sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte)):
+        if not out or node.start_byte >= out[-1].end_byte:
+            out.append(node)
+    return out
+
+
 def compound_expressions(
     text: str, added: frozenset[int], min_operators: int, min_operands: int
 ) -> list[Expression]:
@@ -338,12 +267,12 @@ def compound_expressions(
     least ``min_operators`` operators (binary operators, casts, ?:) and ``min_operands``
     operands (names, fields, numbers), nested ones included, each once.
 
-    Sizes come from two tree-sitter queries per run of added lines and bisection over
-    the captured spans, instead of walking every candidate's subtree in Python: nested
-    candidates would otherwise be walked once per enclosing expression.
+    Sizes come from tree-sitter queries and bisection over the captured spans, instead
+    of walking every candidate's subtree in Python: nested candidates would otherwise be
+    walked once per enclosing expression.  Operands are captured only inside the
+    candidates with enough operators: most names of a file sit elsewhere, and each
+    captured node costs a Python object.
     """
-    from tree_sitter import QueryCursor
-
     from patchbot.cparse.parse import parse_kernel
 
     # the kernel-normalised tree: every rule that asks for functions parses it already
@@ -351,29 +280,22 @@ def compound_expressions(
     # text is read from the original bytes
     root = parse_kernel(text).root_node
     source = text.encode("utf-8", "surrogateescape")
-    query = _expression_query()
     runs = _line_runs(added) if added else [(1, root.end_point[0] + 1)]
     found: dict[tuple[int, int], Expression] = {}
     for first, last in runs:
-        cursor = QueryCursor(query)
-        cursor.set_point_range((first - 1, 0), (last, 0))
-        captured = cursor.captures(root)
-        nodes = captured.get("expr", [])
+        nodes = _captured(_EXPRESSION_TYPES, root, point_range=((first - 1, 0), (last, 0)))
         if not nodes:
             continue
         # candidates may run past the added lines: size them over their whole span
         stop = max(n.end_point[0] for n in nodes) + 1
         inner = nodes
         if stop > last:
-            cursor = QueryCursor(query)
-            cursor.set_point_range((first - 1, 0), (stop, 0))
-            captured = cursor.captures(root)
-            inner = captured.get("expr", [])
-        # operands past ``stop`` (when it is before ``last``) lie outside every candidate
-        # and never change a count below
-        operand_starts = sorted(n.start_byte for n in captured.get("operand", []))
+            inner = _captured(_EXPRESSION_TYPES, root, point_range=((first - 1, 0), (stop, 0)))
         spans = sorted({(n.start_byte, n.end_byte) for n in inner})
         span_starts = [s for s, _e in spans]
+        sized: list[
+            tuple[int, int, int, Any]
+        ] = []  # (start, end, line, node) with enough operators
         for node in nodes:
             line = node.start_point[0] + 1
             start, end = node.start_byte, node.end_byte
@@ -382,7 +304,18 @@ def compound_expressions(
             inside = spans[bisect_left(span_starts, start) : bisect_left(span_starts, end)]
             # an enclosing expression that starts at the same byte ends later
             operators = sum(1 for _s, e in inside if e <= end)
-            if operators < min_operators:
+            if operators >= min_operators:
+                sized.append((start, end, line, node))
+        if not sized:
+            continue
+        # each query walks one expression's subtree, not the whole file down to it
+        operand_starts = sorted(
+            operand.start_byte
+            for outer in _outermost(node for *_span, node in sized)
+            for operand in _captured(_OPERAND_TYPES, outer)
+        )
+        for start, end, line, _node in sized:
+            if (start, end) in found:
                 continue
             operands = bisect_left(operand_starts, end) - bisect_left(operand_starts, start)
             if operands < min_operands:

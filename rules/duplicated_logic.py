@@ -107,13 +107,21 @@ References
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, compress, starmap
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
 from patchbot.cparse.parse import function_at
-from patchbot.patterns import Token, mirror_canonical, mirrored_difference, scan
+from patchbot.patterns import (
+    Token,
+    TokenColumns,
+    mirror_canonical,
+    mirrored_difference,
+    token_columns,
+)
 
 RULE = Rule(
     id="duplicated-logic",
@@ -140,13 +148,24 @@ _NO_HASH = _HASH_MOD  # above every hash, so a window's minimum is a real one if
 
 @dataclass
 class _Stream:
-    """The added tokens of one file, cut into runs of adjacent added code."""
+    """The added tokens of one file, cut into runs of adjacent added code.
+
+    The file's token columns plus the indices of the tokens kept: Token objects are
+    made only for the copies reported."""
 
     file_index: int
     file: SourceFile
-    tokens: list[Token]
-    norm: list[int]
-    run_id: list[int]  # windows must not cross from one run into another
+    columns: TokenColumns
+    kept: list[int]  # column indices of the tokens compared, ascending
+    norm: list[int]  # their normalised codes
+    run_starts: set[int]  # kept positions that start a new run: no window crosses one
+
+    def text(self, position: int) -> str:
+        return self.columns.texts[self.kept[position]]
+
+    def tokens(self, start: int, end: int) -> list[Token]:
+        kinds, texts, lines, _comments = self.columns
+        return [Token(kinds[i], texts[i], lines[i]) for i in self.kept[start:end]]
 
 
 @dataclass
@@ -164,108 +183,153 @@ class _Chain:
 # Names, numbers and strings hash alike whatever they spell; keywords and operators
 # keep their text.
 _NORMAL_BY_KIND = {"id": "I", "num": "N", "str": "S"}
+_BRACES = frozenset({"{", "}"})
 
 
-def _data_braces(tokens: Sequence[Token]) -> bytearray:
-    """A mask over ``tokens``: 1 inside initializers (``= {...}``) and struct/union/enum
-    bodies, braces included.
+def _data_regions(texts: Sequence[str], braces: Iterable[int]) -> list[tuple[int, int]]:
+    """Token index ranges [start, end) of initializers (``= {...}``) and struct/union/enum
+    bodies, braces included.  ``braces`` are the indices of the brace tokens.
 
     Tables of ops and module boilerplate look alike in every driver; they are data, not
     logic worth a helper.  Only the braces are visited: a data region runs from its
     outermost opening brace to the matching close (or the end of an unbalanced text).
     """
-    mask = bytearray(len(tokens))
+    regions: list[tuple[int, int]] = []
     stack: list[bool] = []  # per open brace: is it data?
     region_start = 0  # the outermost open data brace
-    for i in [i for i, tok in enumerate(tokens) if tok.text == "{" or tok.text == "}"]:
-        if tokens[i].text == "{":
+    for i in braces:
+        if texts[i] == "{":
             if stack and stack[-1]:
                 stack.append(True)
                 continue
-            before = [t.text for t in tokens[max(0, i - 3) : i]]
-            is_data = before[-1:] == ["="] or (
-                not stack and any(w in ("struct", "union", "enum") for w in before)
+            is_data = (i > 0 and texts[i - 1] == "=") or (
+                not stack
+                and any(w in ("struct", "union", "enum") for w in texts[max(0, i - 3) : i])
             )
             if is_data:
                 region_start = i
             stack.append(is_data)
         elif stack:
             if stack[-1] and (len(stack) == 1 or not stack[-2]):
-                mask[region_start : i + 1] = b"\x01" * (i + 1 - region_start)
+                regions.append((region_start, i + 1))
             stack.pop()
     if any(stack):
-        mask[region_start:] = b"\x01" * (len(tokens) - region_start)
-    return mask
+        regions.append((region_start, len(texts)))
+    return regions
+
+
+def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive line numbers as (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for line in sorted(lines):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], line)
+        else:
+            runs.append((line, line))
+    return runs
+
+
+def _without(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted disjoint [start, end) ranges minus sorted disjoint holes."""
+    out: list[tuple[int, int]] = []
+    h = 0
+    for start, end in ranges:
+        while h < len(holes) and holes[h][1] <= start:
+            h += 1
+        j = h
+        while j < len(holes) and holes[j][0] < end:
+            if holes[j][0] > start:
+                out.append((start, holes[j][0]))
+            start = max(start, holes[j][1])
+            j += 1
+        if start < end:
+            out.append((start, end))
+    return out
 
 
 def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
-    tokens, _comments = scan(sf.text)
-    data = _data_braces(tokens)
+    """Keep the tokens on added lines outside data regions, normalised, cut into runs.
+
+    Python visits lines runs, braces and data regions, never single tokens: the kept
+    tokens are index ranges, mapped to codes at C speed.  Two kept tokens are in one run
+    when nothing cut between them: an added token skipped as data, the close of a
+    function, or a line that is not added (a blank line of a rebuilt post-image is not
+    added either; with ``added`` empty, every line counts and nothing cuts).
+    """
+    columns = token_columns(sf.text)
+    kinds, texts, lines, _comments = columns
+    braces = list(compress(range(len(texts)), map(_BRACES.__contains__, texts)))
+    data = _data_regions(texts, braces)
     added = sf.added
-    kept: list[Token] = []
-    run_id: list[int] = []
-    norm: list[int] = []
-    keep, add_run, add_norm = kept.append, run_id.append, norm.append  # hot loop
-    normal_by_kind = _NORMAL_BY_KIND
-    vocab_get = vocab.get
-    run = 0
+    if added:
+        line_runs = _line_runs(added)
+        # tokens of a line are adjacent in the columns: each run of added lines is a range
+        on_added = [
+            (bisect_left(lines, first), bisect_left(lines, last + 1)) for first, last in line_runs
+        ]
+    else:
+        on_added = [(0, len(texts))]
+    ranges = _without(on_added, data)
+    kept = list(chain.from_iterable(starmap(range, ranges)))
+    starts: set[int] = set()  # run starts, as column indices of kept tokens
+    # a line that is not added, between two kept tokens, cuts before the second
+    if added:
+        starts.update(bisect_left(lines, first) for first, _last in line_runs[1:])
+    # an added token skipped as data cuts before the next kept token
+    for start, end in data:
+        if not added or not added.isdisjoint(lines[start:end]):
+            starts.add(end)
+    # the close of a function cuts after it: a twin never spans two functions
+    is_kept = bytearray(len(texts))
+    for start, end in ranges:
+        is_kept[start:end] = b"\x01" * (end - start)
     depth = 0
-    prev_line = -1
-    for i, tok in enumerate(tokens):
-        kind, text, line = tok
-        if added and line not in added:
+    for i in braces:
+        if not is_kept[i]:
             continue
-        if data[i]:
-            run += 1
-            continue
-        if text == "{":
+        if texts[i] == "{":
             depth += 1
-        elif text == "}":
+        else:
             depth -= 1
-        # a line in between that is not added (or blank in a rebuilt post-image) cuts the
-        # run; with added == {} (whole files) every line counts and nothing cuts
-        if (
-            line > prev_line + 1
-            and added
-            and prev_line >= 0
-            and any(ln not in added for ln in range(prev_line + 1, line))
-        ):
-            run += 1
-        keep(tok)
-        add_run(run)
-        form = normal_by_kind.get(kind, text)
-        code = vocab_get(form)
-        if code is None:
-            code = vocab[form] = len(vocab) + 1
-        add_norm(code)
-        prev_line = line
-        if text == "}" and depth <= 0:
-            # a function ends here: a twin never spans two functions
-            depth = 0
-            run += 1
-    return _Stream(index, sf, kept, norm, run_id)
+            if depth <= 0:
+                depth = 0
+                starts.add(i + 1)
+    # as kept positions: the first kept token at or after each cut
+    run_starts = {bisect_left(kept, i) for i in starts} - {0, len(kept)}
+    # names, numbers and strings hash alike whatever they spell
+    forms = list(
+        chain.from_iterable(
+            map(_NORMAL_BY_KIND.get, kinds[start:end], texts[start:end]) for start, end in ranges
+        )
+    )
+    for form in dict.fromkeys(forms):  # codes in order of first use, file after file
+        if form not in vocab:
+            vocab[form] = len(vocab) + 1
+    norm = list(map(vocab.__getitem__, forms))
+    return _Stream(index, sf, columns, kept, norm, run_starts)
 
 
 def _kgram_hashes(stream: _Stream, k: int) -> list[int]:
     """Rolling hash of every k-gram; _NO_HASH where the window crosses two runs."""
-    norm, run_id = stream.norm, stream.run_id
+    norm = stream.norm
     n = len(norm)
     out: list[int] = []
     if n < k:
         return out
-    base, mod, no_hash = _HASH_BASE, _HASH_MOD, _NO_HASH  # locals: the loop runs per token
+    base, mod = _HASH_BASE, _HASH_MOD  # locals: the loop runs per token
     top = pow(base, k - 1, mod)
     h = 0
     for i in range(k):
         h = (h * base + norm[i]) % mod
     add = out.append
-    add(h if run_id[0] == run_id[k - 1] else no_hash)
-    # zip walks the leaving token, the entering token and both run ids in step
-    for leaving, entering, first_run, last_run in zip(
-        norm, norm[k:], run_id[1:], run_id[k:], strict=False
-    ):
+    add(h)
+    for leaving, entering in zip(norm, norm[k:], strict=False):
         h = ((h - leaving * top) * base + entering) % mod
-        add(h if first_run == last_run else no_hash)
+        add(h)
+    # the windows starting in the k - 1 tokens before a run start cross it
+    for start in stream.run_starts:
+        first, last = max(0, start - k + 1), min(start, len(out))
+        out[first:last] = [_NO_HASH] * (last - first)
     return out
 
 
@@ -339,8 +403,8 @@ def _extend(ch: _Chain, sa: _Stream, sb: _Stream) -> None:
         ch.a_start > 0
         and ch.b_start > 0
         and sa.norm[ch.a_start - 1] == sb.norm[ch.b_start - 1]
-        and sa.run_id[ch.a_start - 1] == sa.run_id[ch.a_start]
-        and sb.run_id[ch.b_start - 1] == sb.run_id[ch.b_start]
+        and ch.a_start not in sa.run_starts
+        and ch.b_start not in sb.run_starts
         and (sa is not sb or ch.b_start - 1 >= ch.a_end)
     ):
         ch.a_start -= 1
@@ -349,15 +413,15 @@ def _extend(ch: _Chain, sa: _Stream, sb: _Stream) -> None:
         ch.a_end < len(sa.norm)
         and ch.b_end < len(sb.norm)
         and sa.norm[ch.a_end] == sb.norm[ch.b_end]
-        and sa.run_id[ch.a_end] == sa.run_id[ch.a_end - 1]
-        and sb.run_id[ch.b_end] == sb.run_id[ch.b_end - 1]
+        and ch.a_end not in sa.run_starts
+        and ch.b_end not in sb.run_starts
         and (sa is not sb or ch.a_end + 1 <= ch.b_start)
     ):
         ch.a_end += 1
         ch.b_end += 1
     # start at a statement boundary so the report names the loop, not its tail
     limit = min(ch.a_end, ch.b_end - ch.b_start + ch.a_start) - 1
-    while ch.a_start < limit and ch.b_start > 0 and sb.tokens[ch.b_start - 1].text not in "{};":
+    while ch.a_start < limit and ch.b_start > 0 and sb.text(ch.b_start - 1) not in "{};":
         ch.a_start += 1
         ch.b_start += 1
 
@@ -441,8 +505,8 @@ def check(ctx: Context) -> Iterable[Finding]:
     reported: set[tuple[int, int]] = set()
     for ch in sorted(_chains(streams, opts), key=lambda c: (c.b_file, c.b_start)):
         sa, sb = streams[ch.a_file], streams[ch.b_file]
-        a_toks = sa.tokens[ch.a_start : ch.a_end]
-        b_toks = sb.tokens[ch.b_start : ch.b_end]
+        a_toks = sa.tokens(ch.a_start, ch.a_end)
+        b_toks = sb.tokens(ch.b_start, ch.b_end)
         if ch.a_file == ch.b_file and ch.b_start < ch.a_end:
             continue  # the two copies overlap: a repetitive run, not a twin
         if min(a_toks[-1].line - a_toks[0].line, b_toks[-1].line - b_toks[0].line) + 1 < int(

@@ -62,18 +62,20 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import repeat
 
 from patchbot.api import Context, Finding, Rule, Severity
 from patchbot.cparse.parse import function_at
 from patchbot.patterns import (
     Comment,
     Token,
+    TokenColumns,
     expand_words,
     line_counts,
     prose_words,
-    scan,
     split_identifier,
     stem,
+    token_columns,
 )
 
 RULE = Rule(
@@ -149,12 +151,16 @@ def _why_regex(why_words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(rf"\?|\b(?:{alternatives})\b")
 
 
-def _why_comment(body: str, why_words: Iterable[str]) -> bool:
-    return _why_regex(tuple(why_words)).search(body.lower()) is not None
+def _why_comment(body: str, why: re.Pattern[str]) -> bool:
+    """``why`` is _why_regex() of the configured words, built once per file."""
+    return why.search(body.lower()) is not None
+
+
+_ARROW_RE = re.compile(r"[-=]+>")
 
 
 def _content_words(body: str) -> list[str]:
-    words = [w for w in prose_words(re.sub(r"[-=]+>", " ", body)) if w not in _STOP_WORDS]
+    words = [w for w in prose_words(_ARROW_RE.sub(" ", body)) if w not in _STOP_WORDS]
     return [w for w in words if len(w) > 1 and not w.isdigit()]
 
 
@@ -169,16 +175,16 @@ def _code_vocabulary(tokens: Sequence[Token]) -> set[str]:
     return vocab | {stem(w) for w in vocab}
 
 
-def _statement_after(tokens: Sequence[Token], start: int) -> list[Token]:
+def _statement_after(columns: TokenColumns, start: int) -> list[Token]:
     """Tokens of the statement from ``start``: up to ';' or '{' (at most 6 lines)."""
-    out: list[Token] = []
-    for tok in tokens[start:]:
-        if out and tok.line > out[0].line + 6:
+    texts, lines = columns.texts, columns.lines
+    end = start
+    while end < len(texts) and lines[end] <= lines[start] + 6:
+        end += 1
+        if texts[end - 1] in _CODE_END:
             break
-        out.append(tok)
-        if tok.text in _CODE_END:
-            break
-    return out
+    found = zip(columns.kinds[start:end], texts[start:end], lines[start:end], strict=True)
+    return list(map(tuple.__new__, repeat(Token), found))
 
 
 def _code_around(lines: list[str], comment: Comment) -> tuple[bool, bool]:
@@ -213,10 +219,6 @@ def _may_add_a_comment(lines: list[str], added: frozenset[int]) -> bool:
     return any("/*" in lines[n - 1] or "//" in lines[n - 1] for n in added if 0 < n <= len(lines))
 
 
-def _line_of(token: Token) -> int:
-    return token.line
-
-
 def check(ctx: Context) -> Iterable[Finding]:
     if ctx.file is None:
         return
@@ -224,15 +226,16 @@ def check(ctx: Context) -> Iterable[Finding]:
     if not _may_add_a_comment(lines, ctx.file.added):
         return
     opts = {**RULE.options, **ctx.options}
-    tokens, comments = scan(ctx.file.text)
+    columns = token_columns(ctx.file.text)
+    why = _why_regex(tuple(opts["why_words"]))
     position = 0
-    for comment in comments:
+    for comment in columns.comments:
         if not line_counts(ctx.file.added, comment.start_line):
             continue
         body = comment.body
         if comment.is_kernel_doc or "SPDX-License-Identifier" in body:
             continue
-        if _why_comment(body, opts["why_words"]):
+        if _why_comment(body, why):
             continue
         words = _content_words(body)
         if len(words) < int(opts["min_words"]):
@@ -244,8 +247,8 @@ def check(ctx: Context) -> Iterable[Finding]:
             continue  # a trailing comment on a code line describes that line, not the next
         # the statement starts on the comment's last line when code follows it there
         boundary = comment.end_line - 1 if after else comment.end_line
-        position = bisect_right(tokens, boundary, lo=position, key=_line_of)
-        statement = _statement_after(tokens, position)
+        position = bisect_right(columns.lines, boundary, lo=position)
+        statement = _statement_after(columns, position)
         if not statement or statement[0].text in ("}", "#"):
             continue
         code_words = [w for t in statement if t.kind == "id" for w in split_identifier(t.text)]
