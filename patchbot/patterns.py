@@ -240,7 +240,7 @@ def _captured(
     return nodes
 
 
-def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
+def line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
     """Runs of consecutive line numbers as (first, last)."""
     runs: list[tuple[int, int]] = []
     for line in sorted(lines):
@@ -280,7 +280,7 @@ def compound_expressions(
     # text is read from the original bytes
     root = parse_kernel(text).root_node
     source = text.encode("utf-8", "surrogateescape")
-    runs = _line_runs(added) if added else [(1, root.end_point[0] + 1)]
+    runs = line_runs(added) if added else [(1, root.end_point[0] + 1)]
     found: dict[tuple[int, int], Expression] = {}
     for first, last in runs:
         nodes = _captured(_EXPRESSION_TYPES, root, point_range=((first - 1, 0), (last, 0)))

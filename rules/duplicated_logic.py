@@ -109,7 +109,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, starmap
 
@@ -118,10 +118,12 @@ from patchbot.cparse.parse import function_at
 from patchbot.patterns import (
     Token,
     TokenColumns,
+    line_runs,
     mirror_canonical,
     mirrored_difference,
     token_columns,
 )
+from patchbot.winnow import fingerprints, subtract_ranges
 
 RULE = Rule(
     id="duplicated-logic",
@@ -141,9 +143,6 @@ RULE = Rule(
 )
 
 _TRIVIAL_STATEMENT_START = frozenset({"return", "break", "continue", "goto", "}", "{"})
-_HASH_MOD = (1 << 61) - 1
-_HASH_BASE = 1_000_003
-_NO_HASH = _HASH_MOD  # above every hash, so a window's minimum is a real one if any
 
 
 @dataclass
@@ -218,35 +217,6 @@ def _data_regions(texts: Sequence[str], braces: Iterable[int]) -> list[tuple[int
     return regions
 
 
-def _line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
-    """Runs of consecutive line numbers as (first, last)."""
-    runs: list[tuple[int, int]] = []
-    for line in sorted(lines):
-        if runs and line == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], line)
-        else:
-            runs.append((line, line))
-    return runs
-
-
-def _without(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted disjoint [start, end) ranges minus sorted disjoint holes."""
-    out: list[tuple[int, int]] = []
-    h = 0
-    for start, end in ranges:
-        while h < len(holes) and holes[h][1] <= start:
-            h += 1
-        j = h
-        while j < len(holes) and holes[j][0] < end:
-            if holes[j][0] > start:
-                out.append((start, holes[j][0]))
-            start = max(start, holes[j][1])
-            j += 1
-        if start < end:
-            out.append((start, end))
-    return out
-
-
 def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     """Keep the tokens on added lines outside data regions, normalised, cut into runs.
 
@@ -262,19 +232,19 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     data = _data_regions(texts, braces)
     added = sf.added
     if added:
-        line_runs = _line_runs(added)
+        runs = line_runs(added)
         # tokens of a line are adjacent in the columns: each run of added lines is a range
         on_added = [
-            (bisect_left(lines, first), bisect_left(lines, last + 1)) for first, last in line_runs
+            (bisect_left(lines, first), bisect_left(lines, last + 1)) for first, last in runs
         ]
     else:
         on_added = [(0, len(texts))]
-    ranges = _without(on_added, data)
+    ranges = subtract_ranges(on_added, data)
     kept = list(chain.from_iterable(starmap(range, ranges)))
     starts: set[int] = set()  # run starts, as column indices of kept tokens
     # a line that is not added, between two kept tokens, cuts before the second
     if added:
-        starts.update(bisect_left(lines, first) for first, _last in line_runs[1:])
+        starts.update(bisect_left(lines, first) for first, _last in runs[1:])
     # an added token skipped as data cuts before the next kept token
     for start, end in data:
         if not added or not added.isdisjoint(lines[start:end]):
@@ -309,61 +279,11 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     return _Stream(index, sf, columns, kept, norm, run_starts)
 
 
-def _kgram_hashes(stream: _Stream, k: int) -> list[int]:
-    """Rolling hash of every k-gram; _NO_HASH where the window crosses two runs."""
-    norm = stream.norm
-    n = len(norm)
-    out: list[int] = []
-    if n < k:
-        return out
-    base, mod = _HASH_BASE, _HASH_MOD  # locals: the loop runs per token
-    top = pow(base, k - 1, mod)
-    h = 0
-    for i in range(k):
-        h = (h * base + norm[i]) % mod
-    add = out.append
-    add(h)
-    for leaving, entering in zip(norm, norm[k:], strict=False):
-        h = ((h - leaving * top) * base + entering) % mod
-        add(h)
-    # the windows starting in the k - 1 tokens before a run start cross it
-    for start in stream.run_starts:
-        first, last = max(0, start - k + 1), min(start, len(out))
-        out[first:last] = [_NO_HASH] * (last - first)
-    return out
-
-
-def _winnow(hashes: list[int], w: int) -> Iterator[tuple[int, int]]:
-    """(hash, position) fingerprints: the rightmost minimum of each window of w."""
-    count = len(hashes) - w + 1
-    if count <= 0:
-        return
-    # the minimum of every window at C speed: min() over w shifted copies
-    shifted = [hashes[i : i + count] for i in range(w)]
-    last = -1
-    no_hash = _NO_HASH
-    for start, best in enumerate(map(min, *shifted)):
-        if best == no_hash:
-            continue  # every k-gram here crosses a run boundary
-        pos = start + w - 1
-        if hashes[pos] != best:
-            if last >= start and hashes[last] == best:
-                # the previous window's rightmost minimum is still in this window, and
-                # nothing after it (it was rightmost) up to the new entry can equal it
-                pos = last
-            else:
-                while hashes[pos] != best:
-                    pos -= 1
-        if pos != last:
-            last = pos
-            yield best, pos
-
-
 def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:
     k = int(opts["window_tokens"])
     index: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for st in streams:
-        for h, pos in _winnow(_kgram_hashes(st, k), int(opts["winnow_window"])):
+        for h, pos in fingerprints(st.norm, st.run_starts, k, int(opts["winnow_window"])):
             index[h].append((st.file_index, pos))
     pairs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     cap = int(opts["max_positions_per_hash"])
