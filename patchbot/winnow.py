@@ -35,16 +35,20 @@ def _crossing(count: int, run_starts: Iterable[int], k: int) -> bytearray:
 
 def fingerprints(
     codes: Sequence[int], run_starts: Iterable[int], k: int, w: int
-) -> list[tuple[int, int]]:
-    """(hash, position) of the rightmost minimum hash of every w consecutive k-grams,
-    each position once, in order; windows whose k-grams all cross runs give none.
+) -> tuple[list[int], list[int]]:
+    """(hashes, positions): the rightmost minimum hash of every w consecutive k-grams
+    and its position, each position once, in order; windows whose k-grams all cross
+    runs give none.  Two lists of ints, not a list of pairs: the collector tracks every
+    tuple, and a series has tens of thousands of fingerprints.
 
     ``run_starts`` are positions where a new run begins.  The hash of the k-gram at
     position p is sum(codes[p + i] * HASH_BASE ** (k - 1 - i)) mod HASH_MOD.
     """
+    found: list[int] = []
+    positions: list[int] = []
     count = len(codes) - k + 1  # k-grams
     if count < w or w < 1:
-        return []
+        return found, positions
     crossing = _crossing(count, run_starts, k)
     base, mod, no_hash = HASH_BASE, HASH_MOD, NO_HASH  # locals: the loop runs per code
     top = pow(base, k - 1, mod)
@@ -63,12 +67,12 @@ def fingerprints(
         add(value)
         if value <= best:
             best, best_pos = value, position
-    out: list[tuple[int, int]] = []
-    emit = out.append
+    emit_hash, emit_position = found.append, positions.append
     last = -1  # the position emitted last
     if w == 1 and best != no_hash:
         last = 0
-        emit((best, 0))
+        emit_hash(best)
+        emit_position(0)
     gone = max(1, w - 1) - w  # positions up to here have left the window
     for leaving, entering, crosses in steps:
         h = ((h - leaving * top) * base + entering) % mod
@@ -82,9 +86,10 @@ def fingerprints(
             best_pos = gone + w - window[::-1].index(best)
         if best_pos != last and best != no_hash:
             last = best_pos
-            emit((best, best_pos))
+            emit_hash(best)
+            emit_position(best_pos)
         gone += 1
-    return out
+    return found, positions
 
 
 def subtract_ranges(

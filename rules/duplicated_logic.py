@@ -111,7 +111,8 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain, compress, starmap
+from itertools import chain, compress, repeat, starmap
+from operator import eq
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
 from patchbot.cparse.parse import function_at
@@ -279,17 +280,42 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
     return _Stream(index, sf, columns, kept, norm, run_starts)
 
 
+def _shared_fingerprints(
+    streams: list[_Stream], k: int, w: int, cap: int
+) -> list[list[tuple[int, int]]]:
+    """(file index, position) of each hash fingerprinted 2 to ``cap`` times, in the
+    order the hashes first occur; ubiquitous shapes are skipped, keeping it linear.
+
+    The fingerprints of all streams are sorted by hash (stable: equal hashes keep their
+    order), so Python visits only the hashes that repeat: a dict of lists would build
+    two objects per fingerprint, which also wakes the garbage collector.
+    """
+    hashes: list[int] = []
+    files: list[int] = []
+    positions: list[int] = []
+    for st in streams:
+        found, at = fingerprints(st.norm, st.run_starts, k, w)
+        hashes += found
+        positions += at
+        files += repeat(st.file_index, len(at))
+    order = sorted(range(len(hashes)), key=hashes.__getitem__)
+    ordered = list(map(hashes.__getitem__, order))
+    runs: list[list[int]] = []  # [start, end) in ``order`` of each repeated hash
+    for i in compress(range(1, len(ordered)), map(eq, ordered[1:], ordered)):
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i - 1, i + 1])
+    groups = [order[start:end] for start, end in runs if end - start <= cap]
+    groups.sort(key=lambda members: members[0])
+    return [[(files[m], positions[m]) for m in members] for members in groups]
+
+
 def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:
     k = int(opts["window_tokens"])
-    index: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for st in streams:
-        for h, pos in fingerprints(st.norm, st.run_starts, k, int(opts["winnow_window"])):
-            index[h].append((st.file_index, pos))
-    pairs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     cap = int(opts["max_positions_per_hash"])
-    for positions in index.values():
-        if len(positions) < 2 or len(positions) > cap:
-            continue
+    pairs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+    for positions in _shared_fingerprints(streams, k, int(opts["winnow_window"]), cap):
         for j in range(1, len(positions)):
             for i in range(j):
                 (fa, pa), (fb, pb) = positions[i], positions[j]

@@ -41,18 +41,19 @@ def test_fingerprints_match_the_definition(
     codes: list[int], run_starts: set[int], k: int, w: int
 ) -> None:
     starts = {s for s in run_starts if s < len(codes)}
-    assert fingerprints(codes, starts, k, w) == _by_definition(codes, starts, k, w)
+    hashes, positions = fingerprints(codes, starts, k, w)
+    assert list(zip(hashes, positions, strict=True)) == _by_definition(codes, starts, k, w)
 
 
 def test_fingerprints_of_a_repeated_sequence_repeat() -> None:
     body = [5, 9, 2, 7, 7, 1, 8, 3, 6, 4]
     codes = [*body, 11, 12, *body]
-    found = fingerprints(codes, set(), 4, 3)
+    found = list(zip(*fingerprints(codes, set(), 4, 3), strict=True))
     first = {h for h, pos in found if pos + 4 <= len(body)}
     second = {h for h, pos in found if pos >= len(body) + 2}
     assert first and first == second
     # a run start in the middle of the second copy: its k-grams across it are gone
-    cut = fingerprints(codes, {len(body) + 2 + 5}, 4, 3)
+    cut = list(zip(*fingerprints(codes, {len(body) + 2 + 5}, 4, 3), strict=True))
     assert all(not (pos < len(body) + 7 < pos + 4) for _h, pos in cut)
     assert {h for h, pos in cut if pos + 4 <= len(body)} == first  # the first copy: as before
 
