@@ -109,6 +109,9 @@ def _tracks_shared_state(func: Function) -> bool:
     for node in func.cfg.nodes:
         if node.kind != "cond" or node.ast is None:
             continue
+        lowered = text_of(node.ast).lower()
+        if not any(w in lowered for w in _STATE_WORDS):
+            continue  # no identifier in this condition can hold one of the words
         stack = [node.ast]
         while stack:
             cur = stack.pop()

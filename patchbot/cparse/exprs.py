@@ -177,13 +177,21 @@ def strip(node: Node | None) -> Node | None:
             node = node.named_children[0]
         elif kind == "cast_expression":
             node = node.child_by_field_name("value")
-        else:
-            call = as_call(node) if kind == "call_expression" else None
-            if call is not None and call.name in CONDITION_WRAPPERS and call.args:
+        elif kind == "call_expression" and _called_name(node) in CONDITION_WRAPPERS:
+            call = as_call(node)
+            if call is not None and call.args:
                 node = call.args[0]
             else:
                 return node
+        else:
+            return node
     return None
+
+
+def _called_name(node: Node) -> str | None:
+    """as_call(node).name without building the argument tuple."""
+    func = node.child_by_field_name("function")
+    return text_of(func) if func is not None and func.type == "identifier" else None
 
 
 # One-argument helpers whose name says they translate a range id into an address

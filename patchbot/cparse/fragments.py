@@ -146,6 +146,9 @@ def synthesize_fragments(text: str) -> str:
     changed = False
     index = 0
     while index < len(lines):
+        if not lines[index]:
+            index += 1  # an unknown line: neither body code nor a brace
+            continue
         if _is_body_line(lines[index], index, covered, flat):
             header = _header_line(lines, index, covered)
             if header is not None:

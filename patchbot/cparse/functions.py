@@ -45,6 +45,15 @@ class MemEvent:
     result_var: str | None  # ``rc`` in ``rc = set_memory_decrypted(...)``
     note: str = ""  # for implicit events: "page freed by __free(kfree) on return"
 
+    def __hash__(self) -> int:
+        # path walks hash their states, and each state's governing event, many times per
+        # function: hash the fields once (equality stays the dataclass's)
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.node, self.call, self.entry, self.key, self.result_var, self.note))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     @property
     def kind(self) -> str:
         return self.entry.kind

@@ -55,6 +55,12 @@ class PathHit:
         return [Location(path, s.line, function=function, note=s.note) for s in self.steps]
 
 
+# How a state was reached: "" (same node, another governing conversion), or the CFG edge
+# taken (source node, edge, what the branch implied), turned into a note only for the
+# paths a hit reports.
+_Note = str | tuple[int, Edge, str | None]
+
+
 def _kills(func: Function, node: int, var: str | None, current: MemEvent) -> bool:
     """Does this node overwrite ``var`` (so later tests of it say nothing)?"""
     if var is None:
@@ -116,7 +122,7 @@ def follow_conversion(
         by_node.setdefault(event.node, []).append(event)
 
     first = _State(start.node, start, "unchecked", start.result_var)
-    parent: dict[_State, tuple[_State, str] | None] = {first: None}
+    parent: dict[_State, tuple[_State, _Note] | None] = {first: None}
     queue = deque([first])
     reported: set[tuple[int, int, str, str]] = set()
     while queue and len(parent) < max_states:
@@ -165,10 +171,8 @@ def follow_conversion(
             nxt = _State(edge.dst, state.current, status, var, origin)
             if nxt in parent:
                 continue
-            note = _edge_note(
-                func, state.node, edge, state.current, implied if implied is not None else None
-            )
-            parent[nxt] = (state, note)
+            # the edge's note is written only if a reported path takes it (see _steps)
+            parent[nxt] = (state, (state.node, edge, implied))
             queue.append(nxt)
 
 
@@ -176,9 +180,12 @@ _OUTCOME = {"failed": "fails here", "ok": "succeeds here", "unchecked": "result 
 
 
 def _steps(
-    func: Function, parent: dict[_State, tuple[_State, str] | None], state: _State, event: MemEvent
+    func: Function,
+    parent: dict[_State, tuple[_State, _Note] | None],
+    state: _State,
+    event: MemEvent,
 ) -> tuple[tuple[PathStep, ...], str]:
-    chain: list[tuple[_State, str]] = []  # (state, note of the edge that led to it)
+    chain: list[tuple[_State, _Note]] = []  # (state, note of the edge that led to it)
     cur: _State | None = state
     while cur is not None:
         link = parent.get(cur)
@@ -192,12 +199,13 @@ def _steps(
     start_status = [st.status for st in states if st.current is first][-1]
     steps = [PathStep(first.line, f"{first.name}() {_OUTCOME[start_status]}")]
     previous = first
-    for prev, note in chain:
+    for prev, lazy in chain:
         if prev.current is not previous:
             steps.append(
                 PathStep(prev.current.line, f"{prev.current.name}() converts the same memory again")
             )
             previous = prev.current
+        note = lazy if isinstance(lazy, str) else _edge_note(func, *lazy[:2], prev.current, lazy[2])
         if note:
             steps.append(PathStep(func.cfg.nodes[prev.node].line, note))
     if state.current is not previous:
