@@ -47,6 +47,7 @@ from patchbot.series.load import load_series
 
 BASE_FILES = 20  # at scale 1: 20 new-file patches + 20 patches changing those files
 AUTHOR = "Bench Author <bench@example.org>"
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 # -- generating kernel-style C -----------------------------------------------------------
@@ -293,6 +294,7 @@ def _installed_env() -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(cache_dir() / "pycache")
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT), *filter(None, [env.get("PYTHONPATH")])])
     return env
 
 
@@ -345,7 +347,11 @@ def measure(directory: Path, profile: bool) -> dict[str, object]:
 def cold_run(directory: Path, profile: bool = False) -> dict[str, Any]:
     """measure() in a fresh interpreter, so no cache is warm from an earlier run."""
     argv = [sys.executable, __file__, "--measure", str(directory)] + (["--profile"] * profile)
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    # A script's own directory leads sys.path, not the checkout, so an editable install
+    # elsewhere would win: put this checkout first, so a worktree measures its own code.
+    paths = [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"measuring {directory} failed: {proc.stderr[-800:]}")
     data: dict[str, Any] = json.loads(proc.stdout)
