@@ -13,10 +13,15 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from itertools import compress
+from operator import ne
+from typing import TYPE_CHECKING, Any
 
 # the tokenizer lives in patchbot.tokens; rules import it from here as they always did
 from patchbot.tokens import C_KEYWORDS, Comment, Token, TokenColumns, scan, token_columns
+
+if TYPE_CHECKING:
+    from patchbot.cparse.parse import FunctionSpan
 
 __all__ = ["C_KEYWORDS", "Comment", "Token", "TokenColumns", "scan", "token_columns"]
 
@@ -115,10 +120,7 @@ _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 def prose_words(text: str) -> list[str]:
     """Lower-case words of a comment; snake_case identifiers in it are split, but not
     CamelCase (prose writes "CoCo" and means one word)."""
-    out: list[str] = []
-    for m in _WORD_RE.finditer(text):
-        out.extend(w.lower() for w in m.group().split("_") if w)
-    return out
+    return [w for word in _WORD_RE.findall(text) for w in word.lower().split("_") if w]
 
 
 # --- mirrored operation pairs ---------------------------------------------------------
@@ -241,22 +243,52 @@ def _captured(
 
 
 def line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
-    """Runs of consecutive line numbers as (first, last)."""
-    runs: list[tuple[int, int]] = []
-    for line in sorted(lines):
-        if runs and line == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], line)
-        else:
-            runs.append((line, line))
-    return runs
+    """Runs of consecutive (distinct) line numbers as (first, last)."""
+    ordered = sorted(lines)
+    if not ordered:
+        return []
+    # where a run starts: a line that is not one after the line before it (C speed: a
+    # patch adds thousands of lines and has a handful of runs)
+    starts = [0, *compress(range(1, len(ordered)), map(ne, ordered[1:], map(_plus_one, ordered)))]
+    ends = [*starts[1:], len(ordered)]
+    return [(ordered[start], ordered[end - 1]) for start, end in zip(starts, ends, strict=True)]
 
 
-def _outermost(nodes: Iterable[Any]) -> list[Any]:
-    """The nodes not inside another one of them (expressions nest, never overlap)."""
+_plus_one = (1).__add__
+
+
+@lru_cache(maxsize=256)
+def function_table(text: str) -> tuple[FunctionSpan | None, ...]:
+    """function_at() for every line of ``text``, as a tuple indexed by line number.
+
+    Rules ask for the function of hundreds of lines per file; function_at() scans all
+    spans each time.  Cached by content, like the parse it comes from.
+    """
+    from patchbot.cparse.parse import function_spans
+
+    spans = function_spans(text)
+    table: list[FunctionSpan | None] = [None] * (text.count("\n") + 2)
+    for span in reversed(spans):  # the first span covering a line is the one kept
+        first, last = span.start_line, min(span.end_line, len(table) - 1)
+        table[first : last + 1] = [span] * (last + 1 - first)
+    return tuple(table)
+
+
+def function_of(text: str, line: int) -> FunctionSpan | None:
+    """The function whose definition covers ``line`` (cparse's function_at, cached)."""
+    table = function_table(text)
+    return table[line] if 0 <= line < len(table) else None
+
+
+def _outermost(sized: Iterable[tuple[int, int, int, Any]]) -> list[Any]:
+    """The nodes of (start, end, line, node) not inside another one of them
+    (expressions nest, never overlap)."""
     out: list[Any] = []
-    for node in sorted(nodes, key=lambda n: (n.start_byte, -n.end_byte)):
-        if not out or node.start_byte >= out[-1].end_byte:
+    end_of_last = -1
+    for start, end, _line, node in sorted(sized, key=lambda item: (item[0], -item[1])):
+        if start >= end_of_last:
             out.append(node)
+            end_of_last = end
     return out
 
 
@@ -286,19 +318,19 @@ def compound_expressions(
         nodes = _captured(_EXPRESSION_TYPES, root, point_range=((first - 1, 0), (last, 0)))
         if not nodes:
             continue
+        bounds = [(n.start_byte, n.end_byte) for n in nodes]
         # candidates may run past the added lines: size them over their whole span
         stop = max(n.end_point[0] for n in nodes) + 1
-        inner = nodes
         if stop > last:
             inner = _captured(_EXPRESSION_TYPES, root, point_range=((first - 1, 0), (stop, 0)))
-        spans = sorted({(n.start_byte, n.end_byte) for n in inner})
+            spans = sorted({(n.start_byte, n.end_byte) for n in inner})
+        else:
+            spans = sorted(set(bounds))
         span_starts = [s for s, _e in spans]
-        sized: list[
-            tuple[int, int, int, Any]
-        ] = []  # (start, end, line, node) with enough operators
-        for node in nodes:
+        # (start, end, line, node) of the candidates with enough operators
+        sized: list[tuple[int, int, int, Any]] = []
+        for node, (start, end) in zip(nodes, bounds, strict=True):
             line = node.start_point[0] + 1
-            start, end = node.start_byte, node.end_byte
             if (added and line not in added) or (start, end) in found:
                 continue
             inside = spans[bisect_left(span_starts, start) : bisect_left(span_starts, end)]
@@ -311,7 +343,7 @@ def compound_expressions(
         # each query walks one expression's subtree, not the whole file down to it
         operand_starts = sorted(
             operand.start_byte
-            for outer in _outermost(node for *_span, node in sized)
+            for outer in _outermost(sized)
             for operand in _captured(_OPERAND_TYPES, outer)
         )
         for start, end, line, _node in sized:

@@ -115,10 +115,10 @@ from itertools import chain, compress, repeat, starmap
 from operator import eq
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
-from patchbot.cparse.parse import function_at
 from patchbot.patterns import (
     Token,
     TokenColumns,
+    function_of,
     line_runs,
     mirror_canonical,
     mirrored_difference,
@@ -475,8 +475,8 @@ def check(ctx: Context) -> Iterable[Finding]:
         if key in reported:
             continue
         reported.add(key)
-        a_fn = function_at(sa.file.text, a_line)
-        b_fn = function_at(sb.file.text, b_line)
+        a_fn = function_of(sa.file.text, a_line)
+        b_fn = function_of(sb.file.text, b_line)
         if (a_fn is None and sa.file.complete) or (b_fn is None and sb.file.complete):
             continue  # top-level code of a whole file: macro tables, not logic
         pos = f"{sa.file.path}:{a_line}"

@@ -70,8 +70,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse.parse import function_at
-from patchbot.patterns import Expression, compound_expressions
+from patchbot.patterns import Expression, compound_expressions, function_of
 
 RULE = Rule(
     id="repeated-expression",
@@ -110,7 +109,7 @@ def check(ctx: Context) -> Iterable[Finding]:
         occs.sort(key=lambda o: o.start)
         per_function: dict[str, int] = defaultdict(int)
         for occ in occs:
-            span = function_at(text, occ.line)
+            span = function_of(text, occ.line)
             per_function[span.name if span else ""] += 1
         in_one_function = max((n for name, n in per_function.items() if name), default=0) >= int(
             opts["min_repeats_in_function"]
@@ -127,7 +126,7 @@ def check(ctx: Context) -> Iterable[Finding]:
         if nested:
             continue
         first = occs[0]
-        span = function_at(text, first.line)
+        span = function_of(text, first.line)
         shown = expr if len(expr) <= 60 else expr[:57] + "..."
         others = ", ".join(str(o.line) for o in occs[1:])
         plural = "s" if len(occs) > 2 else ""

@@ -60,17 +60,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from itertools import repeat
 
 from patchbot.api import Context, Finding, Rule, Severity
-from patchbot.cparse.parse import function_at
 from patchbot.patterns import (
     Comment,
     Token,
     TokenColumns,
     expand_words,
+    function_of,
     line_counts,
     prose_words,
     split_identifier,
@@ -164,11 +164,8 @@ def _content_words(body: str) -> list[str]:
     return [w for w in words if len(w) > 1 and not w.isdigit()]
 
 
-def _code_vocabulary(tokens: Sequence[Token]) -> set[str]:
-    words: list[str] = []
-    for tok in tokens:
-        if tok.kind == "id":
-            words.extend(split_identifier(tok.text))
+def _code_vocabulary(words: list[str]) -> set[str]:
+    """The statement's identifier words, spelled out, implied words and stems added."""
     vocab = expand_words(words)
     for word in list(vocab):
         vocab.update(_IMPLIED.get(word, ()))
@@ -178,11 +175,14 @@ def _code_vocabulary(tokens: Sequence[Token]) -> set[str]:
 def _statement_after(columns: TokenColumns, start: int) -> list[Token]:
     """Tokens of the statement from ``start``: up to ';' or '{' (at most 6 lines)."""
     texts, lines = columns.texts, columns.lines
-    end = start
-    while end < len(texts) and lines[end] <= lines[start] + 6:
-        end += 1
-        if texts[end - 1] in _CODE_END:
-            break
+    if start >= len(texts):
+        return []
+    end = bisect_right(lines, lines[start] + 6, start)  # the tokens within 6 lines
+    for mark in _CODE_END:  # ... up to the first ';' or '{' among them
+        try:
+            end = min(end, texts.index(mark, start, end) + 1)
+        except ValueError:
+            continue
     found = zip(columns.kinds[start:end], texts[start:end], lines[start:end], strict=True)
     return list(map(tuple.__new__, repeat(Token), found))
 
@@ -202,7 +202,7 @@ def _code_around(lines: list[str], comment: Comment) -> tuple[bool, bool]:
 
 
 def _in_function_body(text: str, complete: bool, lines: list[str], comment: Comment) -> bool:
-    span = function_at(text, comment.start_line)
+    span = function_of(text, comment.start_line)
     if span is not None:
         return comment.start_line > span.body_start_line
     # A hunk-only post-image often lacks the function header: an indented comment in
@@ -254,7 +254,7 @@ def check(ctx: Context) -> Iterable[Finding]:
         code_words = [w for t in statement if t.kind == "id" for w in split_identifier(t.text)]
         if len(words) > float(opts["max_length_ratio"]) * max(1, len(code_words)):
             continue
-        vocab = _code_vocabulary(statement)
+        vocab = _code_vocabulary(code_words)
         matched = [w for w in words if w in vocab or stem(w) in vocab]
         overlap = len(matched) / len(words)
         if overlap < float(opts["min_overlap"]):
