@@ -9,13 +9,12 @@ shape of code".
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import compress
 from operator import ne
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # the tokenizer lives in patchbot.tokens; rules import it from here as they always did
 from patchbot.tokens import C_KEYWORDS, Comment, Token, TokenColumns, scan, token_columns
@@ -207,9 +206,9 @@ _OPERAND_TYPES = ("identifier", "field_identifier", "number_literal")
 _SPACE_RE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class Expression:
-    """An arithmetic expression in C text: its text without whitespace, byte span, line."""
+class Expression(NamedTuple):
+    """An arithmetic expression in C text: its text without whitespace, byte span, line.
+    A NamedTuple: a file has hundreds, and a frozen dataclass is slow to build."""
 
     text: str
     start: int
@@ -333,9 +332,13 @@ def compound_expressions(
             line = node.start_point[0] + 1
             if (added and line not in added) or (start, end) in found:
                 continue
-            inside = spans[bisect_left(span_starts, start) : bisect_left(span_starts, end)]
-            # an enclosing expression that starts at the same byte ends later
-            operators = sum(1 for _s, e in inside if e <= end)
+            # spans nest: those from ``start`` up to ``end`` are this one, the ones that
+            # start at the same byte and end sooner, and all that start later
+            low = bisect_left(span_starts, start)
+            same_start = bisect_right(span_starts, start, low)
+            own = bisect_left(spans, (start, end), low, same_start)
+            nested = bisect_left(span_starts, end, same_start) - same_start
+            operators = own - low + 1 + nested if start < end else 0
             if operators >= min_operators:
                 sized.append((start, end, line, node))
         if not sized:
