@@ -5,11 +5,26 @@ past the end of its line."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patchbot.cparse.fragments import synthesize_fragments
-from patchbot.cparse.normalize import Normalized, _normalize_fresh, normalize_line_edits
+from patchbot.cparse.normalize import (
+    _EXPORT_NEEDLES,
+    _EXPORT_RE,
+    _LOOP_RE,
+    _SCOPED_RE,
+    Normalized,
+    _matches,
+    _normalize_fresh,
+    normalize_line_edits,
+)
 
 # A hunk-only post-image with every rewrite normalize() knows, near the fragments.
 HUNK_ONLY = """static int demo_attach(struct demo *d) __must_check;
@@ -124,3 +139,48 @@ def test_derived_normalisation_equals_a_fresh_one(
     derived = normalize_line_edits(derived_text, base)
     if derived is not None:
         assert _same(derived, _normalize_fresh(derived_text))
+
+
+# -- the line-anchored rewrites are tried only on lines naming them ----------------------
+
+_SCAN_LINES = [
+    "",
+    "\tlist_for_each_entry(pos, head, node) {",
+    "\tfoo_for_each",
+    "   (for_each_x)",
+    "\t\tfor_each_online_cpu(cpu)",
+    "\tscoped_guard(mutex, &m) {",
+    "\telse scoped_cond_guard(x, y) {",
+    "EXPORT_SYMBOL_GPL(foo);",
+    'MODULE_LICENSE("GPL");',
+    "x = for_each;",
+    "(",
+]
+
+
+def _scans() -> list[tuple[re.Pattern[str], tuple[str, ...]]]:
+    return [(_LOOP_RE, ("for_each",)), (_SCOPED_RE, ("scoped_",)), (_EXPORT_RE, _EXPORT_NEEDLES)]
+
+
+def _spans(found: Iterable[re.Match[str]]) -> list[tuple[int, int, tuple[str | Any, ...]]]:
+    return [(m.start(), m.end(), m.groups()) for m in found]
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.sampled_from(_SCAN_LINES), max_size=10))
+def test_needle_scan_finds_what_finditer_finds(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    for pattern, needles in _scans():
+        assert _spans(_matches(pattern, text, needles)) == _spans(pattern.finditer(text))
+
+
+@pytest.mark.kernel_tree
+def test_needle_scan_matches_finditer_on_kernel_sources(kernel_tree: Path) -> None:
+    count = 0
+    for path in sorted((kernel_tree / "mm").glob("*.c"))[:40]:
+        text = path.read_text(errors="replace")
+        for pattern, needles in _scans():
+            found = _spans(_matches(pattern, text, needles))
+            assert found == _spans(pattern.finditer(text)), path
+            count += len(found)
+    assert count > 100  # the files do exercise the loop and export rewrites

@@ -22,6 +22,7 @@ already parse as ordinary expressions and are left alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -105,6 +106,7 @@ _TYPE_ARG_RE = re.compile(
 )
 _TYPE_ARG_KEEP_BEFORE = ("sizeof", "typeof", "__typeof__", "_Alignof", "alignof")
 _EXPORT_RE = re.compile(r"^(EXPORT_SYMBOL\w*|MODULE_\w+)\s*\(", re.MULTILINE)
+_EXPORT_NEEDLES = ("EXPORT_SYMBOL", "MODULE_")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,31 @@ def _close_paren(text: str, open_at: int) -> int:
         elif ch == "\n" and depth == 0:
             break
     return len(text)
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, needles: tuple[str, ...]
+) -> Iterator[re.Match[str]]:
+    """pattern.finditer(text) for a line-anchored pattern (``^`` in MULTILINE mode) that
+    cannot match a line without one of ``needles``: the regex is tried only at the
+    starts of lines holding a needle, not at every character of the file.  A match
+    never starts before the previous one ends, as with finditer()."""
+    starts: set[int] = set()
+    for needle in needles:
+        at = text.find(needle)
+        while at >= 0:
+            line_start = text.rfind("\n", 0, at) + 1
+            starts.add(line_start)
+            # the next line: one line holds at most one match start
+            at = text.find(needle, max(at + 1, text.find("\n", at) + 1 or len(text)))
+    done = 0
+    for start in sorted(starts):
+        if start < done:
+            continue
+        m = pattern.match(text, start)
+        if m is not None:
+            done = m.end()
+            yield m
 
 
 def _blank(chars: list[str], start: int, end: int) -> None:
@@ -194,7 +221,7 @@ def _normalize_fresh(text: str) -> Normalized:
         if m.group(0).startswith(("__free", "__cleanup")):
             cleanups[byte_offset(m.start())] = text[m.end() : close].strip()
         _blank(chars, m.start(), close + 1)
-    for m in _EXPORT_RE.finditer(text):
+    for m in _matches(_EXPORT_RE, text, _EXPORT_NEEDLES):
         end = _close_paren(text, m.end() - 1) + 1
         reach.append((m.start(), _nonspace_at(text, end)))
         if _next_nonspace(text, end) == ";":
@@ -218,7 +245,7 @@ def _normalize_fresh(text: str) -> Normalized:
             ident = "_" + re.sub(r"[ \t]", "_", type_text)[1:]
             chars[start : start + len(type_text)] = list(ident)
     loops: dict[int, str] = {}
-    for m in _LOOP_RE.finditer(text):
+    for m in _matches(_LOOP_RE, text, ("for_each",)):
         close = _close_paren(text, m.end() - 1)
         reach.append((m.start(), _nonspace_at(text, close + 1)))
         if close >= len(text) or _next_nonspace(text, close + 1) in (";", ""):
@@ -229,7 +256,7 @@ def _normalize_fresh(text: str) -> Normalized:
         chars[start : start + len(name)] = list("while".ljust(len(name)))
         loops[byte_offset(start)] = name
     scoped: set[int] = set()
-    for m in _SCOPED_RE.finditer(text):
+    for m in _matches(_SCOPED_RE, text, ("scoped_",)):
         reach.append((m.start(), m.end()))
         start, name = m.start(1), m.group(1)
         chars[start : start + len(name)] = list("if".ljust(len(name)))
