@@ -108,11 +108,11 @@ References
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain, compress, repeat, starmap
-from operator import eq
+from operator import and_, le, ne
 
 from patchbot.api import Context, Finding, Location, Rule, Severity, SourceFile
 from patchbot.patterns import (
@@ -286,9 +286,9 @@ def _shared_fingerprints(
     """(file index, position) of each hash fingerprinted 2 to ``cap`` times, in the
     order the hashes first occur; ubiquitous shapes are skipped, keeping it linear.
 
-    The fingerprints of all streams are sorted by hash (stable: equal hashes keep their
-    order), so Python visits only the hashes that repeat: a dict of lists would build
-    two objects per fingerprint, which also wakes the garbage collector.
+    Whole columns are mapped at C speed (each fingerprint's first occurrence, the size
+    of its group) so Python visits only the members of the groups kept: a dict of lists
+    would build two objects per fingerprint, which also wakes the garbage collector.
     """
     hashes: list[int] = []
     files: list[int] = []
@@ -298,17 +298,22 @@ def _shared_fingerprints(
         hashes += found
         positions += at
         files += repeat(st.file_index, len(at))
-    order = sorted(range(len(hashes)), key=hashes.__getitem__)
-    ordered = list(map(hashes.__getitem__, order))
-    runs: list[list[int]] = []  # [start, end) in ``order`` of each repeated hash
-    for i in compress(range(1, len(ordered)), map(eq, ordered[1:], ordered)):
-        if runs and runs[-1][1] == i:
-            runs[-1][1] = i + 1
+    indices = range(len(hashes))
+    first_use: dict[int, int] = {}
+    firsts: list[int] = list(map(first_use.setdefault, hashes, indices))  # index of first use
+    sizes = Counter(firsts)
+    # the later uses of the hashes used 2 to ``cap`` times, in order
+    wanted = map(
+        and_, map(ne, firsts, indices), map(le, map(sizes.__getitem__, firsts), repeat(cap))
+    )
+    groups: dict[int, list[int]] = {}
+    for i in compress(indices, wanted):
+        first = firsts[i]
+        if first in groups:
+            groups[first].append(i)
         else:
-            runs.append([i - 1, i + 1])
-    groups = [order[start:end] for start, end in runs if end - start <= cap]
-    groups.sort(key=lambda members: members[0])
-    return [[(files[m], positions[m]) for m in members] for members in groups]
+            groups[first] = [first, i]
+    return [[(files[m], positions[m]) for m in groups[first]] for first in sorted(groups)]
 
 
 def _chains(streams: list[_Stream], opts: dict) -> list[_Chain]:
