@@ -141,14 +141,20 @@ def _two_conversions(text: str) -> bool:
                 names.add(func.name)
                 grown = True
     return any(
-        sum(
-            name in names
-            for name in CALLED_RE.findall(cocoutil.text_of(f.node.child_by_field_name("body")))
-        )
-        >= 2
+        _calls_named(cocoutil.text_of(f.node.child_by_field_name("body")), names & f.words) >= 2
         for f in functions
         if not f.words.isdisjoint(names)
     )
+
+
+def _calls_named(body: str, names: set[str]) -> int:
+    """Calls in ``body`` that name one of ``names`` (as CALLED_RE sees them), or 0 when
+    a plain count shows there cannot be two of them."""
+    # every such call is a separate occurrence of its name, so fewer than two
+    # occurrences in all settle it without the regex (most functions convert once)
+    if sum(body.count(name) for name in names) < 2:
+        return 0
+    return sum(name in names for name in CALLED_RE.findall(body))
 
 
 def _exits(loop: Node) -> list[str]:
