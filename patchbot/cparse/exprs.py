@@ -97,10 +97,12 @@ def as_call(node: Node) -> Call | None:
         return None
     arglist = node.child_by_field_name("arguments")
     args = tuple([c for c in arglist.named_children if c.type != "comment"]) if arglist else ()
+    raw = func.text  # text_of(func), inlined: this runs for every call of every function
+    name = raw.decode("utf-8", "replace") if raw is not None else ""
     # Call(name, node, args) without the frozen dataclass's __init__ (a guarded setattr
     # per field): the analysis makes thousands; the result is an ordinary, equal Call
     call = _new_object(Call)
-    _set_attribute(call, "__dict__", {"name": text_of(func), "node": node, "args": args})
+    _set_attribute(call, "__dict__", {"name": name, "node": node, "args": args})
     return call
 
 

@@ -168,20 +168,23 @@ def _calls_by_cfg_node(func: Function) -> list[tuple[int, Call]]:
     result as calls_in() on every node's AST, without a Python walk of every subtree.
     """
     found = func._outline().calls_within(func.node)
+    # byte ranges read once: a Node attribute read builds a new Python int each time
     starts = [n.start_byte for n in found]
+    ends = [n.end_byte for n in found]
+    count = len(found)
     out: list[tuple[int, Call]] = []
     for cnode in func.cfg.nodes:
-        if cnode.ast is None:
+        ast = cnode.ast
+        if ast is None:
             continue
-        start, end = cnode.ast.start_byte, cnode.ast.end_byte
-        for index in range(bisect_left(starts, start), len(found)):
-            node = found[index]
-            if node.start_byte >= end:
-                break
-            if node.end_byte <= end:
-                call = as_call(node)
+        end = ast.end_byte
+        index = bisect_left(starts, ast.start_byte)
+        while index < count and starts[index] < end:
+            if ends[index] <= end:
+                call = as_call(found[index])
                 if call is not None:
                     out.append((cnode.id, call))
+            index += 1
     return out
 
 
