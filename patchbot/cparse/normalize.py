@@ -281,6 +281,8 @@ def normalize_line_edits(derived: str, base: str) -> Normalized | None:
     if len(old_lines) != len(new_lines):
         return None
     before = normalize(base)
+    if len(before.text) != len(base):
+        return None  # a blanked non-ASCII character: the normalised text's offsets moved
     edits: list[tuple[int, int, str]] = []  # (character span of the old line, new line)
     offset = 0
     for old, new in zip(old_lines, new_lines, strict=True):
@@ -301,6 +303,8 @@ def normalize_line_edits(derived: str, base: str) -> Normalized | None:
     for old_start, old_end, new in edits:
         pieces.append(before.text[done:old_start])
         line = normalize(new).text
+        if len(line) != len(new):
+            return None
         pieces.append(line)
         old_line = base[old_start:old_end]
         growth = len(new.encode("utf-8", "surrogateescape")) - len(
