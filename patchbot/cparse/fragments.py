@@ -146,10 +146,11 @@ def synthesize_fragments(text: str) -> str:
     changed = False
     index = 0
     while index < len(lines):
-        if not lines[index]:
+        line = lines[index]
+        if not line:
             index += 1  # an unknown line: neither body code nor a brace
             continue
-        if _is_body_line(lines[index], index, covered, flat):
+        if index not in covered and _is_body_line(line, index, covered, flat):
             header = _header_line(lines, index, covered)
             if header is not None:
                 # close what an earlier hunk left open, or it swallows the fragment
@@ -159,8 +160,9 @@ def synthesize_fragments(text: str) -> str:
                 braces = _Braces()
                 index = _fragment_end(lines, header + 1, definitions)
                 continue
-        braces.feed(lines[index])
-        braces.depth = max(braces.depth, 0)
+        if braces.in_comment or "{" in line or "}" in line or "/*" in line:
+            braces.feed(line)  # (feed() ignores any other line; depth stays >= 0)
+            braces.depth = max(braces.depth, 0)
         index += 1
     if not changed:
         return text
