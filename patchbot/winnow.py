@@ -6,24 +6,31 @@ gets a polynomial hash, and of every w consecutive hashes the rightmost minimum 
 fingerprints whatever surrounds them.  A k-gram that crosses from one run into the next
 never matches anything.
 
-Neither step runs Python per code: they were the last per-token Python work in
-duplicated-logic.  The hashes come from big-int products (see _packed_hashes) and the
-window minima from min() mapped over shifted copies of one key list.
+The hashing and the winnowing run in one Python loop: they are the only per-token
+Python work left in duplicated-logic, and a second pass over the hashes cost as much
+as computing them.
 """
 
 from __future__ import annotations
 
-import sys
-from array import array
 from collections.abc import Iterable, Sequence
-from itertools import compress, repeat
-from operator import add, and_, lshift, mod, ne, or_, rshift, sub
 
 HASH_MOD = (1 << 61) - 1
 HASH_BASE = 1_000_003
 # the hash of a k-gram that crosses two runs: above every real hash, so a window's
 # minimum is a real one when it has any
 NO_HASH = HASH_MOD
+
+
+def _crossing(count: int, run_starts: Iterable[int], k: int) -> bytearray:
+    """1 for each k-gram (by start) that crosses a run start."""
+    crossing = bytearray(count)
+    for start in run_starts:
+        # the k-grams starting in the k - 1 codes before a run start reach into it
+        first, last = max(0, start - k + 1), min(start, count)
+        if first < last:
+            crossing[first:last] = b"\x01" * (last - first)
+    return crossing
 
 
 def fingerprints(
@@ -37,88 +44,52 @@ def fingerprints(
     ``run_starts`` are positions where a new run begins.  The hash of the k-gram at
     position p is sum(codes[p + i] * HASH_BASE ** (k - 1 - i)) mod HASH_MOD.
     """
+    found: list[int] = []
+    positions: list[int] = []
     count = len(codes) - k + 1  # k-grams
-    if count < w or w < 1 or k < 1:
-        return [], []
-    if k < _MAX_PACKED_K and all(0 <= c < _MAX_PACKED_CODE for c in (min(codes), max(codes))):
-        hashes = _packed_hashes(codes, k)
-    else:
-        hashes = _rolled_hashes(codes, k)
-    for start in run_starts:
-        # the k-grams starting in the k - 1 codes before a run start reach into it
-        first, last = max(0, start - k + 1), min(start, count)
-        if first < last:
-            hashes[first:last] = [NO_HASH] * (last - first)
-    return _winnow(hashes, w)
-
-
-# The packed path: every k-gram's hash is a dot product of k codes with the powers of
-# HASH_BASE, i.e. one coefficient of the product of two polynomials, and a big-int
-# product computes all of them at once (Kronecker substitution: one 64-bit slot per
-# coefficient).  A power is below 2**61, too wide for a slot once multiplied by a code
-# and summed k times, so each is split into 31-bit halves and the two products are
-# recombined.  With codes below 2**16 and k below 2**8 a slot sums at most
-# 2**16 * 2**31 * 2**8 = 2**55: no carry crosses into the next slot.
-_HALF = 31
-_MAX_PACKED_CODE = 1 << 16
-_MAX_PACKED_K = 1 << 8
-
-
-def _slot_products(codes: Sequence[int], factors: list[int], count: int) -> list[int]:
-    """sum(codes[p + i] * factors[k - 1 - i] for i < k) for p < count, exactly."""
-    order = sys.byteorder  # array() packs in the machine's byte order
-    packed = int.from_bytes(array("Q", codes).tobytes(), order)
-    product = packed * int.from_bytes(array("Q", factors).tobytes(), order)
-    slots = array("Q")
-    slots.frombytes(product.to_bytes(8 * (len(codes) + len(factors)), order))
-    k = len(factors)
-    return slots[k - 1 : k - 1 + count].tolist()
-
-
-def _packed_hashes(codes: Sequence[int], k: int) -> list[int]:
-    """The hash of every k-gram, with the big-int products doing the per-code work."""
-    count = len(codes) - k + 1
-    powers = [pow(HASH_BASE, i, HASH_MOD) for i in range(k)]  # for codes[p + k - 1 - i]
-    low = _slot_products(codes, [x & ((1 << _HALF) - 1) for x in powers], count)
-    high = _slot_products(codes, [x >> _HALF for x in powers], count)
-    whole = map(add, low, map(lshift, high, repeat(_HALF)))
-    return list(map(mod, whole, repeat(HASH_MOD)))
-
-
-def _rolled_hashes(codes: Sequence[int], k: int) -> list[int]:
-    """The hash of every k-gram, rolled along in Python (for codes too wide to pack)."""
-    base, hash_mod = HASH_BASE, HASH_MOD
-    top = pow(base, k - 1, hash_mod)
+    if count < w or w < 1:
+        return found, positions
+    crossing = _crossing(count, run_starts, k)
+    base, mod, no_hash = HASH_BASE, HASH_MOD, NO_HASH  # locals: the loop runs per code
+    top = pow(base, k - 1, mod)
     h = 0
     for code in codes[:k]:
-        h = (h * base + code) % hash_mod
-    hashes = [h]
-    for leaving, entering in zip(codes, codes[k:], strict=False):
-        h = ((h - leaving * top) * base + entering) % hash_mod
-        hashes.append(h)
-    return hashes
-
-
-def _winnow(hashes: list[int], w: int) -> tuple[list[int], list[int]]:
-    """The rightmost minimum of every w consecutive hashes, each position once.
-
-    Each hash becomes one int key, the hash above the position counted down from the
-    end, so the smallest key of a window is its smallest hash at its rightmost
-    position and min() over w shifted copies of the keys finds every window's at C
-    speed.  The chosen position never moves left as the window slides, so a position
-    chosen again is always the one chosen just before.
-    """
-    count = len(hashes)
-    shift = count.bit_length()
-    mask = (1 << shift) - 1
-    keys = list(map(or_, map(lshift, hashes, repeat(shift)), range(mask, mask - count, -1)))
-    windows = count - w + 1
-    # min() of a single argument would iterate it: with w == 1 each key is its own window
-    minima = keys if w == 1 else list(map(min, *(keys[j : j + windows] for j in range(w))))
-    changed = compress(minima, map(ne, minima, [-1, *minima[: windows - 1]]))
-    chosen = list(filter((NO_HASH << shift).__gt__, changed))  # not a crossing k-gram
-    positions = list(map(sub, repeat(mask), map(and_, chosen, repeat(mask))))
-    return list(map(rshift, chosen, repeat(shift))), positions
+        h = (h * base + code) % mod
+    hashes = [no_hash if crossing[0] else h]
+    add = hashes.append
+    # (leaving code, entering code, crosses) for the k-grams at 1, 2, ...
+    steps = zip(codes, codes[k:], crossing[1:], strict=False)
+    best, best_pos = hashes[0], 0  # rightmost minimum of the current window
+    for position in range(1, w - 1):  # the k-grams before the first whole window
+        leaving, entering, crosses = next(steps)
+        h = ((h - leaving * top) * base + entering) % mod
+        value = no_hash if crosses else h
+        add(value)
+        if value <= best:
+            best, best_pos = value, position
+    emit_hash, emit_position = found.append, positions.append
+    last = -1  # the position emitted last
+    if w == 1 and best != no_hash:
+        last = 0
+        emit_hash(best)
+        emit_position(0)
+    gone = max(1, w - 1) - w  # positions up to here have left the window
+    for leaving, entering, crosses in steps:
+        h = ((h - leaving * top) * base + entering) % mod
+        value = no_hash if crosses else h
+        add(value)
+        if value <= best:  # the entering k-gram is the new rightmost minimum
+            best, best_pos = value, gone + w
+        elif best_pos <= gone:  # the minimum left the window: look at the whole window
+            window = hashes[gone + 1 :]
+            best = min(window)
+            best_pos = gone + w - window[::-1].index(best)
+        if best_pos != last and best != no_hash:
+            last = best_pos
+            emit_hash(best)
+            emit_position(best_pos)
+        gone += 1
+    return found, positions
 
 
 def subtract_ranges(

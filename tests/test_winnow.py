@@ -6,15 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from patchbot.winnow import (
-    HASH_BASE,
-    HASH_MOD,
-    NO_HASH,
-    _packed_hashes,
-    _rolled_hashes,
-    fingerprints,
-    subtract_ranges,
-)
+from patchbot.winnow import HASH_BASE, HASH_MOD, NO_HASH, fingerprints, subtract_ranges
 
 
 def _by_definition(codes: list[int], run_starts: set[int], k: int, w: int) -> list[tuple[int, int]]:
@@ -51,30 +43,6 @@ def test_fingerprints_match_the_definition(
     starts = {s for s in run_starts if s < len(codes)}
     hashes, positions = fingerprints(codes, starts, k, w)
     assert list(zip(hashes, positions, strict=True)) == _by_definition(codes, starts, k, w)
-
-
-# codes at the edges of the packed path's slots (and past them: the rolled path), at the
-# rule's real k: a carry between slots or a lost high half would change the hashes
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.sampled_from([0, 1, 2, (1 << 16) - 1, 1 << 16, (1 << 40) + 7]), max_size=60),
-    st.sets(st.integers(1, 59), max_size=3),
-    st.integers(1, 20),
-    st.integers(1, 6),
-)
-def test_wide_codes_and_long_k_grams_match_the_definition(
-    codes: list[int], run_starts: set[int], k: int, w: int
-) -> None:
-    starts = {s for s in run_starts if s < len(codes)}
-    hashes, positions = fingerprints(codes, starts, k, w)
-    assert list(zip(hashes, positions, strict=True)) == _by_definition(codes, starts, k, w)
-
-
-def test_packed_and_rolled_hashes_agree_on_a_long_sequence() -> None:
-    codes = [(i * 7919) % 65536 for i in range(5000)]
-    packed = _packed_hashes(codes, 18)
-    assert packed == _rolled_hashes(codes, 18)
-    assert packed[0] == sum(c * HASH_BASE ** (17 - i) for i, c in enumerate(codes[:18])) % HASH_MOD
 
 
 def test_fingerprints_of_a_repeated_sequence_repeat() -> None:
