@@ -51,9 +51,10 @@ def has_unknown_lines(text: str, node: Node) -> bool:
 
 
 def text_of(node: Node | None) -> str:
-    if node is None or node.text is None:
+    if node is None:
         return ""
-    return node.text.decode("utf-8", "replace")
+    raw = node.text  # read once: each read copies the bytes out of the source again
+    return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
 def squash(text: str) -> str:

@@ -49,6 +49,10 @@ class Catalogue:
         name spelled out, so code naming none of them holds no catalogued call."""
         return not words.isdisjoint(self.entries)
 
+    def names_among(self, words: frozenset[str]) -> frozenset[str]:
+        """The entries' names among ``words`` (empty when named_in() is False)."""
+        return words.intersection(self.entries)
+
     def with_entries(self, extra: dict[str, ApiEntry]) -> Catalogue:
         """A copy extended (never overridden) by per-file wrapper summaries."""
         merged = dict(extra)

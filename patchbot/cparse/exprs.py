@@ -11,7 +11,7 @@ are equal after the function's simple aliases (``addr = page_address(page)``) ar
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node, Query, QueryCursor
@@ -58,9 +58,10 @@ CONDITION_WRAPPERS = frozenset(
 
 
 def text_of(node: Node | None) -> str:
-    if node is None or node.text is None:
+    if node is None:
         return ""
-    return node.text.decode("utf-8", "replace")
+    raw = node.text  # read once: each read copies the bytes out of the source again
+    return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
 def line_of(node: Node) -> int:
@@ -157,6 +158,70 @@ class Outline:
         inside = _within(self.assignments, self.assignment_starts, node)
         inside.sort(key=lambda n: (n.end_byte, -n.start_byte), reverse=True)
         return inside
+
+
+# The operator tokens of assignment_expression and init_declarator: each holds exactly
+# one "=" character, so the "=" characters of a text find every assignment once.
+_ASSIGN_TOKENS = frozenset(["=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>="])
+_ASSIGN_TYPES = ("assignment_expression", "init_declarator")
+_IDENT_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def scan_assignments(node: Node, raw: bytes) -> list[Node]:
+    """The assignment nodes Outline.of(node).assignments lists, found from the "=" bytes
+    of ``raw`` (``node.text``) instead of a query over every node.  Only for trees
+    without errors: a MISSING "=" has no byte to find."""
+    base = node.start_byte
+    found: list[tuple[int, int, Node]] = []
+    at = raw.find(b"=")
+    while at >= 0:
+        offset = base + at
+        token = node.descendant_for_byte_range(offset, offset + 1)
+        if token is not None and token.type in _ASSIGN_TOKENS:
+            parent = token.parent
+            if parent is not None and parent.type in _ASSIGN_TYPES:
+                found.append((parent.start_byte, -parent.end_byte, parent))
+        at = raw.find(b"=", at + 1)
+    found.sort(key=lambda item: item[:2])
+    return [item[2] for item in found]
+
+
+def scan_calls(node: Node, raw: bytes, names: Iterable[str]) -> list[Node]:
+    """The call_expression nodes under ``node`` whose callee is an identifier spelled as
+    one of ``names``, in start order: the members of Outline.of(node).calls with those
+    names, found by searching ``raw`` (``node.text``) for the names.  Only for trees
+    without errors."""
+    base = node.start_byte
+    found: list[tuple[int, Node]] = []
+    for name in names:
+        needle = name.encode("utf-8", "surrogateescape")
+        size = len(needle)
+        at = raw.find(needle)
+        while at >= 0:
+            end = at + size
+            # a whole identifier only: "kfree" inside "kfree_sensitive" is not a call of it
+            if (at == 0 or raw[at - 1] not in _IDENT_BYTES) and (
+                end == len(raw) or raw[end] not in _IDENT_BYTES
+            ):
+                offset = base + at
+                ident = node.descendant_for_byte_range(offset, offset + size)
+                if (
+                    ident is not None
+                    and ident.type == "identifier"
+                    and ident.start_byte == offset
+                    and ident.end_byte == offset + size
+                ):
+                    call = ident.parent
+                    # the callee is the call's first child; its arguments start with "("
+                    if (
+                        call is not None
+                        and call.type == "call_expression"
+                        and call.start_byte == offset
+                    ):
+                        found.append((offset, call))
+            at = raw.find(needle, at + 1)
+    found.sort(key=lambda item: item[0])
+    return [item[1] for item in found]
 
 
 def _within(nodes: list[Node], starts: list[int], node: Node) -> list[Node]:

@@ -8,9 +8,10 @@ summaries (summaries.py) and then lists every catalogued call as a ``MemEvent``.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from tree_sitter import Node
 
@@ -19,12 +20,15 @@ from patchbot.cparse.cfg import Cfg
 from patchbot.cparse.exprs import (
     Call,
     Outline,
+    _within,
     as_call,
     assigned_name,
     assignment_value,
     buffer_key,
     calls_in,
     result_variable,
+    scan_assignments,
+    scan_calls,
     text_of,
 )
 from patchbot.cparse.fragments import is_fragment, synthesize_fragments
@@ -86,6 +90,18 @@ class Function:
     _assignments: list[Node] | None = field(default=None, repr=False, compare=False)
     outline: Outline | None = field(default=None, repr=False, compare=False)
     _words: frozenset[str] | None = field(default=None, repr=False, compare=False)
+    _node_assignments: dict[int, list[tuple[str | None, int, int]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _sorted_assignments: tuple[list[Node], list[int]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _named_calls: dict[frozenset[str], list[tuple[int, Call]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _cfg_spans: tuple[list[int], list[int], list[int]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @property
     def words(self) -> frozenset[str]:
@@ -100,12 +116,60 @@ class Function:
             self.outline = Outline.of(self.node)
         return self.outline
 
+    def _assignments_by_start(self) -> tuple[list[Node], list[int]]:
+        """Every assignment node of the function sorted by (start, -end), and the starts.
+
+        A tree without errors is searched for its "=" bytes (scan_assignments), a few
+        lookups per assignment; one with errors gets the query over every node."""
+        if self._sorted_assignments is None:
+            if self.node.has_error:
+                outline = self._outline()
+                self._sorted_assignments = (outline.assignments, outline.assignment_starts)
+            else:
+                found = scan_assignments(self.node, self.node.text or b"")
+                self._sorted_assignments = (found, [n.start_byte for n in found])
+        return self._sorted_assignments
+
     def assignments(self) -> list[Node]:
-        """Every ``x = v`` / ``T x = v`` in the body (see Outline.assignments_within)."""
+        """Every ``x = v`` / ``T x = v`` in the body, in the order of a stack walk that
+        pops the last child first (see Outline.assignments_within)."""
         if self._assignments is None:
             body = self.node.child_by_field_name("body")
-            self._assignments = self._outline().assignments_within(body) if body else []
+            if body is None:
+                self._assignments = []
+            else:
+                nodes, starts = self._assignments_by_start()
+                inside = _within(nodes, starts, body)
+                inside.sort(key=lambda n: (n.end_byte, -n.start_byte), reverse=True)
+                self._assignments = inside
         return self._assignments
+
+    def assignments_at(self, node_id: int) -> list[tuple[str | None, int, int]]:
+        """(assigned name, start byte, end byte) of every ``x = v`` / ``T x = v`` in CFG
+        node ``node_id``'s statement or condition (empty for nodes without one).
+
+        Read from the function's query result by byte range and kept per node: path walks
+        ask about the same nodes again and again, and walking each statement's subtree
+        in Python was most of their cost."""
+        cache = self._node_assignments
+        if cache is None:
+            cache = self._node_assignments = {}
+        found = cache.get(node_id)
+        if found is None:
+            found = []
+            ast = self.cfg.nodes[node_id].ast
+            if ast is not None:
+                nodes, starts = self._assignments_by_start()
+                end = ast.end_byte
+                index = bisect_left(starts, ast.start_byte)
+                while index < len(nodes) and starts[index] < end:
+                    cur = nodes[index]
+                    cur_end = cur.end_byte
+                    if cur_end <= end:
+                        found.append((assigned_name(cur), starts[index], cur_end))
+                    index += 1
+            cache[node_id] = found
+        return found
 
     @property
     def cfg(self) -> Cfg:
@@ -136,6 +200,48 @@ class Function:
         if self._calls is None:
             self._calls = _calls_by_cfg_node(self)
         return self._calls
+
+    def named_calls(self, names: frozenset[str]) -> list[tuple[int, Call]]:
+        """The members of calls() whose name is in ``names``, in the same order.
+
+        A tree without errors is searched for the names' bytes (scan_calls) and each call
+        placed in the CFG node whose statement holds it, so neither the query over every
+        node nor a Call for every call is needed; events and summaries ask only for the
+        catalogued names."""
+        cache = self._named_calls
+        if cache is None:
+            cache = self._named_calls = {}
+        found = cache.get(names)
+        if found is None:
+            spans = None if self.node.has_error or self._calls is not None else self._spans()
+            if spans is None:
+                found = [(nid, call) for nid, call in self.calls() if call.name in names]
+            else:
+                starts, ends, ids = spans
+                placed: list[tuple[int, int, Call]] = []
+                for node in scan_calls(self.node, self.node.text or b"", sorted(names)):
+                    start = node.start_byte
+                    index = bisect_right(starts, start) - 1
+                    if index >= 0 and node.end_byte <= ends[index]:
+                        call = as_call(node)
+                        if call is not None:
+                            placed.append((ids[index], start, call))
+                placed.sort(key=lambda item: item[:2])
+                found = [(nid, call) for nid, _start, call in placed]
+            cache[names] = found
+        return found
+
+    def _spans(self) -> tuple[list[int], list[int], list[int]] | None:
+        """(starts, ends, ids) of the CFG nodes' statements sorted by start, or None when
+        two of them overlap (calls() then decides: a call may belong to both)."""
+        if self._cfg_spans is None:
+            asts = [(n.ast, n.id) for n in self.cfg.nodes if n.ast is not None]
+            spans = sorted((ast.start_byte, ast.end_byte, nid) for ast, nid in asts)
+            for before, after in pairwise(spans):
+                if after[0] < before[1]:
+                    return None
+            self._cfg_spans = ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
+        return self._cfg_spans
 
     def resolve(self, key: str | None) -> str | None:
         return self.aliases.get(key, key) if key is not None else None
@@ -301,13 +407,13 @@ def _cleanups(definition: Node, offsets: dict[int, str]) -> list[tuple[str, str,
 
 
 def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
-    if not func.cleanups and not catalogue.named_in(func.words):
+    named = catalogue.names_among(func.words)
+    if not func.cleanups and not named:
         return []
     events: list[MemEvent] = []
-    for nid, call in func.calls():
+    for nid, call in func.named_calls(named) if named else ():
         entry = catalogue.get(call.name)
-        if entry is None:
-            continue
+        assert entry is not None
         key = func.key_of(call.arg(entry.arg))
         events.append(MemEvent(nid, call, entry, key, result_variable(call)))
     events.extend(_cleanup_events(func, catalogue))

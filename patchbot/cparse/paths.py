@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from patchbot.api import Location
 from patchbot.cparse.cfg import EXIT, Edge
-from patchbot.cparse.exprs import assigned_name, implied_status, text_of
+from patchbot.cparse.exprs import implied_status, text_of
 from patchbot.cparse.functions import Function, MemEvent
 
 
@@ -65,22 +65,15 @@ def _kills(func: Function, node: int, var: str | None, current: MemEvent) -> boo
     """Does this node overwrite ``var`` (so later tests of it say nothing)?"""
     if var is None:
         return False
-    ast = func.cfg.nodes[node].ast
-    if ast is None:
-        return False
-    stack = [ast]
-    while stack:
-        cur = stack.pop()
-        if (
-            cur.type in ("assignment_expression", "init_declarator")
-            and assigned_name(cur) == var
-            and not (
-                current.call.node.start_byte >= cur.start_byte
-                and current.call.node.end_byte <= cur.end_byte
-            )
-        ):
+    call = current.call.node
+    call_start = call_end = -1
+    for name, start, end in func.assignments_at(node):
+        if name != var:
+            continue
+        if call_start < 0:
+            call_start, call_end = call.start_byte, call.end_byte
+        if not (call_start >= start and call_end <= end):
             return True
-        stack.extend(cur.named_children)
     return False
 
 

@@ -71,10 +71,12 @@ def _returned_exprs(func: Function) -> list[str]:
 
 
 def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
-    if not catalogue.named_in(func.words):
+    named = catalogue.names_among(func.words)
+    if not named:
         return None  # calls nothing catalogued or summarised: cannot wrap anything
     returned: set[str] | None = None
-    calls = [c for _nid, c in func.calls()]
+    # only the catalogued calls matter below; named_calls() finds just those
+    calls = [c for _nid, c in func.named_calls(named)]
     converted_params: set[int] = set()
     for call in calls:
         entry = catalogue.get(call.name)
