@@ -85,6 +85,17 @@ def test_matches_a_single_pass_on_generated_text(text: str) -> None:
     assert _columns_as_lists(text) == _reference_scan(text)
 
 
+# operator characters back to back: the tokenizer factors its operators by their first
+# character (-[->=]? ...), the reference lists them longest first
+_OPERATOR_PIECES = [*"-+<>=!&|^%*/~?:;,.[](){}a1 \n", "0x1f", "1e+5", "2.5"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_OPERATOR_PIECES), max_size=40).map("".join))
+def test_operators_match_a_single_pass(text: str) -> None:
+    assert _columns_as_lists(text) == _reference_scan(text)
+
+
 @pytest.mark.kernel_tree
 def test_matches_a_single_pass_on_kernel_files(kernel_tree: Path) -> None:
     paths = sorted((kernel_tree / "drivers" / "virtio").glob("*.c"))
