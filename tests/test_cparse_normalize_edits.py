@@ -16,13 +16,16 @@ from hypothesis import strategies as st
 
 from patchbot.cparse.fragments import synthesize_fragments
 from patchbot.cparse.normalize import (
+    _BARE_SET,
     _EXPORT_NEEDLES,
     _EXPORT_RE,
     _LOOP_RE,
     _SCOPED_RE,
     Normalized,
+    _bare_qualifiers,
     _matches,
     _normalize_fresh,
+    _Rewriter,
     normalize_line_edits,
 )
 
@@ -188,3 +191,100 @@ def test_needle_scan_matches_finditer_on_kernel_sources(kernel_tree: Path) -> No
             assert found == _spans(pattern.finditer(text)), path
             count += len(found)
     assert count > 100  # the files do exercise the loop and export rewrites
+
+
+# -- the ASCII byte buffer and the qualifier scan ------------------------------------------
+
+# The definition the qualifier scan must agree with: one regex for every candidate word,
+# tried at every position (what normalize() used before it searched for "__" first).
+_QUALIFIER_DEFINITION = re.compile(
+    r"(?:_(?<!\w_)_\w+|n(?<!\wn)o(?:inline|trace|instr)\b|a(?<!\wa)smlinkage)\b"
+)
+_QUALIFIER_PIECES = [
+    "__init",
+    "__iomem",
+    "foo__init",
+    "___init",
+    "__init2",
+    "x__",
+    "__",
+    "_",
+    "a",
+    " ",
+    "\n",
+    "(",
+    "noinline",
+    "xnoinline",
+    "noinline_x",
+    "notrace",
+    "noinstr",
+    "asmlinkage",
+    "nasmlinkage",
+    "__must_check",
+    "\u00e9",
+    "\u00e9__init",
+    "2__init",
+    "__weak;",
+]
+
+
+def _defined_qualifiers(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _QUALIFIER_DEFINITION.finditer(text) if m.group() in _BARE_SET]
+
+
+@settings(max_examples=400, deadline=None)
+@given(pieces=st.lists(st.sampled_from(_QUALIFIER_PIECES), max_size=16))
+def test_qualifier_scan_finds_what_the_single_regex_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert sorted(_bare_qualifiers(text)) == _defined_qualifiers(text)
+
+
+@pytest.mark.kernel_tree
+def test_qualifier_scan_matches_the_single_regex_on_kernel_sources(kernel_tree: Path) -> None:
+    count = 0
+    for path in sorted((kernel_tree / "mm").glob("*.c"))[:40]:
+        text = path.read_text(errors="replace")
+        found = sorted(_bare_qualifiers(text))
+        assert found == _defined_qualifiers(text), path
+        count += len(found)
+    assert count > 100  # __init, __meminit, __always_inline... are common in mm/
+
+
+_EDIT = st.tuples(st.booleans(), st.integers(0, 60), st.integers(0, 30))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="ab_ \t\n(),;", max_size=60), edits=st.lists(_EDIT, max_size=8))
+def test_byte_buffer_edits_like_the_character_list(
+    text: str, edits: list[tuple[bool, int, int]]
+) -> None:
+    """Blanking (newlines kept) and overwriting, in any order and overlapping, give the
+    same text on the bytearray (ASCII) as on the list of characters."""
+    fast, general = _Rewriter(text), _Rewriter(text, bytewise=False)
+    assert fast.ascii and not general.ascii
+    for blank, start, size in edits:
+        start = min(start, len(text))
+        if blank:
+            fast.blank(start, start + size)
+            general.blank(start, start + size)
+        else:
+            word = "while"[: max(0, min(size, len(text) - start))]
+            fast.put(start, word)
+            general.put(start, word)
+    assert fast.text() == general.text()
+    assert len(fast.text()) == len(text)
+
+
+@pytest.mark.kernel_tree
+def test_bytewise_normalisation_equals_the_character_one(kernel_tree: Path) -> None:
+    texts = [HUNK_ONLY] + [
+        p.read_text(errors="replace") for p in sorted((kernel_tree / "mm").glob("*.c"))[:30]
+    ]
+    ascii_texts = [t for t in texts if t.isascii()]
+    assert len(ascii_texts) > 20
+    rewritten = 0
+    for text in ascii_texts:
+        fast, general = _normalize_fresh(text), _normalize_fresh(text, bytewise=False)
+        assert _same(fast, general) and fast.reach == general.reach
+        rewritten += fast.text != text
+    assert rewritten > 15  # the comparison is not between untouched texts

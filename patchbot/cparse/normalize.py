@@ -83,13 +83,15 @@ _CALL_QUALIFIERS = [
 
 _BARE_SET = frozenset(_BARE_QUALIFIERS)
 # Any word that could be one of them; the set decides.  Much faster than an alternation
-# of 38 words tried at every word boundary of the file.  Each branch starts with a
-# literal character and checks "no word character before" just after it: a leading
-# lookbehind (or \b) keeps the regex engine from skipping ahead to candidate
-# characters, and these scans were a third of normalising a file.
-_BARE_CANDIDATE_RE = re.compile(
-    r"(?:_(?<!\w_)_\w+|n(?<!\wn)o(?:inline|trace|instr)\b|a(?<!\wa)smlinkage)\b"
-)
+# of 38 words tried at every word boundary of the file.  Most start with "__": a regex
+# starting with that literal lets the engine jump from one "__" to the next, where one
+# starting with a character class (or a lookbehind) is tried at every "_", "n" and "a"
+# of the file.  "No word character before" is then checked on the few hits, and the
+# other qualifiers are searched for only in a text that spells them at all.
+_DUNDER_WORD_RE = re.compile(r"__\w+")
+_WORD_CHAR_RE = re.compile(r"\w")
+_PLAIN_QUALIFIER_RE = re.compile(r"(?<!\w)(?:no(?:inline|trace|instr)|asmlinkage)\b")
+_PLAIN_NEEDLES = ("noin", "notrace", "asmlinkage")
 _CALLQ_RE = re.compile(  # \b__free( and friends; every qualifier starts with "__"
     r"_(?<!\w_)_(?:" + "|".join(re.escape(q[2:]) for q in _CALL_QUALIFIERS) + r")\s*\("
 )
@@ -105,6 +107,7 @@ _TYPE_ARG_RE = re.compile(
     r"(?:int|long|char|short|unsigned|signed|bool|void))(?=[ \t]*[,)])"
 )
 _TYPE_ARG_KEEP_BEFORE = ("sizeof", "typeof", "__typeof__", "_Alignof", "alignof")
+_LAST_WORD_RE = re.compile(r"(\w+)$")  # "$" also matches before a final newline
 _EXPORT_RE = re.compile(r"^(EXPORT_SYMBOL\w*|MODULE_\w+)\s*\(", re.MULTILINE)
 _EXPORT_NEEDLES = ("EXPORT_SYMBOL", "MODULE_")
 
@@ -163,11 +166,55 @@ def _matches(
             yield m
 
 
-def _blank(chars: list[str], start: int, end: int) -> None:
-    # one space per UTF-8 byte: tree-sitter positions are byte offsets and byte columns
-    for i in range(start, min(end, len(chars))):
-        if chars[i] != "\n":
-            chars[i] = " " * len(chars[i].encode("utf-8", "surrogateescape"))
+def _bare_qualifiers(text: str) -> Iterator[tuple[int, int]]:
+    """Spans of the attribute-like qualifiers written as whole words."""
+    word_char = _WORD_CHAR_RE.match
+    for m in _DUNDER_WORD_RE.finditer(text):
+        # inside a longer word (foo__bar) no qualifier starts, nor before its end
+        start = m.start()
+        if (start == 0 or not word_char(text, start - 1)) and m.group() in _BARE_SET:
+            yield start, m.end()
+    if any(needle in text for needle in _PLAIN_NEEDLES):
+        for m in _PLAIN_QUALIFIER_RE.finditer(text):
+            yield m.start(), m.end()
+
+
+# every byte but the newline becomes a space
+_BLANK_BYTES = bytes(10 if b == 10 else 32 for b in range(256))
+
+
+class _Rewriter:
+    """The text being rewritten, kept the same length in UTF-8 bytes.
+
+    An ASCII text (almost every kernel file) is edited as a bytearray: a character is
+    a byte, and blanking a span is one C-level translate.  Any other text is edited as
+    a list of characters, a blanked one becoming one space per UTF-8 byte, because
+    tree-sitter positions are byte offsets and byte columns."""
+
+    def __init__(self, text: str, *, bytewise: bool = True) -> None:
+        self.ascii = bytewise and text.isascii()  # bytewise=False: tests compare the two
+        self._bytes = bytearray(text.encode("ascii")) if self.ascii else bytearray()
+        self._chars = [] if self.ascii else list(text)
+
+    def blank(self, start: int, end: int) -> None:
+        """Spaces over [start, end), newlines kept."""
+        if self.ascii:
+            self._bytes[start:end] = self._bytes[start:end].translate(_BLANK_BYTES)
+            return
+        chars = self._chars
+        for i in range(start, min(end, len(chars))):
+            if chars[i] != "\n":
+                chars[i] = " " * len(chars[i].encode("utf-8", "surrogateescape"))
+
+    def put(self, start: int, word: str) -> None:
+        """``word`` (plain ASCII) over as many characters at ``start``."""
+        if self.ascii:
+            self._bytes[start : start + len(word)] = word.encode("ascii")
+        else:
+            self._chars[start : start + len(word)] = list(word)
+
+    def text(self) -> str:
+        return self._bytes.decode("ascii") if self.ascii else "".join(self._chars)
 
 
 def _nonspace_at(text: str, pos: int) -> int:
@@ -203,16 +250,15 @@ def normalize(text: str) -> Normalized:
     return _normalize_fresh(text)
 
 
-def _normalize_fresh(text: str) -> Normalized:
-    chars = list(text)
-    ascii_only = text.isascii()
+def _normalize_fresh(text: str, *, bytewise: bool = True) -> Normalized:
+    out = _Rewriter(text, bytewise=bytewise)
+    ascii_only = out.ascii
 
     def byte_offset(index: int) -> int:
         return index if ascii_only else len(text[:index].encode("utf-8", "surrogateescape"))
 
-    for m in _BARE_CANDIDATE_RE.finditer(text):
-        if m.group() in _BARE_SET:
-            _blank(chars, m.start(), m.end())
+    for start, end in _bare_qualifiers(text):
+        out.blank(start, end)
     cleanups: dict[int, str] = {}
     reach: list[tuple[int, int]] = []
     for m in _CALLQ_RE.finditer(text):
@@ -220,19 +266,22 @@ def _normalize_fresh(text: str) -> Normalized:
         reach.append((m.start(), close))
         if m.group(0).startswith(("__free", "__cleanup")):
             cleanups[byte_offset(m.start())] = text[m.end() : close].strip()
-        _blank(chars, m.start(), close + 1)
+        out.blank(m.start(), close + 1)
     for m in _matches(_EXPORT_RE, text, _EXPORT_NEEDLES):
         end = _close_paren(text, m.end() - 1) + 1
         reach.append((m.start(), _nonspace_at(text, end)))
         if _next_nonspace(text, end) == ";":
             end = text.index(";", end) + 1
-        _blank(chars, m.start(), end)
+        out.blank(m.start(), end)
     for m in _TYPE_ARG_RE.finditer(text):
         opener = m.start()
         if text[opener] == "(":
             if opener > 0 and text[opener - 1] == "\n":
                 reach.append((opener - 1, opener))  # the lookback below reads the line above
-            before = re.search(r"(\w+)$", text[max(0, opener - 40) : opener])
+            prev = text[opener - 1 : opener]
+            if prev != "\n" and not _WORD_CHAR_RE.match(prev):
+                continue  # no word before the "(": a cast (the search below finds none)
+            before = _LAST_WORD_RE.search(text[max(0, opener - 40) : opener])
             if before is None or before.group(1) in _TYPE_ARG_KEEP_BEFORE:
                 continue  # a cast or sizeof(type), which tree-sitter parses itself
             if _next_nonspace(text, m.end()) == ")" and text[m.end() :].lstrip()[1:2].isalnum():
@@ -240,10 +289,9 @@ def _normalize_fresh(text: str) -> Normalized:
         start = m.start(2)
         type_text = m.group(2)
         if type_text.split()[0] in ("struct", "union", "enum"):
-            _blank(chars, start, start + len(type_text.split()[0]))
+            out.blank(start, start + len(type_text.split()[0]))
         else:  # a primitive type: make it one identifier of the same length
-            ident = "_" + re.sub(r"[ \t]", "_", type_text)[1:]
-            chars[start : start + len(type_text)] = list(ident)
+            out.put(start, "_" + re.sub(r"[ \t]", "_", type_text)[1:])
     loops: dict[int, str] = {}
     for m in _matches(_LOOP_RE, text, ("for_each",)):
         close = _close_paren(text, m.end() - 1)
@@ -253,15 +301,15 @@ def _normalize_fresh(text: str) -> Normalized:
         start, name = m.start(1), m.group(1)
         if len(name) < len("while"):
             continue
-        chars[start : start + len(name)] = list("while".ljust(len(name)))
+        out.put(start, "while".ljust(len(name)))
         loops[byte_offset(start)] = name
     scoped: set[int] = set()
     for m in _matches(_SCOPED_RE, text, ("scoped_",)):
         reach.append((m.start(), m.end()))
         start, name = m.start(1), m.group(1)
-        chars[start : start + len(name)] = list("if".ljust(len(name)))
+        out.put(start, "if".ljust(len(name)))
         scoped.add(byte_offset(start))
-    return Normalized("".join(chars), loops, frozenset(scoped), cleanups, tuple(reach))
+    return Normalized(out.text(), loops, frozenset(scoped), cleanups, tuple(reach))
 
 
 # Words that start a rewrite reading past the end of its line (a qualifier's argument,
