@@ -30,18 +30,22 @@ MAX_LINE_NUMBER = 1_000_000
 
 _BODY_ONLY = frozenset(" +")
 _new_object = object.__new__
-_set_attribute = object.__setattr__
 
 
 def _diff_line(kind: str, text: str, old_no: int | None, new_no: int | None) -> DiffLine:
     """DiffLine(kind, text, old_no, new_no), built without the frozen dataclass's
     __init__ (four guarded setattr calls): the diff parser makes one per line, and that
-    constructor was a tenth of loading a large series.  The result is an ordinary,
-    equal DiffLine."""
+    constructor was a tenth of loading a large series.  The fields go straight into the
+    instance's own dict (frozen forbids setattr, not that), which shares its keys with
+    every other DiffLine: cheaper than building and assigning a fresh dict.  The result
+    is an ordinary, equal DiffLine.  _parse_hunk() repeats these lines inline for the
+    context and added lines of a hunk, its hot path."""
     line = _new_object(DiffLine)
-    _set_attribute(
-        line, "__dict__", {"kind": kind, "text": text, "old_no": old_no, "new_no": new_no}
-    )
+    fields = line.__dict__
+    fields["kind"] = kind
+    fields["text"] = text
+    fields["old_no"] = old_no
+    fields["new_no"] = new_no
     return line
 
 
@@ -297,8 +301,29 @@ def _parse_hunk(
     adds = removes = 0  # counted as we go: a second pass over the lines cost as much
     while i < n:
         line = lines[i]
-        counts_done = old_left <= 0 and new_left <= 0
         first = line[:1]
+        if (first == "+" or first == " ") and (old_left > 0 or new_left > 0):
+            # The hot path: an added or context line inside the counts (the general
+            # branches below do the same for it, a call and several tests later).
+            item = _new_object(DiffLine)
+            fields = item.__dict__
+            fields["kind"] = first
+            fields["text"] = line[1:]
+            if first == "+":
+                fields["old_no"] = None
+                fields["new_no"] = new_no
+                adds += 1
+            else:
+                fields["old_no"] = old_no
+                fields["new_no"] = new_no
+                old_no += 1
+                old_left -= 1
+            new_no += 1
+            new_left -= 1
+            out.append(item)
+            i += 1
+            continue
+        counts_done = old_left <= 0 and new_left <= 0
         if first == "\\":  # "\ No newline at end of file"
             i += 1
             continue

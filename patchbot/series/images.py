@@ -44,17 +44,21 @@ def sparse_source(fd: FileDiff) -> SourceFile:
     """Rebuild pre/post images from the hunks alone."""
     pre: dict[int, str] = {}
     post: dict[int, str] = {}
+    added: list[int] = []  # fd.added_lines(), gathered in the same pass
     for hunk in fd.hunks:
         for ln in hunk.lines:
-            if ln.old_no is not None:
-                pre[ln.old_no] = ln.text
-            if ln.new_no is not None:
-                post[ln.new_no] = ln.text
+            old_no, new_no = ln.old_no, ln.new_no
+            if old_no is not None:
+                pre[old_no] = ln.text
+            if new_no is not None:
+                post[new_no] = ln.text
+                if ln.kind == "+":
+                    added.append(new_no)
     new_file = fd.old_path is None
     return SourceFile(
         path=fd.path,
         text=_join_sparse(post),
-        added=frozenset(fd.added_lines()),
+        added=frozenset(added),
         complete=new_file,
         pre_text="" if new_file else _join_sparse(pre),
     )

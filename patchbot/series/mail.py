@@ -17,6 +17,7 @@ from email.policy import compat32
 
 # "From <anything> <weekday> ..." as written by git format-patch, mutt, public-inbox
 _SEPARATOR_RE = re.compile(rb"^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b")
+_SEPARATOR_AT_RE = re.compile(_SEPARATOR_RE.pattern[1:])  # match(data, line start, line end)
 _HEADER_RE = re.compile(rb"^[!-9;-~]+:")  # RFC 5322 field name then colon
 _MBOXRD_RE = re.compile(r"^>(>*From )", re.MULTILINE)
 
@@ -40,7 +41,35 @@ class Message:
 def split_mbox(data: bytes) -> list[tuple[bytes, bytes]]:
     """Split on mbox ``From `` separator lines into (separator, message) pairs.
 
-    Input without a separator is one message with an empty separator."""
+    A separator line starts the input or follows a blank line.  Input without a
+    separator is one message with an empty separator."""
+    if b"\r" in data:
+        return _split_mbox_by_line(data)  # lines may also end in \r or \r\n
+    # Only a line starting "From " can separate: find those at C speed instead of
+    # walking every line of every message in Python.
+    candidates = [0] if data.startswith(b"From ") else []
+    at = data.find(b"\nFrom ")
+    while at >= 0:
+        candidates.append(at + 1)
+        at = data.find(b"\nFrom ", at + 1)
+    chunks: list[tuple[bytes, bytes]] = []
+    sep = b""
+    start = 0  # where the current message began
+    for at in candidates:
+        end = data.find(b"\n", at) + 1 or len(data)
+        previous = data[data.rfind(b"\n", 0, at - 1) + 1 : at] if at else b""
+        if previous.strip() or not _SEPARATOR_AT_RE.match(data, at, end):
+            continue
+        chunks.append((sep, data[start:at]))
+        sep = data[at:end].rstrip(b"\r\n")
+        start = end  # the separator line is not part of the message
+    if data:
+        chunks.append((sep, data[start:]))
+    return [(s, c) for s, c in chunks if c.strip()]
+
+
+def _split_mbox_by_line(data: bytes) -> list[tuple[bytes, bytes]]:
+    """split_mbox() for input whose lines may end in \r: bytes.splitlines() decides."""
     chunks: list[tuple[bytes, bytes]] = []
     sep = b""
     start: int | None = None
