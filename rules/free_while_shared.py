@@ -106,6 +106,9 @@ _STATE_WORDS = ("decrypt", "shared", "unencrypt")
 def _tracks_shared_state(func: Function) -> bool:
     """Does a branch test a struct flag like ->decrypted or ->cc_shared?  Such code
     (the vmbus gpadl fix) frees only when the flag says the memory is private."""
+    whole = (func.node.text or b"").lower()
+    if not any(w.encode() in whole for w in _STATE_WORDS):
+        return False  # no condition of the function can spell one of the words
     for node in func.cfg.nodes:
         if node.kind != "cond" or node.ast is None:
             continue

@@ -113,7 +113,10 @@ class Cfg:
             preds.append(src)
 
     def _visit(self, stmt: Node, pending: _Pending) -> _Pending:
-        kind = stmt.type
+        return self._visit_kind(stmt, stmt.type, pending)
+
+    def _visit_kind(self, stmt: Node, kind: str, pending: _Pending) -> _Pending:
+        """_visit() with the statement's type already read (each read builds a str)."""
         handler = _HANDLERS.get(kind)
         if handler is not None:
             result: _Pending = handler(self, stmt, pending)
@@ -122,7 +125,10 @@ class Cfg:
             if kind in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif"):
                 return self._visit_children(stmt, pending)  # code under #ifdef still runs
             return pending
-        return self._simple(stmt, pending)
+        # a plain statement, the most common case: _simple() inlined
+        nid = self._new("stmt", stmt)
+        self._connect(pending, nid)
+        return [(nid, "flow", None, "")]
 
     def _simple(self, stmt: Node, pending: _Pending, kind: str = "stmt") -> _Pending:
         nid = self._new(kind, stmt)
@@ -130,10 +136,12 @@ class Cfg:
         return [(nid, "flow", None, "")]
 
     def _visit_children(self, node: Node, pending: _Pending) -> _Pending:
+        preproc = node.type.startswith("preproc")
         for child in node.named_children:
-            if child.type in ("identifier", "preproc_arg") and node.type.startswith("preproc"):
+            kind = child.type
+            if preproc and kind in ("identifier", "preproc_arg"):
                 continue  # the #ifdef condition itself
-            pending = self._visit(child, pending)
+            pending = self._visit_kind(child, kind, pending)
         return pending
 
     def _visit_compound_statement(self, node: Node, pending: _Pending) -> _Pending:

@@ -291,6 +291,13 @@ def buffer_key(node: Node | None, *, through_calls: bool = True) -> str | None:
         elif kind == "binary_expression":
             node = strip(node.child_by_field_name("left"))
         elif kind == "call_expression":
+            name = _called_name(node)
+            if name is None or (
+                not through_calls
+                and name not in TRANSPARENT_CALLS
+                and not any(w in name for w in _ADDRESS_HELPER_WORDS)
+            ):
+                return None  # not followed whatever its arguments: skip building the Call
             call = as_call(node)
             if call is None or not call.args:
                 return None

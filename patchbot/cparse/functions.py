@@ -317,8 +317,10 @@ def _aliases(func: Function) -> dict[str, str]:
 
     for cur in func.assignments():
         name = assigned_name(cur)
+        if not name:
+            continue  # x->f = ..., a[i] = ...: no rename of a local
         other = buffer_key(assignment_value(cur), through_calls=False)
-        if name and other and name != other:
+        if other and name != other:
             a, b = find(name), find(other)
             if a != b:
                 parent[a] = b

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from patchbot.api import Location
 from patchbot.cparse.cfg import EXIT, Edge
@@ -27,8 +28,10 @@ from patchbot.cparse.exprs import implied_status, text_of
 from patchbot.cparse.functions import Function, MemEvent
 
 
-@dataclass(frozen=True)
-class _State:
+class _State(NamedTuple):
+    """One walk state.  A NamedTuple, not a frozen dataclass: every edge of every walk
+    builds one and hashes it, and a tuple does both in C."""
+
     node: int
     current: MemEvent  # the conversion that governs the memory on this path
     status: str  # failed / ok / unchecked
@@ -120,7 +123,7 @@ def follow_conversion(
     reported: set[tuple[int, int, str, str]] = set()
     while queue and len(parent) < max_states:
         state = queue.popleft()
-        here = by_node.get(state.node, [])
+        here = by_node.get(state.node, ())
         ended = False
         if state is not first or len(here) > 1:
             for event in here:
