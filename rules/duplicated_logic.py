@@ -273,10 +273,16 @@ def _build_stream(index: int, sf: SourceFile, vocab: dict[str, int]) -> _Stream:
             map(_NORMAL_BY_KIND.get, kinds[start:end], texts[start:end]) for start, end in ranges
         )
     )
-    # codes in order of first use, file after file; after the first file few are new
-    for form in sorted(set(forms).difference(vocab), key=forms.index):
-        vocab[form] = len(vocab) + 1
-    norm = list(map(vocab.__getitem__, forms))
+    # codes in order of first use, file after file; after the first file few files
+    # bring a new form, so the codes are looked up first and the vocabulary grown only
+    # when that fails (dict.fromkeys: each distinct form once, in order of first use)
+    try:
+        norm = list(map(vocab.__getitem__, forms))
+    except KeyError:
+        for form in dict.fromkeys(forms):
+            if form not in vocab:
+                vocab[form] = len(vocab) + 1
+        norm = list(map(vocab.__getitem__, forms))
     return _Stream(index, sf, columns, kept, norm, run_starts)
 
 
