@@ -92,6 +92,10 @@ class _Braces:
                 return
         elif "{" not in line and "}" not in line and "/*" not in line:
             return  # most lines: nothing that changes the depth or the comment state
+        if not self.in_comment and "/" not in line and '"' not in line and "'" not in line:
+            # no comment and no literal: every brace counts (the lexer finds just those)
+            self.depth += line.count("{") - line.count("}")
+            return
         for m in _LEXEME.finditer(line):
             token = m.group()
             if self.in_comment:
@@ -143,7 +147,7 @@ def synthesize_fragments(text: str) -> str:
     flat = _lost_indentation(lines)
     out = list(lines)
     braces = _Braces()  # depth of the code before the current line, fragments excluded
-    changed = False
+    headers: list[int] = []  # the rows rewritten
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -156,7 +160,7 @@ def synthesize_fragments(text: str) -> str:
                 # close what an earlier hunk left open, or it swallows the fragment
                 closer = "}" * braces.depth + ";" if braces.depth > 0 else ""
                 out[header] = f"{closer}void {FRAGMENT_PREFIX}{header + 2}(void) {{"
-                changed = True
+                headers.append(header)
                 braces = _Braces()
                 index = _fragment_end(lines, header + 1, definitions)
                 continue
@@ -164,10 +168,10 @@ def synthesize_fragments(text: str) -> str:
             braces.feed(line)  # (feed() ignores any other line; depth stays >= 0)
             braces.depth = max(braces.depth, 0)
         index += 1
-    if not changed:
+    if not headers:
         return text
     synthesized = "\n".join(out)
-    note_derived(synthesized, text)  # only header lines differ: parse it incrementally
+    note_derived(synthesized, text, headers)  # only header lines differ: parse incrementally
     return synthesized
 
 

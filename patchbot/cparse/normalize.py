@@ -22,7 +22,7 @@ already parse as ordinary expressions and are left alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -228,23 +228,50 @@ def _next_nonspace(text: str, pos: int) -> str:
     return text[pos] if pos < len(text) else ""
 
 
-# derived text -> the text it was made from by rewriting whole lines (note_line_edits)
-_EDITED_FROM: dict[str, str] = {}
+# derived text -> (the text it was made from by rewriting whole lines, the rewritten
+# rows if known): see note_line_edits
+_EDITED_FROM: dict[str, tuple[str, tuple[int, ...] | None]] = {}
 
 
-def note_line_edits(derived: str, base: str) -> None:
+def note_line_edits(derived: str, base: str, rows: Sequence[int] | None = None) -> None:
     """Tell normalize() that ``derived`` is ``base`` with some lines rewritten (same
-    number of lines), so it can start from ``base``'s result."""
+    number of lines), so it can start from ``base``'s result.  ``rows`` (0-based) are
+    the rewritten lines, when the caller knows them: a hint, checked, never trusted."""
     if derived != base:
-        _EDITED_FROM[derived] = base
+        _EDITED_FROM[derived] = (base, None if rows is None else tuple(sorted(set(rows))))
+
+
+def changed_rows(
+    old_lines: list[str], new_lines: list[str], hint: tuple[int, ...] | None = None
+) -> list[int]:
+    """The rows where two equally long line lists differ.  With ``hint`` (sorted rows
+    that may differ) the stretches between the hinted rows are compared as list slices
+    at C speed instead of line by line in Python; if one of them differs after all, the
+    full comparison runs."""
+    if hint is not None and (not hint or 0 <= hint[0] <= hint[-1] < len(old_lines)):
+        start = 0
+        for row in hint:
+            if old_lines[start:row] != new_lines[start:row]:
+                break
+            start = row + 1
+        else:
+            if old_lines[start:] == new_lines[start:]:
+                return [row for row in hint if old_lines[row] != new_lines[row]]
+    pairs = enumerate(zip(old_lines, new_lines, strict=True))
+    return [row for row, (old, new) in pairs if old != new]
+
+
+def line_offset(lines: list[str], row: int) -> int:
+    """Character offset of ``lines[row]`` in ``"\n".join(lines)``."""
+    return sum(map(len, lines[:row])) + row
 
 
 @lru_cache(maxsize=256)
 def normalize(text: str) -> Normalized:
     """Rewrite kernel idioms into same-length plain C (see module docstring)."""
-    base = _EDITED_FROM.pop(text, None)
-    if base is not None:
-        derived = normalize_line_edits(text, base)
+    edited = _EDITED_FROM.pop(text, None)
+    if edited is not None:
+        derived = normalize_line_edits(text, *edited)
         if derived is not None:
             return derived
     return _normalize_fresh(text)
@@ -317,13 +344,16 @@ def _normalize_fresh(text: str, *, bytewise: bool = True) -> Normalized:
 _MULTILINE_TRIGGERS = (*_CALL_QUALIFIERS, "EXPORT_SYMBOL", "MODULE_", "for_each", "scoped_")
 
 
-def normalize_line_edits(derived: str, base: str) -> Normalized | None:
+def normalize_line_edits(
+    derived: str, base: str, rows: tuple[int, ...] | None = None
+) -> Normalized | None:
     """normalize(derived) computed from normalize(base), for a ``derived`` text that is
     ``base`` with some lines rewritten (same number of lines): fragments.py's synthetic
     headers.  Every rewrite but those listed in ``Normalized.reach`` stays on its line,
     so the unchanged lines keep their normalised text and the edited ones are
     normalised alone.  None (normalise afresh) when an edited line could take part in a
-    rewrite that spans lines."""
+    rewrite that spans lines.  ``rows``: the rewritten rows if known (see
+    changed_rows)."""
     old_lines = base.split("\n")
     new_lines = derived.split("\n")
     if len(old_lines) != len(new_lines):
@@ -332,13 +362,12 @@ def normalize_line_edits(derived: str, base: str) -> Normalized | None:
     if len(before.text) != len(base):
         return None  # a blanked non-ASCII character: the normalised text's offsets moved
     edits: list[tuple[int, int, str]] = []  # (character span of the old line, new line)
-    offset = 0
-    for old, new in zip(old_lines, new_lines, strict=True):
-        if old != new:
-            if new.lstrip().startswith("(") or any(w in new for w in _MULTILINE_TRIGGERS):
-                return None
-            edits.append((offset, offset + len(old), new))  # the span ends at its newline
-        offset += len(old) + 1
+    for row in changed_rows(old_lines, new_lines, rows):
+        old, new = old_lines[row], new_lines[row]
+        if new.lstrip().startswith("(") or any(w in new for w in _MULTILINE_TRIGGERS):
+            return None
+        offset = line_offset(old_lines, row)
+        edits.append((offset, offset + len(old), new))  # the span ends at its newline
     if not edits:
         return before
     for start, end in before.reach:

@@ -7,6 +7,7 @@ rest of the file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -90,20 +91,23 @@ def function_at(text: str, line: int) -> FunctionSpan | None:
     return None
 
 
-# derived text -> the text it was made from by rewriting whole lines, line count kept
-# (fragments.py's synthetic headers): parse_kernel() reparses such a text incrementally
-_DERIVED_FROM: dict[str, str] = {}
+# derived text -> (the text it was made from by rewriting whole lines, line count kept
+# (fragments.py's synthetic headers), the rewritten rows if known): parse_kernel()
+# reparses such a text incrementally
+_DERIVED_FROM: dict[str, tuple[str, tuple[int, ...] | None]] = {}
 
 
-def note_derived(derived: str, base: str) -> None:
+def note_derived(derived: str, base: str, rows: Sequence[int] | None = None) -> None:
     """Tell parse_kernel() that ``derived`` is ``base`` with some lines rewritten (same
     number of lines), so it can reuse ``base``'s tree for the unchanged stretches (and
-    normalize() ``base``'s normalised text)."""
+    normalize() ``base``'s normalised text).  ``rows`` (0-based), when the caller knows
+    which lines it rewrote, spare comparing every line: a hint, checked, never trusted."""
     from patchbot.cparse.normalize import note_line_edits
 
     if derived != base:
-        _DERIVED_FROM[derived] = base
-        note_line_edits(derived, base)
+        hint = None if rows is None else tuple(sorted(set(rows)))
+        _DERIVED_FROM[derived] = (base, hint)
+        note_line_edits(derived, base, hint)
 
 
 @lru_cache(maxsize=256)
@@ -116,29 +120,41 @@ def parse_kernel(text: str) -> Tree:
     from patchbot.cparse.normalize import normalize
 
     source = normalize(text).text
-    base = _DERIVED_FROM.pop(text, None)
-    if base is not None:
-        return _reparse(parse_kernel(base), normalize(base).text, source)
+    derived = _DERIVED_FROM.pop(text, None)
+    if derived is not None:
+        base, rows = derived
+        return _reparse(parse_kernel(base), normalize(base).text, source, rows)
     return _parser().parse(source.encode("utf-8", "surrogateescape"))
 
 
-def _reparse(base_tree: Tree, base: str, source: str) -> Tree:
+def _reparse(base_tree: Tree, base: str, source: str, rows: tuple[int, ...] | None = None) -> Tree:
     """Parse ``source`` reusing ``base_tree`` of ``base``, which has the same lines bar a
     few: a hunk-only file and its fragment-headed twin differ in a line per fragment,
-    and tree-sitter then reparses only around those (the same tree as a fresh parse)."""
+    and tree-sitter then reparses only around those (the same tree as a fresh parse).
+    ``rows``: the lines that may differ, if known (see normalize.changed_rows)."""
+    from patchbot.cparse.normalize import changed_rows, line_offset
+
     tree = base_tree.copy()  # the cached tree stays as it is
     old_lines = base.split("\n")
     new_lines = source.split("\n")
     if len(old_lines) != len(new_lines):
         return _parser().parse(source.encode("utf-8", "surrogateescape"))
     edits: list[tuple[int, int, int, int]] = []  # byte offset, old/new length, row
-    offset = 0
-    for row, (old, new) in enumerate(zip(old_lines, new_lines, strict=True)):
-        old_len = len(old.encode("utf-8", "surrogateescape")) if not old.isascii() else len(old)
-        if old != new:
-            new_len = len(new.encode("utf-8", "surrogateescape")) if not new.isascii() else len(new)
-            edits.append((offset, old_len, new_len, row))
-        offset += old_len + 1
+    if base.isascii():  # a character is a byte: offsets from line lengths at C speed
+        for row in changed_rows(old_lines, new_lines, rows):
+            new = new_lines[row]
+            new_len = len(new) if new.isascii() else len(new.encode("utf-8", "surrogateescape"))
+            edits.append((line_offset(old_lines, row), len(old_lines[row]), new_len, row))
+    else:
+        offset = 0
+        for row, (old, new) in enumerate(zip(old_lines, new_lines, strict=True)):
+            old_len = len(old.encode("utf-8", "surrogateescape")) if not old.isascii() else len(old)
+            if old != new:
+                new_len = (
+                    len(new.encode("utf-8", "surrogateescape")) if not new.isascii() else len(new)
+                )
+                edits.append((offset, old_len, new_len, row))
+            offset += old_len + 1
     # last first: an edit never moves the offsets of the ones before it
     for start, old_len, new_len, row in reversed(edits):
         tree.edit(
