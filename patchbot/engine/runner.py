@@ -75,7 +75,11 @@ class Engine:
 
     # -- running one rule -------------------------------------------------------------
 
-    def _run(self, rule: ActiveRule, ctx: Context, where: str) -> list[Finding]:
+    def _run(
+        self, rule: ActiveRule, ctx: Context, where: str, patch: Patch | None = None, note: str = ""
+    ) -> list[Finding]:
+        """``rule`` on ``ctx``; a crash is reported as happening on ``where`` (a file in
+        ``patch``: the label is only formatted then, not for each of the ~800 runs)."""
         start = time.process_time()
         try:
             produced = list(rule.loaded.check(ctx))
@@ -83,7 +87,9 @@ class Engine:
                 if not isinstance(item, Finding):
                     raise TypeError(f"check() yielded {type(item).__name__}, not a Finding")
         except Exception as exc:
-            message = f"rule {rule.id} crashed on {where}: {type(exc).__name__}: {exc}"
+            if patch is not None:
+                where = f"{where} in [PATCH {patch.label}]"
+            message = f"rule {rule.id} crashed on {where}{note}: {type(exc).__name__}: {exc}"
             log.error("%s", message, exc_info=log.isEnabledFor(logging.DEBUG))
             self._errors.append(message)
             return []
@@ -107,8 +113,7 @@ class Engine:
             file=file,
             files=files,
         )
-        where = f"{file.path}" + (f" in [PATCH {patch.label}]" if patch else "")
-        found = [fill_function(f, file.text) for f in self._run(rule, ctx, where)]
+        found = [fill_function(f, file.text) for f in self._run(rule, ctx, file.path, patch)]
         if patch is None:
             return found
 
@@ -124,9 +129,8 @@ class Engine:
                 file=pre,
                 files=files,
             )
-            return [
-                fill_function(f, pre.text) for f in self._run(rule, pre_ctx, f"{where} (pre-image)")
-            ]
+            found = self._run(rule, pre_ctx, file.path, patch, " (pre-image)")
+            return [fill_function(f, pre.text) for f in found]
 
         return keep_introduced(found, file, patch, pre_findings)
 
@@ -221,6 +225,7 @@ class Engine:
         )
         seen: set[tuple[object, ...]] = set()
         order = {p.label: i for i, p in enumerate(series.patches)}
+        ignores = self.config.ignores
         for finding in raw:
             ident = (
                 finding.rule,
@@ -238,12 +243,13 @@ class Engine:
             lines = ignored_lines.get((finding.patch, finding.path)) or ignored_lines.get(
                 (None, finding.path), {}
             )
-            if is_inline_suppressed(finding, rule_names, lines) or path_ignored(
-                finding, rule_names, self.config.ignores
+            # (each test only where there is something to match: most runs have none)
+            if (lines and is_inline_suppressed(finding, rule_names, lines)) or (
+                ignores and path_ignored(finding, rule_names, ignores)
             ):
                 result.suppressed += 1
                 continue
-            if stable_key(finding) in self.baseline:
+            if self.baseline and stable_key(finding) in self.baseline:
                 result.baselined += 1
                 result.baselined_findings.append(finding)
                 continue
