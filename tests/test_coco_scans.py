@@ -4,11 +4,13 @@ scan_assignments() finds assignments from their "=" bytes and scan_calls() calls
 their callee's name; Function.named_calls() places those calls in CFG nodes by byte
 range.  Each is compared with the query result (exprs.Outline) and with calls(), on
 real kernel files and on generated text full of look-alikes ("==", "+=", "=" in strings
-and comments, names inside longer names, names that are not called).
+and comments, names inside longer names, names that are not called).  Function.words,
+split at C speed, must equal the identifiers its regex finds.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from patchbot.cparse import analyze_file
 from patchbot.cparse.exprs import Outline, as_call, scan_assignments, scan_calls
 from patchbot.cparse.functions import Function
 
+WORD_RE = re.compile(r"[A-Za-z_]\w*")  # what Function.words must equal
 KERNEL_FILES = [
     "arch/x86/mm/mem_encrypt_amd.c",
     "drivers/virtio/virtio_mem.c",
@@ -35,6 +38,7 @@ def _check_function(func: Function) -> int:
     """Compare the scans with the query on one function; returns the calls compared."""
     outline = Outline.of(func.node)
     raw = func.node.text or b""
+    assert func.words == frozenset(WORD_RE.findall(raw.decode("utf-8", "replace"))), func.name
     assert _spans(scan_assignments(func.node, raw)) == _spans(outline.assignments), func.name
     names = sorted({c.name for c in (as_call(n) for n in outline.calls) if c is not None})
     # every name the query saw, plus names that are spelled but never called
@@ -79,6 +83,9 @@ PIECES = [
     "\tfn = kfree;\n",
     "\tarr[i = 1] = kfree(q);\n",
     "\tc = '=';\n",
+    "\ty = 0x1fUL + 10ULL + 3;\n",
+    "\tz = __x2 + _9 + a1b2;\n",
+    "\t/* naïve */ x = 1;\n",
     "\twhile ((rc = set_memory_decrypted(a, 1)))\n\t\tkfree(a);\n",
     "\tfor (i = 0; i < n; i++) {\n\t\tkfree(b[i]);\n\t}\n",
     "\tswitch (kfree(x)) {\n\tcase 0:\n\t\ty = 2;\n\t\tbreak;\n\t}\n",
