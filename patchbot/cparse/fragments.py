@@ -148,12 +148,10 @@ def synthesize_fragments(text: str) -> str:
     out = list(lines)
     braces = _Braces()  # depth of the code before the current line, fragments excluded
     headers: list[int] = []  # the rows rewritten
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        if not line:
-            index += 1  # an unknown line: neither body code nor a brace
-            continue
+    resume = 0  # the lines of a fragment just given a header are skipped
+    for index, line in enumerate(lines):
+        if not line or index < resume:
+            continue  # (an empty line is unknown: neither body code nor a brace)
         if index not in covered and _is_body_line(line, index, covered, flat):
             header = _header_line(lines, index, covered)
             if header is not None:
@@ -162,12 +160,11 @@ def synthesize_fragments(text: str) -> str:
                 out[header] = f"{closer}void {FRAGMENT_PREFIX}{header + 2}(void) {{"
                 headers.append(header)
                 braces = _Braces()
-                index = _fragment_end(lines, header + 1, definitions)
+                resume = _fragment_end(lines, header + 1, definitions)
                 continue
         if braces.in_comment or "{" in line or "}" in line or "/*" in line:
             braces.feed(line)  # (feed() ignores any other line; depth stays >= 0)
             braces.depth = max(braces.depth, 0)
-        index += 1
     if not headers:
         return text
     synthesized = "\n".join(out)
