@@ -232,13 +232,21 @@ def _captured(
     point_range: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> list[Any]:
     """The nodes of those types in ``node``'s subtree (within ``point_range``)."""
-    from tree_sitter import QueryCursor
-
-    cursor = QueryCursor(_query(types))
+    cursor = _cursor(types, point_range is not None)
     if point_range is not None:
         cursor.set_point_range(*point_range)
     nodes: list[Any] = cursor.captures(node).get("node", [])
     return nodes
+
+
+@lru_cache(maxsize=4)
+def _cursor(types: tuple[str, ...], ranged: bool) -> Any:
+    """One cursor per query, reused: a rule asks for hundreds of small captures per file
+    (each captures() call starts afresh).  Ranged and whole-subtree uses get separate
+    cursors, so a point range set for one never limits the other."""
+    from tree_sitter import QueryCursor
+
+    return QueryCursor(_query(types))
 
 
 def line_runs(lines: Iterable[int]) -> list[tuple[int, int]]:
