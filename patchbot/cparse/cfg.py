@@ -125,9 +125,28 @@ class Cfg:
             if kind in ("preproc_if", "preproc_ifdef", "preproc_else", "preproc_elif"):
                 return self._visit_children(stmt, pending)  # code under #ifdef still runs
             return pending
-        # a plain statement, the most common case: _simple() inlined
-        nid = self._new("stmt", stmt)
-        self._connect(pending, nid)
+        # a plain statement, the most common case: _new() and _connect() inlined
+        nodes = self.nodes
+        nid = len(nodes)
+        preds: list[int] = []
+        node = _new_object(CfgNode)
+        node.__dict__ = {
+            "id": nid,
+            "kind": "stmt",
+            "line": stmt.start_point[0] + 1,
+            "ast": stmt,
+            "label": "",
+            "succ": [],
+            "pred": preds,
+        }
+        nodes.append(node)
+        for src, edge_kind, cond, label in pending:
+            edge = _new_object(Edge)
+            _set_attribute(
+                edge, "__dict__", {"dst": nid, "kind": edge_kind, "cond": cond, "label": label}
+            )
+            nodes[src].succ.append(edge)
+            preds.append(src)
         return [(nid, "flow", None, "")]
 
     def _simple(self, stmt: Node, pending: _Pending, kind: str = "stmt") -> _Pending:

@@ -24,7 +24,6 @@ from patchbot.cparse.cfg import ENTRY
 from patchbot.cparse.exprs import (
     Call,
     as_call,
-    assigned_name,
     assignment_value,
     buffer_key,
     calls_in,
@@ -138,8 +137,7 @@ def converts_key(func: Function, key: str | None, direction: str) -> bool:
 def _assigned_values(func: Function, name: str) -> list[str]:
     """Texts assigned to a local ``name`` or to a ``->name`` field in the function."""
     out: list[str] = []
-    for cur in func.assignments():
-        target = assigned_name(cur)
+    for cur, target in zip(func.assignments(), func.assigned_names(), strict=True):
         left = cur.child_by_field_name("left")
         if target is None and left is not None and left.type == "field_expression":
             target = text_of(left.child_by_field_name("field"))

@@ -35,6 +35,8 @@ from patchbot.cparse.fragments import is_fragment, synthesize_fragments
 from patchbot.cparse.normalize import Normalized, normalize
 from patchbot.cparse.parse import declarator_name, parse_kernel
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
 _DIGITS = b"0123456789"
 _WORD_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
@@ -99,6 +101,7 @@ class Function:
     _sorted_assignments: tuple[list[Node], list[int]] | None = field(
         default=None, repr=False, compare=False
     )
+    _assigned_names: list[str | None] | None = field(default=None, repr=False, compare=False)
     _named_calls: dict[frozenset[str], list[tuple[int, Call]]] | None = field(
         default=None, repr=False, compare=False
     )
@@ -153,6 +156,13 @@ class Function:
                 inside.sort(key=lambda n: (n.end_byte, -n.start_byte), reverse=True)
                 self._assignments = inside
         return self._assignments
+
+    def assigned_names(self) -> list[str | None]:
+        """assigned_name() of each of assignments(), in the same order (aliases, wrapper
+        summaries and the CoCo helpers all read them)."""
+        if self._assigned_names is None:
+            self._assigned_names = [assigned_name(cur) for cur in self.assignments()]
+        return self._assigned_names
 
     def assignments_at(self, node_id: int) -> list[tuple[str | None, int, int]]:
         """(assigned name, start byte, end byte) of every ``x = v`` / ``T x = v`` in CFG
@@ -325,8 +335,7 @@ def _aliases(func: Function) -> dict[str, str]:
             x = parent[x]
         return x
 
-    for cur in func.assignments():
-        name = assigned_name(cur)
+    for cur, name in zip(func.assignments(), func.assigned_names(), strict=True):
         if not name:
             continue  # x->f = ..., a[i] = ...: no rename of a local
         other = buffer_key(assignment_value(cur), through_calls=False)
@@ -427,7 +436,22 @@ def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
         entry = catalogue.get(call.name)
         assert entry is not None
         key = func.key_of(call.arg(entry.arg))
-        events.append(MemEvent(nid, call, entry, key, result_variable(call)))
+        # MemEvent(nid, call, entry, key, var) without the frozen dataclass's guarded
+        # setattr per field: the same, equal object
+        event = _new_object(MemEvent)
+        _set_attribute(
+            event,
+            "__dict__",
+            {
+                "node": nid,
+                "call": call,
+                "entry": entry,
+                "key": key,
+                "result_var": result_variable(call),
+                "note": "",
+            },
+        )
+        events.append(event)
     events.extend(_cleanup_events(func, catalogue))
     events.sort(key=lambda e: (e.line, e.call.node.start_byte))
     return events

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from patchbot.cparse.catalogue import ApiEntry, Catalogue
 from patchbot.cparse.exprs import (
-    assigned_name,
     assignment_value,
     identifiers_in,
     result_variable,
@@ -56,8 +55,8 @@ def _is_constant(expr: str) -> bool:
 
 def _assignments(func: Function, var: str) -> int:
     count = 0
-    for cur in func.assignments():
-        if assigned_name(cur) == var:
+    for cur, name in zip(func.assignments(), func.assigned_names(), strict=True):
+        if name == var:
             count += 1 if cur.type == "assignment_expression" or assignment_value(cur) else 0
     return count
 
