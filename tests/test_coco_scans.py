@@ -1,11 +1,12 @@
 """The byte scans that stand in for the per-function query must find what it finds.
 
 scan_assignments() finds assignments from their "=" bytes and scan_calls() calls from
-their callee's name; Function.named_calls() places those calls in CFG nodes by byte
-range.  Each is compared with the query result (exprs.Outline) and with calls(), on
-real kernel files and on generated text full of look-alikes ("==", "+=", "=" in strings
-and comments, names inside longer names, names that are not called).  Function.words,
-split at C speed, must equal the identifiers its regex finds.
+their callee's name; Function.named_calls() places each of those calls in the CFG node
+whose statement is its nearest ancestor.  Each is compared with the query result
+(exprs.Outline) and with calls(), on real kernel files and on generated text full of
+look-alikes ("==", "+=", "=" in strings and comments, names inside longer names, names
+that are not called).  Function.words, split at C speed, must equal the identifiers
+its regex finds.
 """
 
 from __future__ import annotations

@@ -8,10 +8,9 @@ summaries (summaries.py) and then lists every catalogued call as a ``MemEvent``.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
 
 from tree_sitter import Node
 
@@ -105,9 +104,7 @@ class Function:
     _named_calls: dict[frozenset[str], list[tuple[int, Call]]] | None = field(
         default=None, repr=False, compare=False
     )
-    _cfg_spans: tuple[list[int], list[int], list[int]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _ast_owners: dict[Node, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def words(self) -> frozenset[str]:
@@ -225,43 +222,43 @@ class Function:
         """The members of calls() whose name is in ``names``, in the same order.
 
         A tree without errors is searched for the names' bytes (scan_calls) and each call
-        placed in the CFG node whose statement holds it, so neither the query over every
-        node nor a Call for every call is needed; events and summaries ask only for the
-        catalogued names."""
+        placed in the CFG node whose statement or condition is its nearest ancestor, so
+        neither the query over every node nor a Call for every call is needed; events
+        and summaries ask only for the catalogued names."""
         cache = self._named_calls
         if cache is None:
             cache = self._named_calls = {}
         found = cache.get(names)
         if found is None:
-            spans = None if self.node.has_error or self._calls is not None else self._spans()
-            if spans is None:
+            found = None if self.node.has_error or self._calls is not None else self._placed(names)
+            if found is None:
                 found = [(nid, call) for nid, call in self.calls() if call.name in names]
-            else:
-                starts, ends, ids = spans
-                placed: list[tuple[int, int, Call]] = []
-                for node in scan_calls(self.node, self.node.text or b"", sorted(names)):
-                    start = node.start_byte
-                    index = bisect_right(starts, start) - 1
-                    if index >= 0 and node.end_byte <= ends[index]:
-                        call = as_call(node)
-                        if call is not None:
-                            placed.append((ids[index], start, call))
-                placed.sort(key=lambda item: item[:2])
-                found = [(nid, call) for nid, _start, call in placed]
             cache[names] = found
         return found
 
-    def _spans(self) -> tuple[list[int], list[int], list[int]] | None:
-        """(starts, ends, ids) of the CFG nodes' statements sorted by start, or None when
-        two of them overlap (calls() then decides: a call may belong to both)."""
-        if self._cfg_spans is None:
-            asts = [(n.ast, n.id) for n in self.cfg.nodes if n.ast is not None]
-            spans = sorted((ast.start_byte, ast.end_byte, nid) for ast, nid in asts)
-            for before, after in pairwise(spans):
-                if after[0] < before[1]:
-                    return None
-            self._cfg_spans = ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
-        return self._cfg_spans
+    def _placed(self, names: frozenset[str]) -> list[tuple[int, Call]] | None:
+        """named_calls() from scan_calls(), or None if some call lies under two CFG nodes'
+        statements (calls() lists it under both; no CFG built here nests them)."""
+        owners = self._ast_owners
+        if owners is None:
+            owners = self._ast_owners = {n.ast: n.id for n in self.cfg.nodes if n.ast is not None}
+        placed: list[tuple[int, int, Call]] = []
+        for node in scan_calls(self.node, self.node.text or b"", sorted(names)):
+            owner = None
+            cur: Node | None = node
+            while cur is not None:  # up to the root: a second owner means nesting
+                nid = owners.get(cur)
+                if nid is not None:
+                    if owner is not None:
+                        return None
+                    owner = nid
+                cur = cur.parent
+            if owner is not None:
+                call = as_call(node)
+                if call is not None:
+                    placed.append((owner, node.start_byte, call))
+        placed.sort(key=lambda item: item[:2])
+        return [(nid, call) for nid, _start, call in placed]
 
     def resolve(self, key: str | None) -> str | None:
         return self.aliases.get(key, key) if key is not None else None
