@@ -74,15 +74,19 @@ class TokenColumns(NamedTuple):
 
 
 # Regions found by search, in the order a single pass would try them at one position:
-# a preprocessor line, a comment, a string or char literal.  The lookahead lets the
-# regex engine skip plain code fast.  A '#' opens a preprocessor line only when blanks
-# alone precede it on its line (checked by the caller); elsewhere it is a stray character.
+# a preprocessor line, a comment, a string or char literal.  A region's first character
+# decides which it can be, so the pattern opens with the class of those characters and
+# only then tells them apart by looking back at it: a pattern that opens with a class
+# lets the regex engine's search skip to the next such character at C speed, where a
+# leading lookahead or group had it try a match at every character of the text.  A '#'
+# opens a preprocessor line only when blanks alone precede it on its line (checked by
+# the caller); elsewhere it is a stray character.
 _SPECIAL_RE = re.compile(
     r"""
-    (?=[\#/"'])
-    (?: (?P<pp>\#(?:[^\n\\]|\\.)*)
-      | (?P<comment>/\*.*?(?:\*/|\Z)|//[^\n]*)
-      | (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+    [\#/"']
+    (?: (?<=\#) (?P<pp>(?:[^\n\\]|\\.)*)
+      | (?<=/) (?P<comment>\*.*?(?:\*/|\Z)|/[^\n]*)
+      | (?P<str>(?<=")(?:[^"\\\n]|\\.)*"|(?<=')(?:[^'\\\n]|\\.)*')
     )
     """,
     re.VERBOSE | re.DOTALL,
