@@ -20,8 +20,11 @@ Layers (each a small module):
   call as a ``MemEvent`` with its CFG node, ``ApiEntry``, buffer key and result var;
   ``T *p __free(kfree)`` adds an implicit free event on every later ``return`` and a
   ``transfer`` event where ``no_free_ptr(p)``/``return_ptr(p)``/``p = NULL`` ends it).
-  A function's CFG, aliases, calls and assignments are built on first use (one C-level
-  query per function, ``exprs.Outline``); functions naming no catalogued call get none.
+  A function's CFG, aliases, calls and assignments are built on first use; functions
+  naming no catalogued call get none.  ``calls()`` lists every call (one C-level query per
+  function, ``exprs.Outline``); events and summaries use ``named_calls(names)``, which in
+  a tree without errors finds just those calls from their names' bytes (``scan_calls``),
+  as ``assignments()`` finds assignments from their "=" bytes (``scan_assignments``).
 * ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
   catalogued call on the same memory with the governing conversion's status on that path
   ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.
