@@ -32,6 +32,7 @@ import os
 import pstats
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -383,13 +384,23 @@ def main(argv: list[str] | None = None) -> int:
 
         modes = run_checkpatch(patches)
         fastest = min(modes, key=lambda mode: modes[mode])
-        # best of N for checkpatch too (its fastest mode), as for patchbot: noise on a
-        # shared machine only ever adds time, so the minimum is the fair figure for both
-        if fastest == "one perl run over all patch files":
-            for _ in range(args.repeat - 1):
-                modes[fastest] = min(modes[fastest], _checkpatch([str(p) for p in patches]))
+        _cli_cpu(root / "x1")  # fills the bytecode cache, as installing would
+        # The VM's CPU speed drifts by tens of percent within a minute, so each round
+        # times checkpatch (its fastest mode), patchbot in-process and the patchbot CLI
+        # back to back.  Best of N on every side is the headline (noise on a shared
+        # machine only ever adds time); the per-round ratios show the spread.
+        rounds = []
+        for _ in range(max(1, args.repeat)):
+            perl = (
+                _checkpatch([str(p) for p in patches])
+                if fastest == "one perl run over all patch files"
+                else sum(_checkpatch([str(p)]) for p in patches)
+            )
+            rounds.append((perl, cold_run(root / "x1"), _cli_cpu(root / "x1")))
+        modes[fastest] = min(modes[fastest], *(perl for perl, _run, _cli in rounds))
         checkpatch = modes[fastest]
-        best = {1: best_of(root / "x1", args.repeat)}
+        best = {1: min((run for _perl, run, _cli in rounds), key=lambda r: r["cpu"])}
+        cli = min(cli for _perl, _run, cli in rounds)
         for mode, secs in modes.items():
             print(f"checkpatch.pl ({mode}): {secs:8.3f} s CPU")
         print(f"checkpatch.pl fastest: {fastest} (best of {args.repeat})")
@@ -401,11 +412,15 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio: patchbot is {checkpatch / best[1]['cpu']:.1f}x faster than checkpatch "
             "(fastest)"
         )
-        # The ratio above times patchbot's parse + lint only (interpreter start, imports
+        paired = sorted(perl / run["cpu"] for perl, run, _cli in rounds)
+        print(
+            "ratio per round (measured back to back): "
+            + " ".join(f"{r:.1f}x" for r in paired)
+            + f", median {statistics.median(paired):.1f}x"
+        )
+        # The ratios above time patchbot's parse + lint only (interpreter start, imports
         # and rule loading excluded), while checkpatch's figure includes perl's start and
         # the compilation of checkpatch.pl.  The whole CLI process shows the other bound.
-        _cli_cpu(root / "x1")  # fills the bytecode cache, as installing would
-        cli = min(_cli_cpu(root / "x1") for _ in range(max(1, args.repeat)))
         print(
             f"patchbot CLI process, startup included, bytecode cached as when installed "
             f"(best of {args.repeat}): {cli:8.3f} s CPU "
