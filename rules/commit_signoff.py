@@ -5,7 +5,9 @@ What it does
 Checks each patch's commit message for a ``Signed-off-by:`` line.  It reports a patch
 with none at all, and a patch whose sign-offs all name someone other than the author
 (the From: of the mail, or the in-body From: when the patch is sent for someone else).
-Names are compared by e-mail address, case-insensitively.
+Names are compared by e-mail address, case-insensitively.  A review reply (``Re:``)
+that quotes the patch is only checked for having a sign-off at all: its From: is the
+reviewer, not the author.
 
 Why is this bad?
 ----------------
@@ -90,6 +92,7 @@ from collections.abc import Iterable
 
 from patchbot.api import Context, Finding, Rule, Severity
 from patchbot.patterns import COMMIT_MSG_PATH, COMMIT_TITLE_LINE, body_lines
+from patchbot.series.commitmsg import REPLY_RE
 
 RULE = Rule(
     id="missing-signoff",
@@ -125,6 +128,11 @@ def check(ctx: Context) -> Iterable[Finding]:
         )
         return
     author = patch.author_email.lower()
+    # A review reply that quotes the patch is From: the reviewer; the quoted sign-offs
+    # are the author's, whose address the reply does not carry, so there is no one to
+    # match them against.
+    if REPLY_RE.match(patch.subject):
+        return
     if not author or any(_email(value) == author for _no, value in sobs):
         return
     who = f"{patch.author_name} <{patch.author_email}>".strip()
