@@ -60,6 +60,9 @@ class Rule:
     confidence: str = "high"  # "high" or "heuristic" (heuristics phrase findings as questions)
     aliases: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)  # defaults, overridable in config
+    # A question a reviewer asks once per file in a series: in patch mode the engine keeps
+    # the first patch's finding and lists later patches' ones as its related locations.
+    once_per_series: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ that branches on cc_platform_has(...).  If the same function does not also check
 virtio feature bit (virtio_has_feature(..., VIRTIO_*_F_*)), and no function in the file
 checks a feature bit whose name speaks of confidential computing (COCO, CC, ENCRYPT,
 PRIVATE, SHARED, CONFIDENTIAL; see ``feature_pattern``), it asks once per file whether
-the device should offer a feature bit.
+the device should offer a feature bit.  In a series it asks once: branches that later
+patches add to the same file are listed under the first question.
 
 Why is this bad?
 ----------------
@@ -17,8 +18,8 @@ The device and the driver have to agree on the state memory is in when it is plu
 and when it is handed back.  If only the driver knows it runs in a CoCo guest, an older
 device (or another hypervisor with different demands) cannot tell that the driver
 converts memory, and nothing in the virtio spec records the contract.  On the virtio-mem
-CoCo RFC the reviewer asked: "Should we indicate through a device feature flag that the
-driver actually supports CoCo VMs?"
+CoCo RFC the reviewer asked whether a device feature flag should tell that the driver
+supports CoCo VMs at all.
 
 Example
 -------
@@ -78,6 +79,7 @@ RULE = Rule(
     scope="file",
     summary="a virtio driver branches on cc_platform_has() without a device feature bit",
     confidence="heuristic",
+    once_per_series=True,
     options={
         "feature_pattern": r"VIRTIO_\w*(?:COCO|_CC|CONFIDENTIAL|ENCRYPT|PRIVATE|SHARED)\w*",
     },

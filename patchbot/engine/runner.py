@@ -17,6 +17,7 @@ from patchbot.config import Config, fail_threshold
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
+from patchbot.engine.once import ask_once
 from patchbot.engine.selection import ActiveRule
 from patchbot.engine.suppress import Key, inline_ignored, is_inline_suppressed, path_ignored
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL
@@ -257,4 +258,7 @@ class Engine:
         result.findings.sort(
             key=lambda f: (order.get(f.patch or "", -1), f.path, f.line, f.col, f.rule, f.message)
         )
+        once = {r.id for r in self.active if r.loaded.rule.once_per_series}
+        if once and mode == "series":
+            result.findings = ask_once(result.findings, once)
         return result
