@@ -41,11 +41,21 @@ def _mail(diff: str, subject: str = "[PATCH] virtio-coco-mem: test") -> str:
     )
 
 
-@pytest.mark.parametrize("name", ["review-reply.eml", "review-reply-nested.eml"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "review-reply.eml",
+        "review-reply-nested.eml",
+        # a reply to the review: the first reviewer's "> " comment sits inside the
+        # "> > " hunk and must not become a context line
+        "review-reply-nested-inline.eml",
+    ],
+)
 def test_quoted_review_reply_is_unquoted_and_marked_not_applicable(name: str) -> None:
     (patch,) = load_series([str(SERIES / name)]).patches
     assert not patch.applicable
     assert any("quoted" in w for w in patch.warnings)
+    assert not any("mangled" in w for w in patch.warnings)
     (fd,) = patch.files
     assert sorted(fd.added_lines()) == LEAK_ADDED  # reviewer's comment did not split it
     assert fd.hunks[0].lines[0].text == ""  # quoted blank context line survived

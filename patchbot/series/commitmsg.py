@@ -150,20 +150,24 @@ def _unquote_diff(lines: list[str]) -> list[str] | None:
     on, the reviewer's own (unquoted) lines are dropped so they do not split hunks.
     None when no quoted diff is found."""
     diff_at = None
+    depth = 0
     for k, line in enumerate(lines):
         m = _QUOTE_RE.match(line)
         if m and line[m.end() :].startswith(("diff --git ", "--- a/", "@@ -")):
-            diff_at = k
+            diff_at, depth = k, m.group().count(">")
             break
     if diff_at is None:
         return None
     out: list[str] = []
     for k, line in enumerate(lines):
         m = _QUOTE_RE.match(line)
-        if m:
+        if k < diff_at:
+            out.append(line[m.end() :] if m else line)
+        elif m and m.group().count(">") >= depth:
+            # In a reply to a review ("> > " diff), the "> " lines are the first
+            # reviewer's comments: as diff lines they would split hunks or pass for
+            # context, so from the diff on only the diff's own quote depth is kept.
             out.append(line[m.end() :])
-        elif k < diff_at:
-            out.append(line)
     return out
 
 
