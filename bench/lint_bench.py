@@ -286,6 +286,14 @@ def _checkpatch(args: list[str]) -> float:
     return elapsed
 
 
+def _checkout_first(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with this checkout leading PYTHONPATH.  A child started as a script has
+    the script's own directory first on sys.path, not the checkout, so an editable
+    install elsewhere would win: this way a worktree measures its own code."""
+    paths = [str(CHECKOUT), *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
+
+
 def _installed_env() -> dict[str, str]:
     """The environment of an installed patchbot: imports read cached bytecode.
 
@@ -296,8 +304,7 @@ def _installed_env() -> dict[str, str]:
     """
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(cache_dir() / "pycache")
-    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT), *filter(None, [env.get("PYTHONPATH")])])
-    return env
+    return _checkout_first(env)
 
 
 def _cli_cpu(directory: Path) -> float:
@@ -349,10 +356,7 @@ def measure(directory: Path, profile: bool) -> dict[str, object]:
 def cold_run(directory: Path, profile: bool = False) -> dict[str, Any]:
     """measure() in a fresh interpreter, so no cache is warm from an earlier run."""
     argv = [sys.executable, __file__, "--measure", str(directory)] + (["--profile"] * profile)
-    # A script's own directory leads sys.path, not the checkout, so an editable install
-    # elsewhere would win: put this checkout first, so a worktree measures its own code.
-    paths = [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    env = _checkout_first(dict(os.environ))
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"measuring {directory} failed: {proc.stderr[-800:]}")
