@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tree_sitter import Node
 
-from patchbot.cparse.fragments import _LEXEME, _Braces, synthesize_fragments
+from patchbot.cparse.fragments import _Braces, synthesize_fragments
 from patchbot.cparse.normalize import changed_rows, line_offset, normalize
 from patchbot.cparse.parse import _DERIVED_FROM, _parser, _reparse, parse_kernel
 
@@ -87,35 +87,15 @@ def test_a_wrong_row_hint_still_gives_the_fresh_tree() -> None:
         assert _shape(tree.root_node) == fresh, hint
 
 
-class _LexedBraces:
-    """The definition _Braces.feed() shortcuts: every line through the lexer."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-        self.in_comment = False
-
-    def feed(self, line: str) -> None:
-        for m in _LEXEME.finditer(line):
-            token = m.group()
-            if self.in_comment:
-                self.in_comment = token != "*/"
-            elif token == "/*":
-                self.in_comment = True
-            elif token == "{":
-                self.depth += 1
-            elif token == "}":
-                self.depth -= 1
-
-
 _BRACE_PIECES = ["{", "}", "/*", "*/", "//", '"', "'", "\\", "x", " ", "/", "*"]
 
 
 @settings(max_examples=500, deadline=None)
 @given(lines=st.lists(st.lists(st.sampled_from(_BRACE_PIECES), max_size=8), max_size=8))
 def test_brace_counting_shortcuts_agree_with_the_lexer(lines: list[list[str]]) -> None:
-    fast, lexed = _Braces(), _LexedBraces()
+    fast, lexed = _Braces(), _Braces()
     for pieces in lines:
         line = "".join(pieces)
         fast.feed(line)
-        lexed.feed(line)
+        lexed.lex(line)  # every line through the lexer, no shortcut
         assert (fast.depth, fast.in_comment) == (lexed.depth, lexed.in_comment), line

@@ -96,6 +96,10 @@ class _Braces:
             # no comment and no literal: every brace counts (the lexer finds just those)
             self.depth += line.count("{") - line.count("}")
             return
+        self.lex(line)
+
+    def lex(self, line: str) -> None:
+        """feed() without its shortcuts: the definition, every token through the lexer."""
         for m in _LEXEME.finditer(line):
             token = m.group()
             if self.in_comment:
