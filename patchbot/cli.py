@@ -9,13 +9,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import pkgutil
 import sys
 from collections.abc import Sequence
 
+import patchbot.commands
 from patchbot import __version__
 from patchbot.errors import EXIT_INTERNAL, EXIT_USAGE, PatchbotError
 
-SUBCOMMANDS = ("lint", "rules", "boot", "validate")
+# The help lists these first, in this order; any other module in patchbot/commands/
+# follows alphabetically, so a new subcommand needs no edit here.
+_FIRST = ("lint", "rules", "boot", "validate")
+
+
+def subcommands() -> tuple[str, ...]:
+    found = {m.name for m in pkgutil.iter_modules(patchbot.commands.__path__) if not m.ispkg}
+    found = {name for name in found if not name.startswith("_")}
+    return tuple(name for name in _FIRST if name in found) + tuple(sorted(found - set(_FIRST)))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log progress to stderr (-vv for debug)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in SUBCOMMANDS:
+    for name in subcommands():
         importlib.import_module(f"patchbot.commands.{name}").register(sub)
     return parser
 

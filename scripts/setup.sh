@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Install everything patchbot needs on a fresh Debian 12 machine: Debian packages (the real
-# kernel tree, QEMU, public-inbox, busybox, gcc) and the Python package with its test extras.
-# Safe to run again: it installs only what is missing.
+# kernel tree, its build tools, QEMU, public-inbox, busybox, gcc) and the Python package with
+# its test extras. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEB_PACKAGES=(linux-source-6.1 qemu-system-x86 public-inbox busybox-static gcc make git perl)
+# The package list lives in patchbot/hosttools.py (stdlib only, so it runs before pip
+# install); the test session checks the same table and names anything still missing.
+read -r -a DEB_PACKAGES <<< "$(python3 patchbot/hosttools.py)"
+
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -17,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if ! python3 -c "import patchbot, tree_sitter_c, unidiff, git, hypothesis, aiosmtpd" 2>/dev/null \
+if ! python3 -c "import patchbot, tree_sitter_c, unidiff, git, hypothesis, aiosmtpd, b4" 2>/dev/null \
    || [ "${PATCHBOT_REINSTALL:-}" = 1 ]; then
     echo "setup: installing patchbot and its Python dependencies" >&2
     python3 -m pip install -q --disable-pip-version-check -e '.[test]' >&2

@@ -14,6 +14,19 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to run while a real part is missing, naming each one.
+
+    Without this, a machine without flex or cpio runs 400 tests and then fails five of
+    them deep inside a kernel build; a skipped test would hide it altogether.
+    """
+    from patchbot.hosttools import describe_missing, missing
+
+    absent = missing()
+    if absent:
+        raise pytest.UsageError(describe_missing(absent))
+
+
 @pytest.fixture(scope="session")
 def kernel_tree() -> Path:
     """The extracted Debian linux-source-6.1 tree (cached under ~/.cache/patchbot)."""
