@@ -9,6 +9,9 @@ Keys::
     format = "text"                # text | json | sarif | b4 | checkpatch | review
     rule-dirs = ["more-rules"]     # extra rule directories, relative to the file
     baseline = "patchbot-baseline.json"
+    archive = "https://lore.kernel.org/linux-coco"   # for Message-IDs (lint, review, watch)
+
+    [post]                         # replies: sender, SMTP, per-list policy (docs/POSTING.md)
 
     [rules.leak-on-failure]        # per rule: enabled, severity, and its own options
     enabled = false
@@ -37,7 +40,7 @@ CONFIG_NAME = ".patchbot.toml"
 PYPROJECT = "pyproject.toml"
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 FORMATS = ("text", "json", "sarif", "b4", "checkpatch", "review")
-TOP_KEYS = {"fail-on", "format", "rule-dirs", "baseline", "rules", "ignore"}
+TOP_KEYS = {"fail-on", "format", "rule-dirs", "baseline", "rules", "ignore", "archive", "post"}
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}
 
@@ -64,6 +67,9 @@ class Config:
     baseline: Path | None = None
     rules: dict[str, RuleSettings] = field(default_factory=dict)
     ignores: list[IgnoreEntry] = field(default_factory=list)
+    archive: str | None = None  # public-inbox base URL for Message-IDs (lint, review, watch)
+    # [post]: sender, SMTP (git sendemail.* names), lists, ledger; checked by patchbot.post.settings
+    post: dict[str, Any] = field(default_factory=dict)
 
     def where(self) -> str:
         return str(self.path) if self.path else "configuration"
@@ -154,6 +160,16 @@ def parse_table(table: Mapping[str, Any], source: Path) -> Config:
         config.rules = _parse_rules(source, table["rules"])
     if "ignore" in table:
         config.ignores = _parse_ignores(source, table["ignore"])
+    if "archive" in table:
+        if not isinstance(table["archive"], str) or not table["archive"].startswith(
+            ("http://", "https://")
+        ):
+            raise _error(source, "archive must be an http(s) URL of a public-inbox inbox")
+        config.archive = table["archive"].rstrip("/")
+    if "post" in table:
+        if not isinstance(table["post"], dict):
+            raise _error(source, "'post' must be a table ([post])")
+        config.post = dict(table["post"])
     return config
 
 
