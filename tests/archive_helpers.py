@@ -39,48 +39,84 @@ def _deliverable(mail: bytes) -> bytes:
     return b"To: " + LIST.encode() + b"\n" + mail
 
 
+class Inbox:
+    """A public-inbox v2 inbox on disk; deliver() runs public-inbox-mda like a list server."""
+
+    def __init__(self, root: Path, name: str = "coco", address: str = LIST) -> None:
+        missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+        if missing:
+            raise RuntimeError(f"{', '.join(missing)} missing: run scripts/setup.sh (public-inbox)")
+        for sub in ("home", "emergency"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self.root, self.name, self.address = root, name, address
+        self.env = {
+            **os.environ,
+            "HOME": str(root / "home"),
+            "PI_CONFIG": str(root / "home" / "pi-config"),
+            "PI_EMERGENCY": str(root / "emergency"),
+        }
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}/{name}"
+        init = ["public-inbox-init", "-V2", "-j", "1", "-L", "full", name, str(root / name)]
+        _run([*init, self.base, address], self.env)
+        _run(
+            ["git", "config", "-f", self.env["PI_CONFIG"], "publicinboxmda.spamcheck", "none"],
+            self.env,
+        )
+
+    def deliver(self, mail: bytes) -> tuple[bool, str]:
+        """Archive one message; (False, why) when mda diverted it to the emergency maildir."""
+        parked = self._parked()
+        result = subprocess.run(
+            ["public-inbox-mda"],
+            input=mail,
+            env={**self.env, "ORIGINAL_RECIPIENT": self.address},
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            return False, f"mda exit {result.returncode}"
+        if self._parked() - parked:
+            why = result.stderr.decode(errors="replace").strip() or "refused by the prechecks"
+            return False, why.splitlines()[0]
+        return True, ""
+
+    def _parked(self) -> set[Path]:
+        return {p for p in (self.root / "emergency").rglob("*") if p.is_file()}
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        server = subprocess.Popen(
+            ["public-inbox-httpd", "-W0", "-l", f"http://127.0.0.1:{self.port}"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None:
+                        raise RuntimeError("public-inbox-httpd exited") from None
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("public-inbox-httpd did not listen in 20 s") from None
+                    time.sleep(0.05)
+            yield self.base
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
 @contextmanager
 def serve_inbox(root: Path, mails: Iterable[bytes], name: str = "coco") -> Iterator[str]:
     """Deliver ``mails`` into a fresh inbox under ``root``; yields the archive base URL."""
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        raise RuntimeError(f"{', '.join(missing)} missing: run scripts/setup.sh (public-inbox)")
-    for sub in ("home", "emergency"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "HOME": str(root / "home"),
-        "PI_CONFIG": str(root / "home" / "pi-config"),
-        "PI_EMERGENCY": str(root / "emergency"),
-    }
-    port = free_port()
-    base = f"http://127.0.0.1:{port}/{name}"
-    _run(
-        ["public-inbox-init", "-V2", "-j", "1", "-L", "full", name, str(root / name), base, LIST],
-        env,
-    )
-    _run(["git", "config", "-f", env["PI_CONFIG"], "publicinboxmda.spamcheck", "none"], env)
+    inbox = Inbox(root, name)
     for mail in mails:
-        _run(["public-inbox-mda"], {**env, "ORIGINAL_RECIPIENT": LIST}, _deliverable(mail))
-    server = subprocess.Popen(
-        ["public-inbox-httpd", "-W0", "-l", f"http://127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise RuntimeError("public-inbox-httpd exited") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("public-inbox-httpd did not listen in 20 s") from None
-                time.sleep(0.2)
+        ok, why = inbox.deliver(_deliverable(mail))
+        if not ok:
+            raise RuntimeError(f"public-inbox-mda refused a fixture: {why}")
+    with inbox.serve() as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

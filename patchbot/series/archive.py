@@ -73,6 +73,58 @@ def fetch_thread(
         raise InputError(f"{url}: {type(exc).__name__}: {_first_line(exc)}") from None
 
 
+def raw_url(base: str, message_id: str) -> str:
+    return thread_url(base, message_id).removesuffix("/t.mbox.gz") + "/raw"
+
+
+def message_exists(
+    base: str, message_id: str, *, timeout: float = 30.0, session: requests.Session | None = None
+) -> bool:
+    """Whether the archive holds ``message_id`` (GET /raw: 200 yes, 404 no).
+
+    Anything else (unreachable, 5xx) is an InputError: the caller must not guess, since
+    guessing "no" could post a reply twice.
+    """
+    url = raw_url(base, message_id.strip().strip("<>"))
+    http = session or requests.Session()
+    try:
+        with http.get(url, stream=True, timeout=timeout) as resp:
+            if resp.status_code == 404:
+                return False
+            if resp.status_code == 200:
+                return True
+            raise InputError(f"{url}: HTTP {resp.status_code} {resp.reason}")
+    except requests.RequestException as exc:
+        raise InputError(f"{url}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
+def fetch_raw(
+    base: str,
+    message_id: str,
+    *,
+    timeout: float = 30.0,
+    max_bytes: int = 16 << 20,
+    session: requests.Session | None = None,
+) -> bytes:
+    """One message as the archive stores it; InputError on 404 and every failure."""
+    url = raw_url(base, message_id.strip().strip("<>"))
+    http = session or requests.Session()
+    try:
+        with http.get(url, stream=True, timeout=timeout) as resp:
+            if resp.status_code == 404:
+                raise InputError(f"<{message_id.strip('<>')}> not found in the archive {base}")
+            if resp.status_code != 200:
+                raise InputError(f"{url}: HTTP {resp.status_code} {resp.reason}")
+            out = bytearray()
+            for chunk in resp.iter_content(64 << 10):
+                out += chunk
+                if len(out) > max_bytes:
+                    raise InputError(f"{url}: the message is over {max_bytes} bytes")
+            return bytes(out)
+    except requests.RequestException as exc:
+        raise InputError(f"{url}: {type(exc).__name__}: {_first_line(exc)}") from None
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else "request failed"

@@ -1,0 +1,75 @@
+"""`patchbot review`: lint a series from the archive and reply to it on the list.
+
+Prints the replies (an mbox of complete messages) unless --send; with --send they go
+through the per-list policy, the ledger and SMTP (see docs/POSTING.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from patchbot.post.options import add_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "review",
+        help="lint a series from a public-inbox archive and print (or --send) the review replies",
+        description="Fetch the thread of MESSAGE-ID, lint its newest series version and write "
+        "a reply to each patch with findings. Nothing is sent without --send.",
+    )
+    p.add_argument(
+        "message_id", metavar="MESSAGE-ID", help="a Message-ID of the series, or its URL"
+    )
+    add_options(p, archive_help="public-inbox archive (default: archive in the config)")
+    p.add_argument("--tree", metavar="T", help="kernel tree with the pre-images")
+    p.add_argument(
+        "--newest",
+        action="store_true",
+        help="review the newest revision in the archive (searches for a later vN)",
+    )
+    p.add_argument("--send", action="store_true", help="send the replies (default: print them)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from patchbot.config import load_config
+    from patchbot.post import cli_support
+    from patchbot.post.deliver import Poster
+    from patchbot.post.message import mbox_text
+    from patchbot.series.archive import split_reference
+    from patchbot.series.feed import newest_revision
+    from patchbot.watch import review, thread
+
+    config = load_config(args.config)
+    post = cli_support.settings(args, config)
+    sender = post.sender_or_error()
+    base, mid = split_reference(args.message_id, cli_support.archive(args, config, required=False))
+    fetched = thread.load(base, mid, tree=args.tree)
+    if args.newest:
+        later = newest_revision(base, fetched.series)
+        if later:
+            sys.stderr.write(f"patchbot: a newer revision is <{later}>: reviewing that\n")
+            fetched = thread.load(base, later, tree=args.tree)
+    result = review.lint(review.build_engine(config), fetched)
+    for warning in result.warnings:
+        sys.stderr.write(f"patchbot: warning: {warning}\n")
+    messages = review.reply_messages(fetched, result, sender=sender)
+    if not args.send:
+        if not messages:
+            sys.stderr.write("patchbot: no findings, nothing to reply to\n")
+        sys.stdout.write(mbox_text(messages))
+        return 0
+    with cli_support.ledger(args, post) as ledger:
+        poster = Poster(ledger, post, archive=base, settle=args.settle)
+        key = thread.series_key(fetched.series)
+        actions = poster.queue(messages, key) + poster.flush()
+        ledger.record_review(key, thread.revision(fetched.series))
+        if post.patchwork is not None:
+            from patchbot.post.patchwork import Patchwork
+
+            client = Patchwork(post.patchwork)
+            for check in review.checks(fetched, result):
+                client.post_check(check)
+    return cli_support.report(actions)

@@ -1,0 +1,82 @@
+"""`patchbot watch`: the archive-watching bot (poll, review each new series once, reply).
+
+Silent unless --send (or send = true in [post]); SIGTERM finishes the current step and
+exits 0 with the ledger committed; --once polls a single time.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from patchbot.post.options import add_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="watch a public-inbox archive and reply to each new patch series (the bot)",
+        description="Poll the archive's new.atom, wait for each series to be complete, lint "
+        "its newest revision once and reply. Silent unless --send.",
+    )
+    add_options(p, archive_help="public-inbox archive to watch (default: archive in the config)")
+    p.add_argument("--tree", metavar="T", help="kernel tree with the pre-images")
+    p.add_argument("--send", action="store_true", help="send replies (default: log them only)")
+    p.add_argument("--once", action="store_true", help="poll once and exit")
+    p.add_argument(
+        "--interval", type=float, default=60.0, metavar="S", help="seconds between polls (60)"
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="how long to wait for the rest of an incomplete series (600)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from patchbot.config import load_config
+    from patchbot.post import cli_support
+    from patchbot.watch.loop import Bot
+    from patchbot.watch.review import build_engine
+
+    top = logging.getLogger("patchbot")
+    if top.getEffectiveLevel() > logging.INFO:
+        top.setLevel(logging.INFO)  # the bot logs one line per action
+    config = load_config(args.config)
+    post = cli_support.settings(args, config)
+    post.sender_or_error()
+    base = cli_support.archive(args, config, required=True)
+    assert base is not None
+    stopping = threading.Event()
+
+    def on_term(signum: int, _frame: object) -> None:
+        logging.getLogger("patchbot.watch").info(
+            "got %s: finishing the current step", signal.Signals(signum).name
+        )
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    with cli_support.ledger(args, post) as ledger:
+        bot = Bot(
+            archive=base,
+            engine=build_engine(config),
+            settings=post,
+            ledger=ledger,
+            send=args.send or post.send,
+            tree=args.tree,
+            wait=args.wait,
+            settle=args.settle,
+            stop=stopping.is_set,
+        )
+        if args.once:
+            bot.poll()
+        else:
+            bot.run(args.interval, stopping.wait)
+    return 0

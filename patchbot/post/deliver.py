@@ -1,0 +1,140 @@
+"""Queue review replies in the ledger and deliver the queue, never posting twice.
+
+queue(): policy first (a muted list gets nothing, a series over its cap gets ``capped``
+rows), then one ``queued`` ledger row per new Message-ID; a Message-ID the ledger knows is
+left alone.  flush(): for each ``queued``/``sending`` row, ask the archive whether the
+message is there already (a crash after SMTP but before ``sent`` was recorded), honour the
+per-hour cap, commit ``sending``, run SMTP, commit ``sent`` - or put the row back in the
+queue with the error.  An uncertain row (``sending`` after a crash, or a connection that
+broke during DATA) is only retried once the archive says the message is not there and it
+is older than ``settle`` seconds (a real archive can take minutes to show new mail).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from patchbot.errors import InputError
+from patchbot.post import smtp
+from patchbot.post.ledger import Ledger, ReplyRow
+from patchbot.post.message import as_bytes, recipients
+from patchbot.post.policy import choose_list, may_queue, may_send_now
+from patchbot.post.settings import PostSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Action:
+    what: str  # muted, known, capped, queued, sent, in-archive, waiting, deferred, failed, held
+    message_id: str
+    in_reply_to: str
+    detail: str = ""
+
+    def line(self) -> str:
+        tail = f": {self.detail}" if self.detail else ""
+        return f"{self.what} {self.message_id} (reply to {self.in_reply_to}){tail}"
+
+
+class Poster:
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: PostSettings,
+        *,
+        archive: str | None,
+        settle: float = 300.0,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.archive = archive
+        self.settle = settle
+        self.stop = stop
+
+    def queue(self, messages: Sequence[EmailMessage], series_key: str) -> list[Action]:
+        actions = []
+        for msg in messages:
+            mid, parent = str(msg["Message-ID"]), str(msg["In-Reply-To"])
+            rcpts = recipients(msg)
+            verdict = choose_list(rcpts, self.settings.lists)
+            if not verdict.allowed:
+                actions.append(self._log(Action("muted", mid, parent, verdict.reason)))
+                continue
+            known = self.ledger.get(mid)
+            if known is not None:
+                actions.append(self._log(Action("known", mid, parent, f"already {known.state}")))
+                continue
+            policy = self.settings.lists[verdict.list_addr]
+            cap = may_queue(self.ledger, policy, series_key)
+            state = "queued" if cap.allowed else "capped"
+            self.ledger.enqueue(
+                mid,
+                in_reply_to=parent,
+                series_key=series_key,
+                list_addr=policy.address,
+                raw=as_bytes(msg),
+                rcpts=rcpts,
+                state=state,
+            )
+            actions.append(self._log(Action(state, mid, parent, cap.reason)))
+        return actions
+
+    def flush(self) -> list[Action]:
+        actions = []
+        for row in self.ledger.rows("sending", "queued"):
+            if self.stop():
+                break
+            action = self._deliver(row)
+            if action is not None:
+                actions.append(self._log(action))
+        return actions
+
+    def _deliver(self, row: ReplyRow) -> Action | None:
+        mid, parent = row.message_id, row.in_reply_to
+        policy = self.settings.lists.get(row.list_addr)
+        if policy is None or not policy.send:
+            return Action("held", mid, parent, f"list {row.list_addr} is muted now")
+        uncertain = row.state == "sending" or row.uncertain
+        if uncertain and time.time() - row.updated < self.settle:
+            return Action("waiting", mid, parent, "a delivery may be in flight; checking later")
+        if self.archive:
+            try:
+                from patchbot.series.archive import message_exists
+
+                if message_exists(self.archive, mid):
+                    self.ledger.mark_sent(mid)
+                    return Action("in-archive", mid, parent, "already in the archive, not resent")
+            except InputError as exc:
+                if uncertain:  # cannot rule out that it arrived: do not risk a duplicate
+                    return Action("waiting", mid, parent, f"cannot check the archive: {exc}")
+                log.info("archive check for %s failed (%s); it was never handed over", mid, exc)
+        elif uncertain:
+            return Action("waiting", mid, parent, "may have been delivered; no archive to check")
+        cap = may_send_now(self.ledger, policy)
+        if not cap.allowed:
+            return Action("deferred", mid, parent, cap.reason)
+        self.ledger.mark_sending(mid)  # committed before SMTP: a crash now is recoverable
+        try:
+            smtp.send(self.settings.smtp, self.envelope_from(), row.rcpts, row.raw)
+        except smtp.DeliveryError as exc:
+            self.ledger.mark_failed(mid, str(exc), uncertain=exc.uncertain)
+            return Action("failed", mid, parent, f"{exc}; kept in the queue for a retry")
+        self.ledger.mark_sent(mid)
+        return Action("sent", mid, parent, f"to {', '.join(row.rcpts)}")
+
+    def envelope_from(self) -> str:
+        if self.settings.envelope_sender:
+            return self.settings.envelope_sender
+        return email.utils.parseaddr(self.settings.sender_or_error())[1]
+
+    @staticmethod
+    def _log(action: Action) -> Action:
+        level = logging.WARNING if action.what == "failed" else logging.INFO
+        log.log(level, "%s", action.line())
+        return action

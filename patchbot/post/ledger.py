@@ -1,0 +1,241 @@
+"""The ledger: every reply patchbot meant to send and what became of it, in SQLite.
+
+A reply row is keyed by its deterministic Message-ID and moves
+``queued -> sending -> sent``; ``sending`` is committed *before* the SMTP transaction
+and ``sent`` right after it, so a crash in between leaves a ``sending`` row that the next
+run resolves by asking the archive whether the message arrived (see deliver.py).
+A refused delivery goes back to ``queued`` with the error and is retried on the next pass.
+``capped`` rows were over a list's per-series cap and are not sent.
+
+The ``reviews`` table remembers which revision of a series (a digest of its messages) was
+reviewed, so the bot reviews a new revision again and an unchanged one not at all.
+
+Every write commits at once: the ledger is the bot's memory across SIGKILL.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchbot.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS replies (
+    message_id   TEXT PRIMARY KEY,
+    in_reply_to  TEXT NOT NULL,
+    series_key   TEXT NOT NULL,
+    list_addr    TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'capped')),
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL,
+    sent_at      REAL,
+    raw          BLOB NOT NULL,
+    rcpts        TEXT NOT NULL,
+    uncertain    INTEGER NOT NULL DEFAULT 0  -- the last attempt may have been delivered
+);
+CREATE INDEX IF NOT EXISTS replies_state ON replies(state);
+CREATE INDEX IF NOT EXISTS replies_list_sent ON replies(list_addr, sent_at);
+CREATE TABLE IF NOT EXISTS reviews (
+    series_key   TEXT NOT NULL,
+    revision     TEXT NOT NULL,
+    reviewed_at  REAL NOT NULL,
+    PRIMARY KEY (series_key, revision)
+);
+CREATE TABLE IF NOT EXISTS pending (
+    thread_id    TEXT PRIMARY KEY,
+    first_seen   REAL NOT NULL
+);
+"""
+STATES = ("queued", "sending", "sent", "capped")
+
+
+@dataclass(frozen=True)
+class ReplyRow:
+    message_id: str
+    in_reply_to: str
+    series_key: str
+    list_addr: str
+    state: str
+    attempts: int
+    last_error: str | None
+    raw: bytes
+    rcpts: list[str]
+    uncertain: bool
+    updated: float
+
+
+class Ledger:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; each statement is its own transaction
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise InputError(f"ledger {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- replies ----------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        message_id: str,
+        *,
+        in_reply_to: str,
+        series_key: str,
+        list_addr: str,
+        raw: bytes,
+        rcpts: list[str],
+        state: str = "queued",
+    ) -> bool:
+        """Record a new reply; False when that Message-ID is known already (any state)."""
+        now, joined = time.time(), "\n".join(rcpts)
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO replies (message_id, in_reply_to, series_key, list_addr,"
+            " state, created, updated, raw, rcpts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message_id,
+                in_reply_to,
+                series_key,
+                list_addr,
+                state,
+                now,
+                now,
+                raw,
+                joined,
+            ),
+        )
+        return cur.rowcount == 1
+
+    def get(self, message_id: str) -> ReplyRow | None:
+        row = self.db.execute(_SELECT + " WHERE message_id = ?", (message_id,)).fetchone()
+        return _row(row) if row else None
+
+    def rows(self, *states: str) -> list[ReplyRow]:
+        """Rows in ``states`` (all when none given), oldest first."""
+        wanted = states or STATES
+        marks = ", ".join("?" for _ in wanted)
+        return [
+            _row(r)
+            for r in self.db.execute(
+                _SELECT + f" WHERE state IN ({marks}) ORDER BY created, rowid", wanted
+            )
+        ]
+
+    def mark_sending(self, message_id: str) -> None:
+        self._set(message_id, "sending", attempts_delta=1)
+
+    def mark_sent(self, message_id: str) -> None:
+        now = time.time()
+        self.db.execute(
+            "UPDATE replies SET state = 'sent', sent_at = ?, updated = ?, last_error = NULL"
+            " WHERE message_id = ?",
+            (now, now, message_id),
+        )
+
+    def mark_failed(self, message_id: str, error: str, *, uncertain: bool) -> None:
+        """Back to the queue: delivery is retried on the next pass.  ``uncertain``: the
+        connection broke after the message was handed over, so it may have arrived."""
+        self._set(message_id, "queued", error=error)
+        self.db.execute(
+            "UPDATE replies SET uncertain = ? WHERE message_id = ?", (int(uncertain), message_id)
+        )
+
+    def mark_capped(self, message_id: str, why: str) -> None:
+        self._set(message_id, "capped", error=why)
+
+    def _set(
+        self, message_id: str, state: str, *, error: str | None = None, attempts_delta: int = 0
+    ) -> None:
+        self.db.execute(
+            "UPDATE replies SET state = ?, updated = ?, last_error = COALESCE(?, last_error),"
+            " attempts = attempts + ? WHERE message_id = ?",
+            (state, time.time(), error, attempts_delta, message_id),
+        )
+
+    def sent_since(self, list_addr: str, since: float) -> int:
+        """Replies to ``list_addr`` sent at or after ``since`` (the per-hour cap)."""
+        (count,) = self.db.execute(
+            "SELECT COUNT(*) FROM replies WHERE list_addr = ? AND state IN ('sent', 'sending')"
+            " AND COALESCE(sent_at, updated) >= ?",
+            (list_addr, since),
+        ).fetchone()
+        return int(count)
+
+    def series_count(self, series_key: str, list_addr: str) -> int:
+        """Replies to one series on one list that are sent or on their way."""
+        (count,) = self.db.execute(
+            "SELECT COUNT(*) FROM replies WHERE series_key = ? AND list_addr = ?"
+            " AND state IN ('queued', 'sending', 'sent')",
+            (series_key, list_addr),
+        ).fetchone()
+        return int(count)
+
+    # -- reviews and pending threads ---------------------------------------------------
+
+    def reviewed(self, series_key: str, revision: str) -> bool:
+        return (
+            self.db.execute(
+                "SELECT 1 FROM reviews WHERE series_key = ? AND revision = ?",
+                (series_key, revision),
+            ).fetchone()
+            is not None
+        )
+
+    def record_review(self, series_key: str, revision: str) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO reviews VALUES (?, ?, ?)", (series_key, revision, time.time())
+        )
+
+    def first_seen(self, thread_id: str) -> float:
+        """When the bot first saw this (incomplete) thread; recorded on the first call."""
+        self.db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?)", (thread_id, time.time()))
+        (seen,) = self.db.execute(
+            "SELECT first_seen FROM pending WHERE thread_id = ?", (thread_id,)
+        ).fetchone()
+        return float(seen)
+
+    def states(self) -> Iterator[tuple[str, int]]:
+        yield from self.db.execute("SELECT state, COUNT(*) FROM replies GROUP BY state")
+
+
+_SELECT = (
+    "SELECT message_id, in_reply_to, series_key, list_addr, state, attempts, last_error,"
+    " raw, rcpts, uncertain, updated FROM replies"
+)
+
+
+def _row(row: tuple) -> ReplyRow:
+    return ReplyRow(
+        message_id=row[0],
+        in_reply_to=row[1],
+        series_key=row[2],
+        list_addr=row[3],
+        state=row[4],
+        attempts=int(row[5]),
+        last_error=row[6],
+        raw=bytes(row[7]),
+        rcpts=[r for r in str(row[8]).split("\n") if r],
+        uncertain=bool(row[9]),
+        updated=float(row[10]),
+    )

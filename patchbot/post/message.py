@@ -1,0 +1,132 @@
+"""A review reply as the RFC 5322 message patchbot sends, with a deterministic Message-ID.
+
+The Message-ID is a hash of the reviewed message's Message-ID, the digest of the findings
+the reply carries and MSGID_SCHEME: reviewing the same patch with the same findings again,
+on another run or after a crash, gives the same Message-ID, so the ledger and the archive
+can tell that the reply was already sent.  New findings (or a new revision, which has new
+Message-IDs) give a new reply.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import email.utils
+import hashlib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import Protocol
+
+from patchbot import __version__
+from patchbot.errors import InputError
+
+# Bump when the mapping from (reviewed message, findings) to replies changes in a way that
+# must produce new replies rather than being recognised as already sent.
+MSGID_SCHEME = "patchbot-review-1"
+# SMTP is 7-bit safe only with this; git send-email writes the same
+MBOX_SEPARATOR = "From patchbot Thu Jan  1 00:00:00 1970\n"
+POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+class Reply(Protocol):
+    """What is needed of patchbot.review.compose.ReviewMail (the C1 contract)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def patch_index(self) -> int | None: ...
+    @property
+    def in_reply_to(self) -> str: ...
+    @property
+    def references(self) -> list[str]: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def to(self) -> list[str]: ...
+    @property
+    def cc(self) -> list[str]: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def findings_digest(self) -> str: ...
+
+
+def bracket(message_id: str) -> str:
+    mid = message_id.strip()
+    return mid if mid.startswith("<") else f"<{mid}>"
+
+
+def bare(message_id: str) -> str:
+    return message_id.strip().strip("<>")
+
+
+def deterministic_message_id(in_reply_to: str, findings_digest: str, sender: str) -> str:
+    """``<patchbot.HASH@sender-domain>``, stable for one reviewed message and findings."""
+    domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "patchbot.invalid"
+    key = "\0".join((MSGID_SCHEME, bare(in_reply_to), findings_digest)).encode()
+    return f"<patchbot.{hashlib.sha256(key).hexdigest()[:32]}@{domain}>"
+
+
+def build_message(
+    reply: Reply, *, sender: str, date: str | None = None, list_id: str | None = None
+) -> EmailMessage:
+    """The full message for ``reply``; ``date`` defaults to now (RFC 2822 form)."""
+    if not reply.in_reply_to:
+        raise InputError(f"{reply.subject!r}: a review reply needs the reviewed Message-ID")
+    msg = EmailMessage(policy=POLICY)
+    msg["From"] = sender
+    if reply.to:
+        msg["To"] = ", ".join(reply.to)
+    if reply.cc:
+        msg["Cc"] = ", ".join(reply.cc)
+    msg["Subject"] = reply.subject
+    msg["Date"] = date or email.utils.formatdate(localtime=False)
+    msg["Message-ID"] = deterministic_message_id(reply.in_reply_to, reply.findings_digest, sender)
+    msg["In-Reply-To"] = bracket(reply.in_reply_to)
+    refs = [bracket(r) for r in reply.references] or [bracket(reply.in_reply_to)]
+    msg["References"] = " ".join(dict.fromkeys(refs))
+    # RFC 3834: vacation responders and other bots must not answer an automated reply
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Patchbot-Findings"] = reply.findings_digest
+    msg["X-Mailer"] = f"patchbot {__version__}"
+    if list_id:
+        msg["List-Id"] = list_id
+    msg.set_content(
+        reply.body, charset="utf-8", cte="8bit" if reply.body.isascii() else "quoted-printable"
+    )
+    return msg
+
+
+def recipients(msg: EmailMessage) -> list[str]:
+    """Every To and Cc address, lower-cased, in order, without duplicates."""
+    found: list[str] = []
+    for field in ("To", "Cc"):
+        for _name, addr in email.utils.getaddresses([str(v) for v in msg.get_all(field, [])]):
+            if addr and addr.lower() not in found:
+                found.append(addr.lower())
+    return found
+
+
+def as_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=POLICY)
+
+
+def parse_bytes(data: bytes) -> EmailMessage:
+    from email import message_from_bytes
+
+    parsed = message_from_bytes(data, policy=POLICY)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def mbox_text(messages: Sequence[EmailMessage]) -> str:
+    """Messages as an mboxrd, what `patchbot review` prints and `patchbot post` reads."""
+    parts = []
+    for msg in messages:
+        text = as_bytes(msg).decode("utf-8", "replace").replace("\r\n", "\n")
+        lines = [
+            (">" + ln if ln.lstrip(">").startswith("From ") else ln) for ln in text.split("\n")
+        ]
+        parts.append(
+            "From patchbot Thu Jan  1 00:00:00 1970\n" + "\n".join(lines).rstrip("\n") + "\n"
+        )
+    return "\n".join(parts)

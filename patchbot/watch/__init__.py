@@ -1,0 +1,1 @@
+"""The archive-watching bot: poll, group into series, lint, reply (see loop.py)."""

@@ -1,0 +1,144 @@
+"""The bot: poll the archive's Atom feed, review each new complete series once, reply.
+
+Each pass: deliver what is still queued (retries), read new.atom, fetch each patch thread,
+wait for a series until all N/M patches are there (or ``wait`` seconds passed since it was
+first seen), keep only the newest revision of each series, skip a revision the ledger
+says was reviewed, lint, queue the replies, deliver.  Every action is one log line.
+Failures of the archive or SMTP are logged and retried on the next pass; nothing is
+dropped.  ``stop()`` is checked between steps, so SIGTERM finishes the current step.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from patchbot.engine import Engine
+from patchbot.errors import InputError
+from patchbot.post.deliver import Poster
+from patchbot.post.ledger import Ledger
+from patchbot.post.message import bare
+from patchbot.post.patchwork import Patchwork
+from patchbot.post.settings import PostSettings
+from patchbot.series.feed import fetch_feed, new_atom_url, patch_threads, series_version
+from patchbot.watch import review
+from patchbot.watch.thread import Thread, complete, load, revision, series_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Bot:
+    archive: str
+    engine: Engine
+    settings: PostSettings
+    ledger: Ledger
+    send: bool = False
+    tree: str | None = None
+    wait: float = 600.0  # seconds to wait for the rest of an incomplete series
+    settle: float = 300.0
+    stop: Callable[[], bool] = lambda: False
+    _dry_seen: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.poster = Poster(
+            self.ledger, self.settings, archive=self.archive, settle=self.settle, stop=self.stop
+        )
+
+    def poll(self) -> None:
+        """One pass; never raises for the archive's or the SMTP server's failures."""
+        if self.send:
+            self.poster.flush()
+        try:
+            entries = fetch_feed(new_atom_url(self.archive))
+        except InputError as exc:
+            log.error("poll failed, retrying on the next pass: %s", exc)
+            return
+        threads: dict[str, list[Thread]] = {}  # series key -> revisions seen this pass
+        seen_roots: set[str] = set()
+        for mid in patch_threads(entries):
+            if self.stop():
+                return
+            try:
+                thread = load(self.archive, mid, tree=self.tree)
+            except InputError as exc:
+                log.error("skipping thread <%s> for now: %s", mid, exc)
+                continue
+            series = thread.series
+            root = bare((series.cover or series.patches[0]).message_id)
+            if root in seen_roots:
+                continue
+            seen_roots.add(root)
+            threads.setdefault(series_key(series), []).append(thread)
+        for key, revisions in threads.items():
+            if self.stop():
+                return
+            revisions.sort(key=lambda t: series_version(t.series))
+            newest = revisions[-1]
+            for older in revisions[:-1]:  # superseded before the bot got to it
+                if self._mark(key, revision(older.series)):
+                    log.info("superseded v%d of %s", series_version(older.series), key)
+            self._consider(key, newest)
+        if self.send and not self.stop():
+            self.poster.flush()
+
+    def _mark(self, key: str, rev: str) -> bool:
+        if self.send:
+            if self.ledger.reviewed(key, rev):
+                return False
+            self.ledger.record_review(key, rev)
+            return True
+        if (key, rev) in self._dry_seen:
+            return False
+        self._dry_seen.add((key, rev))
+        return True
+
+    def _consider(self, key: str, thread: Thread) -> None:
+        series = thread.series
+        rev = revision(series)
+        if (self.send and self.ledger.reviewed(key, rev)) or (key, rev) in self._dry_seen:
+            return
+        label = f"v{series_version(series)} of {key} (<{thread.message_id}>)"
+        if not complete(series):
+            first = bare((series.cover or series.patches[0]).message_id)
+            waited = time.time() - self.ledger.first_seen(first)
+            if waited < self.wait:
+                have = len(series.patches)
+                total = max(p.total or 0 for p in series.patches)
+                log.info("waiting for %s: %d of %d patches so far", label, have, total)
+                return
+            log.info("reviewing %s incomplete: the rest did not come in %.0f s", label, self.wait)
+        result = review.lint(self.engine, thread)
+        messages = review.reply_messages(thread, result, sender=self.settings.sender_or_error())
+        log.info("reviewed %s: %d findings, %d replies", label, len(result.findings), len(messages))
+        if self.send:
+            self.poster.queue(messages, key)
+            self._patchwork(thread, result)
+        else:
+            for msg in messages:
+                log.info(
+                    "would send %s (reply to %s; silent without --send)",
+                    msg["Message-ID"],
+                    msg["In-Reply-To"],
+                )
+        self._mark(key, rev)
+
+    def _patchwork(self, thread: Thread, result: object) -> None:
+        if self.settings.patchwork is None:
+            return
+        client = Patchwork(self.settings.patchwork)
+        for check in review.checks(thread, result):  # type: ignore[arg-type]
+            try:
+                client.post_check(check)
+            except InputError as exc:
+                log.error("patchwork check for <%s> not posted: %s", check.message_id, exc)
+
+    def run(self, interval: float, sleep: Callable[[float], bool]) -> None:
+        """Poll until stop(); ``sleep(seconds)`` returns True when woken to stop."""
+        while not self.stop():
+            self.poll()
+            if self.stop() or sleep(interval):
+                break
+        log.info("stopped; the ledger %s is up to date", self.ledger.path)

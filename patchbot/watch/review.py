@@ -1,0 +1,62 @@
+"""One review: lint an archived thread and turn the findings into reply messages.
+
+Shared by `patchbot review` and `patchbot watch`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from email.message import EmailMessage
+
+from patchbot.config import Config
+from patchbot.engine import Engine, LintResult, load_rules, select_rules
+from patchbot.post.message import Reply, build_message
+from patchbot.post.patchwork import Check
+from patchbot.report.common import count_summary, group_by_patch
+from patchbot.watch.thread import Thread
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(config: Config, select: Sequence[str] = ()) -> Engine:
+    rules = load_rules(config.rule_dirs)
+    return Engine(select_rules(rules, config, select=select), config)
+
+
+def lint(engine: Engine, thread: Thread) -> LintResult:
+    from patchbot.series import images
+
+    return engine.lint_series(thread.series, images.source_files)
+
+
+def reproduce_command(thread: Thread) -> str:
+    return f"patchbot lint --archive {thread.base} --msgid '<{thread.message_id}>'"
+
+
+def compose(thread: Thread, result: LintResult, *, sender: str) -> Sequence[Reply]:
+    """The review mails, from C1's compose_replies() once it exists."""
+    from patchbot.watch.interim_compose import compose as interim
+
+    return interim(thread, result, sender=sender, reproduce=reproduce_command(thread))
+
+
+def reply_messages(thread: Thread, result: LintResult, *, sender: str) -> list[EmailMessage]:
+    return [build_message(mail, sender=sender) for mail in compose(thread, result, sender=sender)]
+
+
+def checks(thread: Thread, result: LintResult) -> list[Check]:
+    """One Patchwork check per patch: warning when it has findings, success otherwise."""
+    by_label = {p.label: fs for p, fs in group_by_patch(result.findings, thread.series) if p}
+    out = []
+    for patch in thread.series.patches:
+        found = by_label.get(patch.label, [])
+        out.append(
+            Check(
+                message_id=patch.message_id.strip("<>"),
+                state="warning" if found else "success",
+                description=f"patchbot: {count_summary(found)}",
+                target_url=f"{thread.base}/{patch.message_id.strip('<>')}/",
+            )
+        )
+    return out
