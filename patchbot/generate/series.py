@@ -1,0 +1,187 @@
+"""Generate a feature series on a new branch of a git kernel tree, then format-patch it.
+
+Every edit is computed in memory from the base commit first, so a drifted file fails
+before anything is written.  The commits are built with a private index file
+(GIT_INDEX_FILE), so the user's worktree, index and checked-out branch are never
+touched: the only change to the repository is the new branch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from patchbot.errors import InputError
+from patchbot.generate.cfile import CFile
+from patchbot.generate.features import Commit, Edit, Feature
+from patchbot.generate.render import Renderer
+
+log = logging.getLogger(__name__)
+
+ASSISTED_BY = re.compile(r"^[A-Za-z0-9][\w.+-]*:[\w.+-]+$")
+
+
+@dataclass
+class Generated:
+    branch: str
+    base: str
+    commits: list[str]
+    patches: list[Path]
+    seconds: float
+
+
+def open_repo(tree: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(tree)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise InputError(
+            f"{tree} is not a git repository (patchbot generate commits to it)"
+        ) from None
+
+
+def apply_edit(cfile: CFile, edit: Edit, render: Renderer) -> None:
+    code = render(edit.template)
+    if edit.kind == "before":
+        cfile.insert_before(edit.target, code)
+    elif edit.kind == "after":
+        cfile.insert_after(edit.target, code)
+    elif edit.kind == "replace":
+        cfile.replace_in(edit.target, edit.anchor, code)
+    elif edit.kind == "top":
+        cfile.replace_top(edit.anchor, code)
+    else:  # a feature table bug, not user input
+        raise ValueError(f"unknown edit kind {edit.kind!r}")
+
+
+def check_assisted_by(value: str | None) -> None:
+    if value is not None and not ASSISTED_BY.match(value):
+        raise InputError(
+            f"--assisted-by {value!r}: write it as AGENT:MODEL, e.g. Claude:claude-opus-4-6"
+        )
+
+
+def identity(repo: Any) -> tuple[str, str]:
+    reader = repo.config_reader()
+    name = reader.get_value("user", "name", default="")
+    email = reader.get_value("user", "email", default="")
+    if not name or not email:
+        raise InputError("--signoff needs git config user.name and user.email in the tree")
+    return str(name), str(email)
+
+
+def message(commit: Commit, render: Renderer, trailers: list[str]) -> str:
+    body = render(commit.message).strip()
+    text = f"{commit.subject}\n\n{body}\n"
+    if trailers:
+        text += "\n" + "\n".join(trailers) + "\n"
+    return text
+
+
+def preflight(repo: Any, feature: Feature, branch: str) -> str:
+    """Refuse every bad tree before anything is written; return the base commit."""
+    if repo.bare:
+        raise InputError(f"{repo.git_dir} is a bare repository")
+    try:
+        base = repo.head.commit.hexsha
+    except ValueError:
+        raise InputError(f"{repo.working_tree_dir} has no commits") from None
+    if repo.is_dirty(index=True, working_tree=True, untracked_files=False):
+        raise InputError(
+            f"{repo.working_tree_dir} has uncommitted changes; commit or stash them first"
+        )
+    if branch in [h.name for h in repo.heads]:
+        raise InputError(f"branch {branch!r} already exists in {repo.working_tree_dir}")
+    try:
+        repo.git.check_ref_format("--branch", branch)
+    except Exception:
+        raise InputError(f"{branch!r} is not a valid branch name") from None
+    try:
+        repo.head.commit.tree / feature.path
+    except KeyError:
+        raise InputError(f"{repo.working_tree_dir} has no {feature.path}") from None
+    return str(base)
+
+
+def plan(repo: Any, feature: Feature, render: Renderer) -> list[str]:
+    """The file's text after each commit, computed from the base commit."""
+    blob = repo.head.commit.tree / feature.path
+    cfile = CFile(feature.path, blob.data_stream.read().decode())
+    texts = []
+    for commit in feature.commits:
+        for edit in commit.edits:
+            apply_edit(cfile, edit, render)
+        texts.append(cfile.text)
+    return texts
+
+
+def generate_series(
+    tree: Path,
+    feature: Feature,
+    branch: str,
+    outdir: Path,
+    *,
+    params: dict[str, str],
+    template_dir: Path | None = None,
+    signoff: bool = False,
+    assisted_by: str | None = None,
+) -> Generated:
+    started = time.monotonic()
+    check_assisted_by(assisted_by)
+    repo = open_repo(tree)
+    base = preflight(repo, feature, branch)
+    trailers = []
+    if assisted_by:
+        trailers.append(f"Assisted-by: {assisted_by}")
+    if signoff:
+        name, email = identity(repo)
+        trailers.append(f"Signed-off-by: {name} <{email}>")
+    render = Renderer({**feature.params, **params}, template_dir)
+    texts = plan(repo, feature, render)
+    messages = [message(c, render, trailers) for c in feature.commits]
+    cover = render(feature.cover).strip()
+    if outdir.exists() and any(outdir.iterdir()):
+        raise InputError(f"output directory {outdir} is not empty")
+
+    mode = (repo.head.commit.tree / feature.path).mode
+    commits: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="patchbot-generate-") as scratch:
+        env = {"GIT_INDEX_FILE": os.path.join(scratch, "index")}
+        g = repo.git
+        g.read_tree(base, env=env)
+        parent = base
+        for text, msg in zip(texts, messages, strict=True):
+            blob_path = Path(scratch, "blob")
+            blob_path.write_text(text)
+            sha = g.hash_object("-w", str(blob_path))
+            g.update_index("--cacheinfo", f"{mode:o},{sha},{feature.path}", env=env)
+            tree_sha = g.write_tree(env=env)
+            msg_path = Path(scratch, "msg")
+            msg_path.write_text(msg)
+            parent = g.commit_tree(tree_sha, "-p", parent, "-F", str(msg_path))
+            commits.append(parent)
+    repo.git.branch(branch, parent)
+    log.info("generate: %d commits on %s", len(commits), branch)
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    names = repo.git.format_patch(
+        "--cover-letter", f"--base={base}", "-o", str(outdir), f"{base}..{branch}"
+    ).splitlines()
+    patches = [Path(n) if Path(n).is_absolute() else Path(tree, n) for n in names]
+    _fill_cover(patches[0], feature.cover_subject, cover)
+    return Generated(branch, base, commits, patches, time.monotonic() - started)
+
+
+def _fill_cover(path: Path, subject: str, blurb: str) -> None:
+    text = path.read_text()
+    if "*** SUBJECT HERE ***" not in text or "*** BLURB HERE ***" not in text:
+        raise InputError(f"{path}: git format-patch wrote no cover letter placeholders")
+    text = text.replace("*** SUBJECT HERE ***", subject).replace("*** BLURB HERE ***", blurb)
+    path.write_text(text)
