@@ -1,4 +1,5 @@
-"""`patchbot validate SERIES...`: apply a series to scratch copies and boot what it touches."""
+"""`patchbot validate SERIES...`: boot what a series touches in the model, or (--kernel)
+apply it to a real tree, build it after each patch and boot it under QEMU."""
 
 from __future__ import annotations
 
@@ -18,11 +19,24 @@ from patchbot.model.platforms import PLATFORMS
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="apply a series and boot every driver it touches")
     p.add_argument(
-        "series", nargs="+", help="mbox, .patch files, a format-patch directory, or - for stdin"
+        "series",
+        nargs="*",
+        help="mbox, .patch files, a format-patch directory, or - for stdin "
+        "(with --kernel and no series: build and boot the bare tree)",
     )
     p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
     p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
     p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
+    p.add_argument(
+        "--kernel",
+        action="store_true",
+        help="real kernel path: git am in a worktree of --tree, checkpatch, build after each "
+        "patch (W=1, sparse), boot under QEMU with virtio-mem resize and a dma-heap test",
+    )
+    p.add_argument("--no-boot", action="store_true", help="with --kernel: build only")
+    p.add_argument(
+        "--time-limit", type=float, default=240.0, help="with --kernel: seconds for the boot"
+    )
     p.set_defaults(func=run)
 
 
@@ -32,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
     from patchbot.validate.boot import boot
     from patchbot.validate.output import emit, summary
 
+    if args.kernel:
+        return run_kernel(args)
+    if not args.series:
+        raise InputError("validate needs a SERIES (or --kernel to build and boot the bare tree)")
     tree = resolve_tree(args.tree)
     platforms = PLATFORMS if args.platform == "all" else (args.platform,)
     series = read_series(args.series, stdin=sys.stdin.buffer)
@@ -49,3 +67,28 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(summary(reports))
     sys.stdout.write(emit(reports, args.format))
     return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
+
+
+def run_kernel(args: argparse.Namespace) -> int:
+    from patchbot.engine import LintResult
+    from patchbot.kernel.workspace import check_kernel_tree
+    from patchbot.report import render
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.kernel import kernel_patches, series_base, validate_kernel
+
+    tree = resolve_tree(args.tree)
+    check_kernel_tree(tree)  # before reading a series: the cheaper error first
+    base = None
+    patches = []
+    if args.series:
+        series = read_series(args.series, stdin=sys.stdin.buffer)
+        patches = kernel_patches(series)
+        if not patches:
+            raise InputError(f"{' '.join(args.series)}: no patch with a diff")
+        base = series_base(series, args.series)
+    result = validate_kernel(tree, patches, base, boot=not args.no_boot, time_limit=args.time_limit)
+    sys.stderr.write(result.progress.table())
+    if result.boot_summary:
+        sys.stderr.write(result.boot_summary + "\n")
+    sys.stdout.write(render(LintResult(findings=result.findings, mode="files"), args.format))
+    return EXIT_FINDINGS if result.findings else EXIT_CLEAN

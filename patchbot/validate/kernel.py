@@ -1,0 +1,278 @@
+"""The kernel-test-robot path: apply a series to a real tree, build after each patch, boot.
+
+  1. checkpatch.pl --strict from the tree on every patch (checkpatch/TYPE findings);
+  2. the workspace worktree goes to the series base (base-commit: trailer, else HEAD)
+     and the base is built (incremental: the workspace keeps its O= directory), with
+     `W=1 C=1` on the objects the series touches, to know the warnings already there;
+  3. each patch is applied with `git am`; a patch that does not apply stops the run
+     with an input error naming the patch and the hunk (exit 2).  After each patch the
+     touched objects are compiled with `W=1 C=1` and bzImage is rebuilt: a build error
+     or a warning that was not there before is a finding of that patch, and the run
+     stops at the first patch that breaks the build;
+  4. the final image boots under QEMU (patchbot.validate.qemu); a splat that names a
+     source line is attributed, through `git blame` in the worktree, to the patch
+     whose commit last touched that line.
+
+Building after each patch costs one incremental build per patch (~15 s for a patch
+to one driver file on two cores), and makes every attribution direct.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchbot.api import Finding, Location, Severity
+from patchbot.errors import InputError
+from patchbot.kernel import build, workspace
+from patchbot.kernel.workspace import Diagnostic, Workspace
+from patchbot.series.model import Patch, Series
+from patchbot.validate.progress import Progress
+
+log = logging.getLogger(__name__)
+
+_BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-f]{7,40})\s*$", re.M)
+# patchbot generates patches without a Signed-off-by unless asked (--signoff): the
+# sign-off is the author's to add, so its absence is not a finding here
+CHECKPATCH_IGNORED = ("MISSING_SIGN_OFF",)
+
+
+@dataclass
+class KernelPatch:
+    label: str
+    mbox: str
+    files: list[str]
+
+
+@dataclass
+class KernelRun:
+    findings: list[Finding] = field(default_factory=list)
+    progress: Progress = field(default_factory=Progress)
+    base: str = ""
+    commits: list[str] = field(default_factory=list)  # one per applied patch
+    booted: bool = False
+    boot_summary: str = ""
+
+
+def kernel_patches(series: Series) -> list[KernelPatch]:
+    """The series' patches as mails `git am` takes (the parsed parts, re-assembled)."""
+    out = []
+    for p in series.patches:
+        if p.is_cover or not p.diff_text:
+            continue
+        out.append(KernelPatch(p.label, _mbox(p), [f.path for f in p.files if f.path]))
+    return out
+
+
+def _mbox(p: Patch) -> str:
+    author = (
+        f"{p.author_name} <{p.author_email}>" if p.author_email else "Unknown <unknown@invalid>"
+    )
+    headers = [
+        "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
+        f"From: {author}",
+        *([f"Date: {p.date}"] if p.date else []),
+        f"Subject: [PATCH] {p.title}",
+    ]
+    body = p.body.strip("\n")
+    diff = p.diff_text if p.diff_text.endswith("\n") else p.diff_text + "\n"
+    return "\n".join(headers) + f"\n\n{body}\n---\n{diff}"
+
+
+def series_base(series: Series, raw_inputs: Sequence[str] = ()) -> str | None:
+    """The base-commit: trailer of the series, from any of its parts or input files."""
+    texts = [t for p in series.patches for t in (p.body, p.notes, p.diff_text)]
+    for name in raw_inputs:
+        path = Path(name)
+        if path.is_file():
+            texts.append(path.read_text(errors="replace"))
+        elif path.is_dir():
+            texts += [f.read_text(errors="replace") for f in sorted(path.glob("*.patch"))]
+    for text in texts:
+        m = _BASE_COMMIT.search(text)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _finding(rule: str, patch: str | None, diag: Diagnostic, log_path: Path) -> Finding:
+    return Finding(
+        rule=rule,
+        severity=Severity.ERROR if diag.kind == "error" else Severity.WARNING,
+        message=(f"{patch}: " if patch else "") + diag.message,
+        path=diag.path,
+        line=diag.line,
+        patch=patch,
+        related=[Location(str(log_path), 1, note="make output")],
+        platform="qemu-tcg",
+        fault="none",
+    )
+
+
+def _new(before: Sequence[Diagnostic], after: Sequence[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics in ``after`` that ``before`` lacks, by text (line numbers move)."""
+    left = Counter(d.key for d in before)
+    new = []
+    for d in after:
+        if left[d.key] > 0:
+            left[d.key] -= 1
+        else:
+            new.append(d)
+    return new
+
+
+def validate_kernel(
+    tree: Path,
+    patches: Sequence[KernelPatch],
+    base: str | None = None,
+    boot: bool = True,
+    time_limit: float = 240.0,
+    progress: Progress | None = None,
+    run_checkpatch: bool = True,
+) -> KernelRun:
+    """Run steps 1-4 above; findings in the result, input problems raised."""
+    from patchbot.validate.checkpatch import checkpatch
+
+    run = KernelRun(progress=progress or Progress())
+    ws = workspace.workspace_for(tree)
+    for i, patch in enumerate(patches if run_checkpatch else (), start=1):
+        with run.progress.step(f"checkpatch {i}/{len(patches)}") as step:
+            found = [
+                f
+                for f in checkpatch(tree, patch.label, patch.mbox)
+                if f.rule.removeprefix("checkpatch/") not in CHECKPATCH_IGNORED
+            ]
+            for f in found:
+                f.patch = patch.label
+            run.findings += found
+            step.result = f"{len(found)} finding(s)" if found else "clean"
+    with workspace.locked(ws):
+        _build_series(ws, patches, base, run)
+        if boot and not any(f.rule == "kernel/build-failed" for f in run.findings):
+            image = ws.root / "bzImage.boot"  # booted after the lock is released
+            shutil.copy2(ws.bzimage, image)
+            _boot(ws, image, patches, run, time_limit)
+    return run
+
+
+def _build_series(
+    ws: Workspace, patches: Sequence[KernelPatch], base: str | None, run: KernelRun
+) -> None:
+    log_path = ws.root / "make.log"
+    log_path.write_text("")
+    with run.progress.step("checkout base") as step:
+        run.base = workspace.resolve_base(ws, base)
+        workspace.checkout(ws, run.base)
+        step.result = run.base[:12]
+    with run.progress.step("configure") as step:
+        step.result = "configured" if workspace.configure(ws) else "cached"
+    touched = sorted({f for p in patches for f in p.files})
+    with run.progress.step("build base") as step:
+        result = build.build_image(ws)
+        _log(log_path, "base bzImage", result)
+        if not result.ok:
+            why = "; ".join(f"{d.path}:{d.line}: {d.message}" for d in result.errors[:2])
+            raise InputError(
+                f"the base {run.base[:12]} of {ws.tree} does not build: "
+                f"{why or result.tail.splitlines()[-1:]} (see {log_path})"
+            )
+        checked = build.check_objects(ws, build.built_objects(ws, touched))
+        _log(log_path, "base W=1 C=1", checked)
+        previous = checked.warnings
+        step.result = f"{len(previous)} warning(s) in touched objects"
+    for i, patch in enumerate(patches, start=1):
+        with run.progress.step(f"apply {i}/{len(patches)}"):
+            run.commits.append(_am(ws, patch, i, len(patches)))
+        with run.progress.step(f"build {i}/{len(patches)}") as step:
+            checked = build.check_objects(ws, build.built_objects(ws, touched))
+            _log(log_path, f"{patch.label} W=1 C=1", checked)
+            result = build.build_image(ws) if checked.ok else checked
+            if checked.ok:
+                _log(log_path, f"{patch.label} bzImage", result)
+            if not result.ok:
+                errors = result.errors or [
+                    Diagnostic(
+                        patch.files[0] if patch.files else "Makefile",
+                        1,
+                        "error",
+                        (result.tail.splitlines() or ["make failed"])[-1],
+                    )
+                ]
+                run.findings += [
+                    _finding("kernel/build-failed", patch.label, d, log_path) for d in errors
+                ]
+                step.result = "BUILD FAILED"
+                return
+            new = _new(previous, checked.warnings)
+            run.findings += [_finding("kernel/new-warning", patch.label, d, log_path) for d in new]
+            previous = checked.warnings
+            step.result = f"{len(new)} new warning(s)" if new else "ok"
+
+
+def _log(path: Path, what: str, result: build.MakeResult) -> None:
+    with open(path, "a") as out:
+        out.write(f"===== {what}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s\n")
+        out.write(
+            "".join(f"{d.path}:{d.line}: {d.kind}: {d.message}\n" for d in result.diagnostics)
+        )
+        out.write(result.tail + "\n")
+
+
+def _am(ws: Workspace, patch: KernelPatch, index: int, total: int) -> str:
+    """git am one patch; on failure abort and raise naming the file and the hunk."""
+    am = workspace.git(ws.src, "am", "--keep-cr", "--3way", check=False, input=patch.mbox)
+    if am.returncode != 0:
+        workspace.git(ws.src, "am", "--abort", check=False)
+        output = am.stdout + am.stderr
+        m = re.search(r"patch failed: ([^\s:]+):(\d+)", output)
+        if m:
+            where = f"{m.group(1)}, hunk at line {m.group(2)}"
+            hunk = re.search(rf"^@@ -{m.group(2)}(?:,\d+)? .*$", patch.mbox, re.M)
+            if hunk:
+                where += f" ({hunk.group(0).strip()})"
+        else:
+            first = [ln for ln in output.splitlines() if ln.startswith("error:")]
+            where = first[0].removeprefix("error: ") if first else output.strip()[-200:]
+        raise InputError(f"patch {index}/{total} {patch.label!r} does not apply: {where}")
+    return workspace.git(ws.src, "rev-parse", "HEAD").stdout.strip()
+
+
+def _blame(ws: Workspace, path: str, line: int, run: KernelRun, labels: list[str]) -> str | None:
+    """The label of the patch whose commit last touched ``path:line``, if any."""
+    if not (ws.src / path).is_file():
+        return None
+    proc = workspace.git(
+        ws.src, "blame", "--porcelain", "-L", f"{line},{line}", "HEAD", "--", path, check=False
+    )
+    sha = proc.stdout.split(" ", 1)[0] if proc.returncode == 0 else ""
+    return labels[run.commits.index(sha)] if sha in run.commits else None
+
+
+def _boot(
+    ws: Workspace, image: Path, patches: Sequence[KernelPatch], run: KernelRun, limit: float
+) -> None:
+    from patchbot.validate.qemu import boot_qemu
+
+    with run.progress.step("boot + resize + dma-heap") as step:
+        result = boot_qemu(image, ws.root / "boot", tree=ws.src, time_limit=limit)
+        labels = [p.label for p in patches]
+        for f in result.findings:
+            if not f.path.endswith("console.log"):
+                f.patch = _blame(ws, f.path, f.line, run, labels)
+                if f.patch:
+                    f.message = f"{f.patch}: {f.message}"
+        run.findings += result.findings
+        run.booted = True
+        step.result = f"{len(result.findings)} finding(s)" if result.findings else "clean"
+        run.boot_summary = (
+            f"qemu: {result.seconds:.1f} s; virtio_mem bound to "
+            f"{', '.join(result.bound) or 'nothing'}; MemTotal {result.memtotal_kb} kB "
+            f"(+{result.growth_kb} kB at boot), grow -> {result.memtotal_grow_kb} kB, "
+            f"shrink -> {result.memtotal_shrink_kb} kB; dma-heap {result.dmaheap}; "
+            f"console {result.console_path}"
+        )
