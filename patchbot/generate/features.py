@@ -16,6 +16,7 @@ class Edit:
     template: str
     target: str = ""  # definition name (function, or "struct NAME") for before/after/replace
     anchor: str = ""  # exact text replaced, for replace and top
+    when: str = ""  # a parameter that must be non-empty for the edit to apply
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class Feature:
     commits: tuple[Commit, ...]
     cover: str  # template of the cover letter body
     cover_subject: str
+    # (parameter, header, candidates): the first candidate #defined in the tree's header
+    # becomes the parameter's value, "" if none is (the templates then leave it out)
+    probes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,152 @@ VIRTIO_MEM = Feature(
     ),
 )
 
-FEATURES = {f.name: f for f in (VIRTIO_MEM,)}
+DB = "dma-buf-shared-heap"
+_ALLOC_HEAD = (
+    "static struct dma_buf *system_heap_allocate(struct dma_heap *heap,\n"
+    "\t\t\t\t\t    unsigned long len,\n"
+    "\t\t\t\t\t    unsigned long fd_flags,\n"
+    "\t\t\t\t\t    unsigned long heap_flags)\n"
+)
+DMA_BUF = Feature(
+    name=DB,
+    summary="dma-buf heaps: a system_cc_shared heap whose pages are shared with the host",
+    path="drivers/dma-buf/heaps/system_heap.c",
+    params={
+        "prefix": "system_heap",
+        "heap_name": "system_cc_shared",
+        "heap_prefix": "system_cc_shared_heap",
+        "heap_var": "sys_cc_shared_heap",
+        "cc_attr": "CC_ATTR_MEM_ENCRYPT",
+    },
+    probes=(
+        (
+            "dma_cc_attr",
+            "include/linux/dma-mapping.h",
+            ("DMA_ATTR_CC_SHARED", "DMA_ATTR_CC_DECRYPTED"),
+        ),
+    ),
+    cover_subject="dma-buf: heaps: a system_cc_shared heap for CoCo guests",
+    cover=f"{DB}/cover.txt.j2",
+    commits=(
+        Commit(
+            subject="dma-buf: heaps: system: split the allocation out of system_heap_allocate()",
+            message=f"{DB}/0001.msg.j2",
+            edits=(
+                Edit("replace", f"{DB}/split_head.c.j2", "system_heap_allocate", _ALLOC_HEAD),
+                Edit("after", f"{DB}/split_wrapper.c.j2", "system_heap_do_allocate"),
+            ),
+        ),
+        Commit(
+            subject="dma-buf: heaps: system: add a system_cc_shared heap for CoCo guests",
+            message=f"{DB}/0002.msg.j2",
+            edits=(
+                Edit("top", f"{DB}/includes_cc.c.j2", anchor="#include <linux/dma-buf.h>\n"),
+                Edit(
+                    "top",
+                    f"{DB}/includes_set_memory.c.j2",
+                    anchor="#include <linux/scatterlist.h>\n",
+                ),
+                Edit("top", f"{DB}/heap_global.c.j2", anchor="static struct dma_heap *sys_heap;\n"),
+                Edit(
+                    "replace",
+                    f"{DB}/buffer_field.c.j2",
+                    "struct system_heap_buffer",
+                    "\tvoid *vaddr;\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/map_dma_attr.c.j2",
+                    "system_heap_map_dma_buf",
+                    "{\n\tstruct dma_heap_attachment *a = attachment->priv;\n"
+                    "\tstruct sg_table *table = a->table;\n\tint ret;\n\n"
+                    "\tret = dma_map_sgtable(attachment->dev, table, direction, 0);\n",
+                    when="dma_cc_attr",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/mmap.c.j2",
+                    "system_heap_mmap",
+                    "\tint ret;\n\n\tfor_each_sgtable_page(table, &piter, vma->vm_pgoff) {\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/vmap_prot.c.j2",
+                    "system_heap_do_vmap",
+                    "\tstruct sg_page_iter piter;\n\tvoid *vaddr;\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/vmap_call.c.j2",
+                    "system_heap_do_vmap",
+                    "\tvaddr = vmap(pages, npages, VM_MAP, PAGE_KERNEL);\n",
+                ),
+                Edit("before", f"{DB}/free_helpers.c.j2", "system_heap_dma_buf_release"),
+                Edit(
+                    "replace",
+                    f"{DB}/release_decls.c.j2",
+                    "system_heap_dma_buf_release",
+                    "\tstruct sg_table *table;\n\tstruct scatterlist *sg;\n\tint i;\n\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/release_loop.c.j2",
+                    "system_heap_dma_buf_release",
+                    "\ttable = &buffer->sg_table;\n\tfor_each_sgtable_sg(table, sg, i) {\n"
+                    "\t\tstruct page *page = sg_page(sg);\n\n"
+                    "\t\t__free_pages(page, compound_order(page));\n\t}\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/alloc_head.c.j2",
+                    "system_heap_do_allocate",
+                    "unsigned long fd_flags)",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/alloc_decls.c.j2",
+                    "system_heap_do_allocate",
+                    "\tint i, ret = -ENOMEM;\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/alloc_mark.c.j2",
+                    "system_heap_do_allocate",
+                    "\tbuffer->len = len;\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/alloc_decrypt.c.j2",
+                    "system_heap_do_allocate",
+                    "\t/* create the dmabuf */\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/alloc_free.c.j2",
+                    "system_heap_do_allocate",
+                    "free_pages:\n\tfor_each_sgtable_sg(table, sg, i) {\n"
+                    "\t\tstruct page *p = sg_page(sg);\n\n"
+                    "\t\t__free_pages(p, compound_order(p));\n\t}\n\tsg_free_table(table);\n",
+                ),
+                Edit(
+                    "replace",
+                    f"{DB}/wrapper_call.c.j2",
+                    "system_heap_allocate",
+                    "\treturn system_heap_do_allocate(heap, len, fd_flags);\n",
+                ),
+                Edit("before", f"{DB}/shared_heap_ops.c.j2", "system_heap_create"),
+                Edit(
+                    "replace",
+                    f"{DB}/register.c.j2",
+                    "system_heap_create",
+                    "\t\treturn PTR_ERR(sys_heap);\n\n\treturn 0;\n",
+                ),
+            ),
+        ),
+    ),
+)
+
+FEATURES = {f.name: f for f in (VIRTIO_MEM, DMA_BUF)}
 
 HELPERS = {
     h.name: h
@@ -149,6 +298,13 @@ HELPERS = {
             f"{VM}/walk_plugged.c.j2",
             "virtio_mem_sbm_notify_going_online",
             needs=("convert-range",),
+        ),
+        Helper(
+            "heap-free-shared",
+            "re-encrypt shared heap pages before freeing them, and leak what stays shared",
+            DB,
+            f"{DB}/free_helpers.c.j2",
+            "system_heap_dma_buf_release",
         ),
     )
 }

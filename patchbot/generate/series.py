@@ -20,7 +20,7 @@ from typing import Any
 from patchbot.errors import InputError
 from patchbot.generate.cfile import CFile
 from patchbot.generate.features import Commit, Edit, Feature
-from patchbot.generate.render import Renderer
+from patchbot.generate.render import Renderer, align_continuations
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ def open_repo(tree: Path) -> Any:
 
 
 def apply_edit(cfile: CFile, edit: Edit, render: Renderer) -> None:
+    if edit.when and not render.params[edit.when]:
+        return
     code = render(edit.template)
     if edit.kind == "before":
         cfile.insert_before(edit.target, code)
@@ -110,6 +112,20 @@ def preflight(repo: Any, feature: Feature, branch: str) -> str:
     return str(base)
 
 
+def probe(repo: Any, feature: Feature) -> dict[str, str]:
+    """Parameters read from the tree's headers, e.g. whether a DMA attribute exists."""
+    found: dict[str, str] = {}
+    for param, header, candidates in feature.probes:
+        try:
+            text = (repo.head.commit.tree / header).data_stream.read().decode()
+        except KeyError:
+            text = ""
+        defined = [c for c in candidates if re.search(rf"^#define\s+{c}\b", text, re.M)]
+        found[param] = defined[0] if defined else ""
+        log.info("generate: %s in %s: %s", param, header, found[param] or "absent")
+    return found
+
+
 def plan(repo: Any, feature: Feature, render: Renderer) -> list[str]:
     """The file's text after each commit, computed from the base commit."""
     blob = repo.head.commit.tree / feature.path
@@ -118,6 +134,7 @@ def plan(repo: Any, feature: Feature, render: Renderer) -> list[str]:
     for commit in feature.commits:
         for edit in commit.edits:
             apply_edit(cfile, edit, render)
+            cfile.text = align_continuations(cfile.text)
         texts.append(cfile.text)
     return texts
 
@@ -143,7 +160,7 @@ def generate_series(
     if signoff:
         name, email = identity(repo)
         trailers.append(f"Signed-off-by: {name} <{email}>")
-    render = Renderer({**feature.params, **params}, template_dir)
+    render = Renderer({**feature.params, **probe(repo, feature), **params}, template_dir)
     texts = plan(repo, feature, render)
     messages = [message(c, render, trailers) for c in feature.commits]
     cover = render(feature.cover).strip()
