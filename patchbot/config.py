@@ -11,6 +11,7 @@ Keys::
     baseline = "patchbot-baseline.json"
     archive = "https://lore.kernel.org/linux-coco"   # for Message-IDs (lint, review, watch)
 
+    template-dir = "my-templates"  # generate: overrides templates/ file by file
     [post]                         # replies: sender, SMTP, per-list policy (docs/POSTING.md)
 
     [rules.leak-on-failure]        # per rule: enabled, severity, and its own options
@@ -40,7 +41,17 @@ CONFIG_NAME = ".patchbot.toml"
 PYPROJECT = "pyproject.toml"
 FAIL_ON_CHOICES = ("error", "warning", "info", "never")
 FORMATS = ("text", "json", "sarif", "b4", "checkpatch", "review")
-TOP_KEYS = {"fail-on", "format", "rule-dirs", "baseline", "rules", "ignore", "archive", "post"}
+TOP_KEYS = {
+    "fail-on",
+    "format",
+    "rule-dirs",
+    "baseline",
+    "rules",
+    "ignore",
+    "archive",
+    "post",
+    "template-dir",
+}
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}
 
@@ -70,6 +81,7 @@ class Config:
     archive: str | None = None  # public-inbox base URL for Message-IDs (lint, review, watch)
     # [post]: sender, SMTP (git sendemail.* names), lists, ledger; checked by patchbot.post.settings
     post: dict[str, Any] = field(default_factory=dict)
+    template_dir: Path | None = None  # generate: templates here win over the bundled ones
 
     def where(self) -> str:
         return str(self.path) if self.path else "configuration"
@@ -170,6 +182,10 @@ def parse_table(table: Mapping[str, Any], source: Path) -> Config:
         if not isinstance(table["post"], dict):
             raise _error(source, "'post' must be a table ([post])")
         config.post = dict(table["post"])
+    if "template-dir" in table:
+        if not isinstance(table["template-dir"], str):
+            raise _error(source, "template-dir must be a directory name")
+        config.template_dir = (base / table["template-dir"]).resolve()
     return config
 
 
