@@ -80,6 +80,7 @@ def run_kernel(args: argparse.Namespace) -> int:
     check_kernel_tree(tree)  # before reading a series: the cheaper error first
     base = None
     patches = []
+    series = None
     if args.series:
         series = read_series(args.series, stdin=sys.stdin.buffer)
         patches = kernel_patches(series)
@@ -90,5 +91,9 @@ def run_kernel(args: argparse.Namespace) -> int:
     sys.stderr.write(result.progress.table())
     if result.boot_summary:
         sys.stderr.write(result.boot_summary + "\n")
-    sys.stdout.write(render(LintResult(findings=result.findings, mode="files"), args.format))
+    # with the series, the reports name each finding's patch (label, subject, Message-ID)
+    report = LintResult(
+        findings=result.findings, series=series, mode="series" if series else "files"
+    )
+    sys.stdout.write(render(report, args.format))
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import InputError
@@ -33,6 +34,9 @@ from patchbot.kernel import build, workspace
 from patchbot.kernel.workspace import Diagnostic, Workspace
 from patchbot.series.model import Patch, Series
 from patchbot.validate.progress import Progress
+
+if TYPE_CHECKING:
+    from patchbot.validate.qemu import QemuBoot
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,8 @@ CHECKPATCH_IGNORED = ("MISSING_SIGN_OFF",)
 
 @dataclass
 class KernelPatch:
-    label: str
+    label: str  # Patch.label: "2/7", or the title of an unnumbered patch
+    title: str
     mbox: str
     files: list[str]
 
@@ -55,7 +60,8 @@ class KernelRun:
     progress: Progress = field(default_factory=Progress)
     base: str = ""
     commits: list[str] = field(default_factory=list)  # one per applied patch
-    booted: bool = False
+    compiled: dict[str, list[str]] = field(default_factory=dict)  # step -> objects make built
+    boot: QemuBoot | None = None
     boot_summary: str = ""
 
 
@@ -65,7 +71,8 @@ def kernel_patches(series: Series) -> list[KernelPatch]:
     for p in series.patches:
         if p.is_cover or not p.diff_text:
             continue
-        out.append(KernelPatch(p.label, _mbox(p), [f.path for f in p.files if f.path]))
+        files = [f.path for f in p.files if f.path]
+        out.append(KernelPatch(p.label, p.title, _mbox(p), files))
     return out
 
 
@@ -169,12 +176,20 @@ def _build_series(
         run.base = workspace.resolve_base(ws, base)
         workspace.checkout(ws, run.base)
         step.result = run.base[:12]
+    # apply the whole series first, so a patch that does not apply stops the run before
+    # any long build; each build step then checks out that patch's commit
+    for i, patch in enumerate(patches, start=1):
+        with run.progress.step(f"apply {i}/{len(patches)}"):
+            run.commits.append(_am(ws, patch, i, len(patches)))
+    if patches:
+        workspace.git(ws.src, "checkout", "-q", "--detach", run.base)
     with run.progress.step("configure") as step:
         step.result = "configured" if workspace.configure(ws) else "cached"
     touched = sorted({f for p in patches for f in p.files})
     with run.progress.step("build base") as step:
         result = build.build_image(ws)
         _log(log_path, "base bzImage", result)
+        run.compiled["base"] = result.compiled
         if not result.ok:
             why = "; ".join(f"{d.path}:{d.line}: {d.message}" for d in result.errors[:2])
             raise InputError(
@@ -185,15 +200,15 @@ def _build_series(
         _log(log_path, "base W=1 C=1", checked)
         previous = checked.warnings
         step.result = f"{len(previous)} warning(s) in touched objects"
-    for i, patch in enumerate(patches, start=1):
-        with run.progress.step(f"apply {i}/{len(patches)}"):
-            run.commits.append(_am(ws, patch, i, len(patches)))
+    for i, (patch, commit) in enumerate(zip(patches, run.commits, strict=True), start=1):
         with run.progress.step(f"build {i}/{len(patches)}") as step:
+            workspace.git(ws.src, "checkout", "-q", "--detach", commit)
             checked = build.check_objects(ws, build.built_objects(ws, touched))
             _log(log_path, f"{patch.label} W=1 C=1", checked)
             result = build.build_image(ws) if checked.ok else checked
             if checked.ok:
                 _log(log_path, f"{patch.label} bzImage", result)
+            run.compiled[patch.label] = checked.compiled + result.compiled
             if not result.ok:
                 errors = result.errors or [
                     Diagnostic(
@@ -238,7 +253,9 @@ def _am(ws: Workspace, patch: KernelPatch, index: int, total: int) -> str:
         else:
             first = [ln for ln in output.splitlines() if ln.startswith("error:")]
             where = first[0].removeprefix("error: ") if first else output.strip()[-200:]
-        raise InputError(f"patch {index}/{total} {patch.label!r} does not apply: {where}")
+        raise InputError(
+            f"patch {index}/{total} ({patch.title}) does not apply: {where}; git am aborted"
+        )
     return workspace.git(ws.src, "rev-parse", "HEAD").stdout.strip()
 
 
@@ -267,7 +284,7 @@ def _boot(
                 if f.patch:
                     f.message = f"{f.patch}: {f.message}"
         run.findings += result.findings
-        run.booted = True
+        run.boot = result
         step.result = f"{len(result.findings)} finding(s)" if result.findings else "clean"
         run.boot_summary = (
             f"qemu: {result.seconds:.1f} s; virtio_mem bound to "
