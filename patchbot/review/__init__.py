@@ -1,0 +1,1 @@
+"""Review replies: quoting, trimming and wrapping (quote.py), the mails (compose.py)."""
