@@ -256,3 +256,44 @@ def test_cover_reports_a_real_model_boot(kernel_tree):
         assert f"  virtio-mem x {platform}: {state}\n" in cover
     assert mails[-1].findings_digest == findings_digest([_finding(19, "no"), *report.findings])
     assert all(len(line) <= 72 for line in cover.split("\n") if not line.startswith(">"))
+
+
+def test_a_fixture_mbox_with_cc_threads_and_builds_real_messages():
+    """Headers read by patchbot.watch.thread, messages built by patchbot.post.message."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    from patchbot.config import Config
+    from patchbot.engine import Engine, load_rules, select_rules
+    from patchbot.post.message import as_bytes, build_message
+    from patchbot.series import images
+    from patchbot.series.load import load_series
+    from patchbot.watch.thread import header_index
+
+    mbox = Path(__file__).parent / "fixtures" / "review" / "demo-cc-series.mbox"
+    config = Config()
+    engine = Engine(select_rules(load_rules(config.rule_dirs), config), config)
+    series = load_series([str(mbox)])
+    result = engine.lint_series(series, images.source_files)
+    assert sorted((f.patch, f.rule) for f in result.findings) == [
+        ("1/2", "malformed-fixes-tag"),
+        ("2/2", "missing-signoff"),
+    ]
+    mails = compose_replies(series, result, sender=SENDER, headers=header_index(mbox.read_bytes()))
+    first, second, cover = mails
+    assert first.cc == [
+        "demo-list@lists.example.org",
+        "Bob Maintainer <bob@example.org>",
+        "Carol Reviewer <carol@example.org>",
+    ]  # without us: the patch Cc'ed patchbot
+    assert second.cc == ["demo-list@lists.example.org", "Bob Maintainer <bob@example.org>"]
+    assert first.body.split("\n")[1:4] == [
+        '> Fixes: 1234abc ("demo-buf: add the driver")',
+        "",
+        "Fixes: tag commit id 1234abc is shorter than 12 hex digits",
+    ]
+    assert cover.references == ["<cover.demo-cc@example.org>"]
+    for mail in mails:
+        msg = message_from_bytes(as_bytes(build_message(mail, sender=SENDER)), policy=default)
+        assert str(msg["In-Reply-To"]).strip() == mail.in_reply_to
+        assert msg.get_content().replace("\r\n", "\n") == mail.body

@@ -235,8 +235,8 @@ def _cover_mail(
         loose.pop()
     n = len(with_findings)
     intro = wrap(
-        f"Thanks for the series. patchbot has comments on {n} of "
-        f"{len(series.patches)} patches ({count_summary(findings)}):"
+        f"Thanks for the series. patchbot has {count_summary(findings)} "
+        f"on {n} of {len(series.patches)} patches:"
     )
     model = [f for report in validation or () for f in report.findings]
     body = _render(
