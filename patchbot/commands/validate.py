@@ -87,7 +87,14 @@ def run_kernel(args: argparse.Namespace) -> int:
         if not patches:
             raise InputError(f"{' '.join(args.series)}: no patch with a diff")
         base = series_base(series, args.series)
-    result = validate_kernel(tree, patches, base, boot=not args.no_boot, time_limit=args.time_limit)
+    result = validate_kernel(
+        tree,
+        patches,
+        base,
+        boot=not args.no_boot,
+        time_limit=args.time_limit,
+        run_checkpatch=not getattr(args, "skip_checkpatch", False),  # boot --qemu sets it
+    )
     sys.stderr.write(result.progress.table())
     if result.boot_summary:
         sys.stderr.write(result.boot_summary + "\n")

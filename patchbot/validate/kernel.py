@@ -240,7 +240,7 @@ def _log(path: Path, what: str, result: build.MakeResult) -> None:
 
 def _am(ws: Workspace, patch: KernelPatch, index: int, total: int) -> str:
     """git am one patch; on failure abort and raise naming the file and the hunk."""
-    am = workspace.git(ws.src, "am", "--keep-cr", "--3way", check=False, input=patch.mbox)
+    am = workspace.git(ws.src, "am", "--keep-cr", check=False, input=patch.mbox)
     if am.returncode != 0:
         workspace.git(ws.src, "am", "--abort", check=False)
         output = am.stdout + am.stderr
