@@ -251,8 +251,9 @@ def test_cover_reports_a_real_model_boot(kernel_tree):
     assert "Model boot (the patched driver in patchbot's CoCo memory model):" in cover
     for platform in ("none", "tdx", "snp"):
         runs = [r for r in report.matrix.runs if r.platform == platform]
-        bad = sum(1 for r in runs if r.violation is not None)
-        state = "clean" if not bad else f"{bad} of {len(runs)} runs violate an invariant"
+        bad = [r for r in runs if r.violation is not None]
+        names = ", ".join(sorted({r.violation.name for r in bad}))
+        state = "clean" if not bad else f"{len(bad)} of {len(runs)} runs violate {names}"
         assert f"  virtio-mem x {platform}: {state}\n" in cover
     assert mails[-1].findings_digest == findings_digest([_finding(19, "no"), *report.findings])
     assert all(len(line) <= 72 for line in cover.split("\n") if not line.startswith(">"))

@@ -198,10 +198,13 @@ def boot_lines(validation: Sequence[BootLike]) -> list[str]:
         runs = list(report.matrix.runs) if report.matrix is not None else []
         platforms = list(dict.fromkeys(run.platform for run in runs))
         for platform in platforms:
-            bad = sum(1 for r in runs if r.platform == platform and r.violation is not None)
-            total = sum(1 for r in runs if r.platform == platform)
-            state = "clean" if not bad else f"{bad} of {total} runs violate an invariant"
-            out.append(f"  {report.driver} x {platform}: {state}")
+            mine = [r for r in runs if r.platform == platform]
+            broken = sorted({r.violation.name for r in mine if r.violation is not None})
+            bad = sum(1 for r in mine if r.violation is not None)
+            state = "clean"
+            if bad:  # the invariant names say what went wrong; details are in the trace
+                state = f"{bad} of {len(mine)} runs violate {', '.join(broken)}"
+            out += wrap(f"{report.driver} x {platform}: {state}", "  ", "    ")
     return out
 
 
