@@ -298,3 +298,13 @@ def test_a_fixture_mbox_with_cc_threads_and_builds_real_messages():
         msg = message_from_bytes(as_bytes(build_message(mail, sender=SENDER)), policy=default)
         assert str(msg["In-Reply-To"]).strip() == mail.in_reply_to
         assert msg.get_content().replace("\r\n", "\n") == mail.body
+
+
+def test_series_wide_findings_go_in_the_summary_only():
+    series = _series(cover=True)
+    wide = Finding("demo-series", Severity.INFO, "should 2/2 come first?", "", 0)
+    (cover,) = compose_replies(series, _result(series, [wide]), sender=SENDER)
+    assert cover.kind == "cover"
+    assert "About the series as a whole:\n\nshould 2/2 come first? [demo-series]\n" in cover.body
+    assert "Details are in the replies" not in cover.body
+    assert "      no findings" in cover.body

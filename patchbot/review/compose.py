@@ -251,6 +251,7 @@ def _cover_mail(
         summary=summary,
         boots=boot_lines(validation) if validation else [],
         loose=loose,
+        details=bool(with_findings),
         footer=footer([*findings, *model], reproduce),
     )
     to, cc, refs = recipients.of(target)
