@@ -244,6 +244,24 @@ def test_unmodified_tree_still_fails_on_tdx(git_tree: Path):
     assert "unaccepted-to-buddy" in proc.stdout
 
 
+@pytest.mark.qemu
+@pytest.mark.parametrize("feature", FEATURES)
+def test_validate_kernel_builds_and_boots_the_series(
+    kernel_tree: Path, generated: dict[str, Path], feature: str
+):
+    """The real-kernel path (patchbot validate --kernel): git am in a worktree of the
+    cached tree (the series' base-commit is its HEAD), checkpatch --strict, W=1 C=1 on the
+    touched objects after each patch with no new warnings, bzImage, a QEMU boot with
+    virtio-mem resized up and down and the dma-heap test program."""
+    started = time.monotonic()
+    proc = patchbot("validate", "--kernel", "--tree", str(kernel_tree), str(generated[feature]))
+    TIMINGS[f"validate --kernel {feature}"] = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "patchbot: no findings in 2 patches" in proc.stdout
+    for step in ("build 1/2: ok", "build 2/2: ok", "boot + resize + dma-heap: clean"):
+        assert step in proc.stdout + proc.stderr
+
+
 # ---- bad input: one clear line, exit 2, the tree exactly as it was ----
 
 
