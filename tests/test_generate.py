@@ -133,3 +133,18 @@ def test_cli_bad_params_exit_2(run_cli, tmp_path: Path):
     )
     assert code == 2 and "'undefined_thing' is undefined" in err
     assert "Traceback" not in err
+
+
+def test_config_template_dir_wins(run_cli, tmp_path: Path):
+    own = tmp_path / "tpl" / "virtio-mem-coco"
+    own.mkdir(parents=True)
+    (own / "convert_range.c.j2").write_text("/* from config */ int {{ prefix }}_cfg;\n")
+    config = tmp_path / ".patchbot.toml"
+    config.write_text('template-dir = "tpl"\n')
+    code, out, _ = run_cli(
+        "generate", "--config", str(config), "helper", "convert-range", "--print"
+    )
+    assert code == 0 and out == "/* from config */ int virtio_mem_cfg;\n"
+    config.write_text("template-dir = 3\n")
+    code, _, err = run_cli("generate", "--config", str(config), "list")
+    assert code == 2 and "template-dir must be a directory name" in err
