@@ -350,10 +350,3 @@ def test_signoff_needs_an_identity(kernel_tree: Path, tmp_path: Path):
 
 def test_bad_assisted_by_is_refused(git_tree: Path):
     refused(git_tree, "--assisted-by", "Claude (opus)", expect="write it as AGENT:MODEL")
-
-
-def test_print_timings():
-    """Not a check: shows the figures measured above (pytest -s)."""
-    for step, seconds in TIMINGS.items():
-        print(f"{step:32} {seconds:6.2f} s")
-    assert all(s >= 0 for s in TIMINGS.values())
