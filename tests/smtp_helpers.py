@@ -81,8 +81,8 @@ def dropping_smtp() -> Iterator[int]:
                 conn, _ = listener.accept()
             except OSError:
                 continue
-            with conn:
-                reader = conn.makefile("rb")
+            # close the reader too: a socket with an open makefile() stays connected
+            with conn, conn.makefile("rb") as reader:
                 conn.sendall(b"220 127.0.0.1 ESMTP flaky\r\n")
                 for line in reader:
                     verb = line[:4].upper()

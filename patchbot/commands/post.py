@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from patchbot.config import load_config
     from patchbot.errors import InputError
     from patchbot.post import cli_support
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     base = cli_support.archive(args, config, required=False)
     with cli_support.ledger(args, post) as ledger:
-        poster = Poster(ledger, post, archive=base, settle=args.settle)
+        poster = Poster(ledger, post, archive=base, settle=args.settle, failure_level=logging.INFO)
         actions = []
         for msg in messages:
             actions += poster.queue([msg], thread_key(msg))

@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import logging
+
     from patchbot.config import load_config
     from patchbot.post import cli_support
     from patchbot.post.deliver import Poster
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(mbox_text(messages))
         return 0
     with cli_support.ledger(args, post) as ledger:
-        poster = Poster(ledger, post, archive=base, settle=args.settle)
+        poster = Poster(ledger, post, archive=base, settle=args.settle, failure_level=logging.INFO)
         key = thread.series_key(fetched.series)
         actions = poster.queue(messages, key) + poster.flush()
         ledger.record_review(key, thread.revision(fetched.series))

@@ -50,7 +50,11 @@ class Poster:
         archive: str | None,
         settle: float = 300.0,
         stop: Callable[[], bool] = lambda: False,
+        failure_level: int = logging.WARNING,
     ) -> None:
+        # review and post print every action on stdout themselves and pass INFO, so a
+        # refused delivery is not told twice on stderr next to its one-line error
+        self.failure_level = failure_level
         self.ledger = ledger
         self.settings = settings
         self.archive = archive
@@ -133,8 +137,7 @@ class Poster:
             return self.settings.envelope_sender
         return email.utils.parseaddr(self.settings.sender_or_error())[1]
 
-    @staticmethod
-    def _log(action: Action) -> Action:
-        level = logging.WARNING if action.what == "failed" else logging.INFO
+    def _log(self, action: Action) -> Action:
+        level = self.failure_level if action.what == "failed" else logging.INFO
         log.log(level, "%s", action.line())
         return action

@@ -42,6 +42,7 @@ def send(settings: SmtpSettings, envelope_from: str, rcpts: list[str], raw: byte
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"{where}: cannot connect: {_short(exc)}", uncertain=False) from None
     try:
+        client.ehlo_or_helo_if_needed()
         if settings.user:
             client.login(settings.user, settings.password or "")
         code, resp = client.mail(envelope_from)

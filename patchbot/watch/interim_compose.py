@@ -73,8 +73,10 @@ def _mail(
 ) -> InterimMail:
     head = thread.headers_of(patch)
     body = text if text is not None else reply_body(patch, list(findings))
-    if reproduce:
-        body = body.rstrip("\n") + f"\n\nReproduce locally: {reproduce}\n"
+    if reproduce:  # above the signature, where a mail client keeps it when quoting
+        text_part, sig, tail = body.rpartition("\n-- \n")
+        footer = f"\nReproduce locally: {reproduce}\n"
+        body = text_part + footer + sig + tail if sig else body.rstrip("\n") + "\n" + footer
     author = email.utils.parseaddr(head.sender)[1].lower()
     cc: list[str] = []
     seen: set[str] = set()
