@@ -24,6 +24,9 @@ def test_review_prints_and_sends_nothing_without_send(tmp_path: Path) -> None:
         assert f"In-Reply-To: <{V1_PATCH2}>" in run.stdout
         assert "Subject: Re: [PATCH 1/2] virtio-balloon: add helpers" in run.stdout
         assert "To: Dana Author <dana@example.org>" in run.stdout
+        assert run.stdout.count("\nCc: coco@example.org, Erin Reviewer <erin@example.org>\n") == 3
+        assert f"References: <{V1_COVER}> <{V1_PATCH2}>\n" in run.stdout
+        assert "Reproduce locally:\n  patchbot lint --archive http://127.0.0.1:" in run.stdout
         assert s.intake.datas == 0 and s.bot_replies(V1_COVER) == []
         assert not (s.work / "ledger.sqlite").exists()
         # what was printed is what post would send: same Message-IDs, nothing sent either

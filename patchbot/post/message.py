@@ -28,7 +28,7 @@ POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 class Reply(Protocol):
-    """What is needed of patchbot.review.compose.ReviewMail (the C1 contract)."""
+    """What build_message needs of a reply: patchbot.review.compose.ReviewMail has it."""
 
     @property
     def kind(self) -> str: ...

@@ -35,10 +35,19 @@ def reproduce_command(thread: Thread) -> str:
 
 
 def compose(thread: Thread, result: LintResult, *, sender: str) -> Sequence[Reply]:
-    """The review mails, from C1's compose_replies() once it exists."""
-    from patchbot.watch.interim_compose import compose as interim
+    """The review mails: one per patch with findings, then the series summary.
 
-    return interim(thread, result, sender=sender, reproduce=reproduce_command(thread))
+    The thread's headers go in so each reply goes To the reviewed message's From with its
+    To/Cc copied to Cc, and References continue the archived thread."""
+    from patchbot.review.compose import compose_replies
+
+    return compose_replies(
+        thread.series,
+        result,
+        sender=sender,
+        reproduce=reproduce_command(thread),
+        headers=thread.headers,
+    )
 
 
 def reply_messages(thread: Thread, result: LintResult, *, sender: str) -> list[EmailMessage]:
