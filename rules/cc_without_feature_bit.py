@@ -10,7 +10,9 @@ virtio feature bit (virtio_has_feature(..., VIRTIO_*_F_*)), and no function in t
 checks a feature bit whose name speaks of confidential computing (COCO, CC, ENCRYPT,
 PRIVATE, SHARED, CONFIDENTIAL; see ``feature_pattern``), it asks once per file whether
 the device should offer a feature bit.  In a series it asks once: branches that later
-patches add to the same file are listed under the first question.
+patches add to the same file are listed under the first question, and it does not ask
+at all when the cover letter already raises it (names a "feature bit" or "feature
+flag"): a reviewer answers an open question, they do not ask it back.
 
 Why is this bad?
 ----------------
@@ -89,6 +91,7 @@ _VIRTIO_INCLUDE_RE = re.compile(r"^\s*#\s*include\s*<linux/virtio\w*\.h>", re.MU
 _VIRTIO_CALLS = frozenset({"virtio_has_feature", "virtio_cread", "__virtio_test_bit"})
 _FEATURE_RE = re.compile(r"VIRTIO_\w*_F_\w+")
 _CHECKS = frozenset({"virtio_has_feature", "__virtio_test_bit"})
+_RAISED_RE = re.compile(r"\bfeature[\s-]+(?:bit|flag)s?\b", re.IGNORECASE)
 
 
 def _is_virtio_driver(path: str, text: str, tokens: Sequence[Token]) -> bool:
@@ -131,8 +134,13 @@ def _feature_checks(tokens: Sequence[Token]) -> list[tuple[int, str]]:
     return out
 
 
+def _raised_in_cover(ctx: Context) -> bool:
+    cover = ctx.series.cover if ctx.series else None
+    return cover is not None and bool(_RAISED_RE.search(cover.body))
+
+
 def check(ctx: Context) -> Iterable[Finding]:
-    if ctx.file is None:
+    if ctx.file is None or _raised_in_cover(ctx):
         return
     text = ctx.file.text
     if "cc_platform_has" not in text:

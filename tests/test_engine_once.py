@@ -61,3 +61,28 @@ def test_the_example_series_asks_about_the_feature_bit_once():
     assert len(asked) == 1
     assert asked[0]["patch"]["label"] == "1/3"
     assert any(loc["note"] == "also in [PATCH 2/3]" for loc in asked[0]["related"])
+
+
+def test_no_question_when_the_cover_letter_already_raises_it(tmp_path: Path):
+    """The author asked it already: a reviewer answers, they do not ask it back."""
+    text = EXAMPLE.read_text()
+    marker = "v1 -> v2:\n"
+    assert text.count(marker) == 1
+    raised = text.replace(marker, "Should a device feature bit announce CoCo support?\n\n" + marker)
+    findings = {}
+    for name, body in (("plain", text), ("raised", raised)):
+        (tmp_path / f"{name}.mbox").write_text(body)
+        proc = subprocess.run(
+            [sys.executable, "-m", "patchbot", "lint", "--format", "json", f"{name}.mbox"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 1, proc.stderr  # the example has other findings too
+        findings[name] = [f["rule"] for f in json.loads(proc.stdout)["findings"]]
+    assert "cc-without-feature-bit" in findings["plain"]
+    assert "cc-without-feature-bit" not in findings["raised"]
+    assert sorted(r for r in findings["plain"] if r != "cc-without-feature-bit") == sorted(
+        findings["raised"]
+    )
