@@ -1,9 +1,10 @@
 """SMTP servers on loopback for the posting tests: a real aiosmtpd intake that archives
 each message with public-inbox-mda (so 250 means "in the archive"), with switches to
-refuse or stall, and a server that drops the connection in the middle of DATA."""
+refuse, slow down or stall, and a server that drops the connection in the middle of DATA."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -21,6 +22,7 @@ class Intake:
     inbox: Inbox
     refuse: int = 0  # answer 451 to this many DATA commands first (nothing archived)
     stall_on: int | None = None  # on this DATA (1-based): archive, then never answer
+    delay: float = 0.0  # seconds to think before archiving each message (a slow server)
     received: list[str] = field(default_factory=list)  # Message-IDs archived, in order
     rcpts: list[list[str]] = field(default_factory=list)
     datas: int = 0
@@ -33,6 +35,8 @@ class Intake:
 
     async def handle_DATA(self, server, session, envelope):
         self.datas += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse > 0:
             self.refuse -= 1
             return "451 4.3.0 intake busy, try again later"

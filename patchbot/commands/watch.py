@@ -1,7 +1,8 @@
 """`patchbot watch`: the archive-watching bot (poll, review each new series once, reply).
 
 Silent unless --send (or send = true in [post]); SIGTERM finishes the current step and
-exits 0 with the ledger committed; --once polls a single time.
+exits 0 with the ledger committed; --once polls a single time and exits 2 when part of
+the pass failed (archive unreachable or malformed, a reply not delivered), 0 otherwise.
 """
 
 from __future__ import annotations
@@ -75,8 +76,7 @@ def run(args: argparse.Namespace) -> int:
             settle=args.settle,
             stop=stopping.is_set,
         )
-        if args.once:
-            bot.poll()
-        else:
-            bot.run(args.interval, stopping.wait)
+        if args.once:  # for cron: 2 says the pass left work for the next one (logged)
+            return 0 if bot.poll() else 2
+        bot.run(args.interval, stopping.wait)
     return 0

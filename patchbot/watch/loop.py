@@ -47,24 +47,28 @@ class Bot:
             self.ledger, self.settings, archive=self.archive, settle=self.settle, stop=self.stop
         )
 
-    def poll(self) -> None:
-        """One pass; never raises for the archive's or the SMTP server's failures."""
-        if self.send:
-            self.poster.flush()
+    def poll(self) -> bool:
+        """One pass; False when part of it failed (logged, and retried on the next pass).
+
+        Never raises for the archive's or the SMTP server's failures: a bot that stopped
+        on the first unreachable archive would need a babysitter."""
+        ok = self._flush()
         try:
             entries = fetch_feed(new_atom_url(self.archive))
         except InputError as exc:
             log.error("poll failed, retrying on the next pass: %s", exc)
-            return
+            return False
+        queued = False  # anything new for the queue this pass
         threads: dict[str, list[Thread]] = {}  # series key -> revisions seen this pass
         seen_roots: set[str] = set()
         for mid in patch_threads(entries):
             if self.stop():
-                return
+                return ok
             try:
                 thread = load(self.archive, mid, tree=self.tree)
             except InputError as exc:
                 log.error("skipping thread <%s> for now: %s", mid, exc)
+                ok = False
                 continue
             series = thread.series
             root = bare((series.cover or series.patches[0]).message_id)
@@ -74,15 +78,23 @@ class Bot:
             threads.setdefault(series_key(series), []).append(thread)
         for key, revisions in threads.items():
             if self.stop():
-                return
+                return ok
             revisions.sort(key=lambda t: series_version(t.series))
             newest = revisions[-1]
             for older in revisions[:-1]:  # superseded before the bot got to it
                 if self._mark(key, revision(older.series)):
                     log.info("superseded v%d of %s", series_version(older.series), key)
-            self._consider(key, newest)
-        if self.send and not self.stop():
-            self.poster.flush()
+            queued = self._consider(key, newest) or queued
+        if queued and not self.stop():  # the queue as it was was flushed at the start
+            ok = self._flush() and ok
+        return ok
+
+    def _flush(self) -> bool:
+        """Deliver the queue; False when a reply is still undelivered (failed, or waiting
+        to rule out that an interrupted delivery arrived)."""
+        if not self.send:
+            return True
+        return not any(a.what in ("failed", "waiting") for a in self.poster.flush())
 
     def _mark(self, key: str, rev: str) -> bool:
         if self.send:
@@ -95,11 +107,12 @@ class Bot:
         self._dry_seen.add((key, rev))
         return True
 
-    def _consider(self, key: str, thread: Thread) -> None:
+    def _consider(self, key: str, thread: Thread) -> bool:
+        """Review ``thread`` unless done before; True when replies were queued."""
         series = thread.series
         rev = revision(series)
         if (self.send and self.ledger.reviewed(key, rev)) or (key, rev) in self._dry_seen:
-            return
+            return False
         label = f"v{series_version(series)} of {key} (<{thread.message_id}>)"
         if not complete(series):
             first = bare((series.cover or series.patches[0]).message_id)
@@ -108,13 +121,14 @@ class Bot:
                 have = len(series.patches)
                 total = max(p.total or 0 for p in series.patches)
                 log.info("waiting for %s: %d of %d patches so far", label, have, total)
-                return
+                return False
             log.info("reviewing %s incomplete: the rest did not come in %.0f s", label, self.wait)
+        queued = False
         result = review.lint(self.engine, thread)
         messages = review.reply_messages(thread, result, sender=self.settings.sender_or_error())
         log.info("reviewed %s: %d findings, %d replies", label, len(result.findings), len(messages))
         if self.send:
-            self.poster.queue(messages, key)
+            queued = any(a.what == "queued" for a in self.poster.queue(messages, key))
             self._patchwork(thread, result)
         else:
             for msg in messages:
@@ -124,6 +138,7 @@ class Bot:
                     msg["In-Reply-To"],
                 )
         self._mark(key, rev)
+        return queued
 
     def _patchwork(self, thread: Thread, result: object) -> None:
         if self.settings.patchwork is None:
