@@ -30,6 +30,7 @@ V1_COVER = "cover.1796000000.git.dana@example.org"
 V1_PATCH1 = "20261201100001.1.dana@example.org"
 V1_PATCH2 = "20261201100002.2.dana@example.org"
 V2_COVER = "cover.1796100000.git.dana@example.org"
+V2_PATCH1 = "20261202100001.1.dana@example.org"
 V2_PATCH2 = "20261202100002.2.dana@example.org"
 SENDER = "patchbot <bot@example.org>"
 

@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
             fetched = thread.load(base, later, tree=args.tree)
     result = review.lint(review.build_engine(config), fetched)
     for warning in result.warnings:
-        sys.stderr.write(f"patchbot: warning: {warning}\n")
+        # an archived thread holds the discussion too: its replies are expected, not news
+        if not warning.startswith("skipped reply "):
+            sys.stderr.write(f"patchbot: warning: {warning}\n")
     messages = review.reply_messages(fetched, result, sender=sender)
     if not args.send:
         if not messages:
@@ -68,10 +70,18 @@ def run(args: argparse.Namespace) -> int:
         key = thread.series_key(fetched.series)
         actions = poster.queue(messages, key) + poster.flush()
         ledger.record_review(key, thread.revision(fetched.series))
-        if post.patchwork is not None:
-            from patchbot.post.patchwork import Patchwork
+    problem = None
+    if post.patchwork is not None:
+        from patchbot.errors import InputError
+        from patchbot.post.patchwork import Patchwork
 
-            client = Patchwork(post.patchwork)
+        client = Patchwork(post.patchwork)
+        try:
             for check in review.checks(fetched, result):
                 client.post_check(check)
-    return cli_support.report(actions)
+        except InputError as exc:  # told after what was sent: the replies are out already
+            problem = exc
+    code = cli_support.report(actions)
+    if problem is not None:
+        raise problem
+    return code
