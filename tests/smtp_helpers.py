@@ -25,6 +25,7 @@ class Intake:
     delay: float = 0.0  # seconds to think before archiving each message (a slow server)
     received: list[str] = field(default_factory=list)  # Message-IDs archived, in order
     rcpts: list[list[str]] = field(default_factory=list)
+    mail_from: list[str] = field(default_factory=list)  # envelope senders, as archived
     datas: int = 0
     stalled: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -47,6 +48,7 @@ class Intake:
             return f"550 5.7.1 {why}"
         self.received.append(str(msg["Message-ID"]).strip())
         self.rcpts.append(list(envelope.rcpt_tos))
+        self.mail_from.append(envelope.mail_from)
         if self.stall_on == self.datas:
             self.stalled.set()
             self.release.wait(600)  # archived, but the client never hears 250
