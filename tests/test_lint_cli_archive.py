@@ -36,10 +36,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
 
 
-def _patchbot(*args: str) -> subprocess.CompletedProcess[str]:
+def _patchbot(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The real command line in a child process, so a traceback would show on stderr."""
     return subprocess.run(
         [sys.executable, "-m", "patchbot", "lint", *args],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,3 +109,28 @@ def test_msgid_usage_errors(args: list[str], message: str) -> None:
     result = _patchbot(*args)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
+@pytest.mark.archive
+@pytest.mark.slow
+def test_a_lone_message_id_is_fetched_from_the_configured_archive(
+    archive: str, tmp_path: Path
+) -> None:
+    (tmp_path / ".patchbot.toml").write_text(f'archive = "{archive}"\n')
+    by_id = _patchbot(f"<{PATCH2_ID}>", "--format", "json", cwd=tmp_path)
+    assert by_id.returncode == 1, by_id.stderr
+    flagged = _patchbot("--msgid", PATCH2_ID, "--archive", archive, "--format", "json")
+    assert _keys(by_id.stdout) == _keys(flagged.stdout) != []
+    # a file of that name wins over the archive: here, an empty mbox
+    (tmp_path / PATCH2_ID).write_text("")
+    local = _patchbot(PATCH2_ID, cwd=tmp_path)
+    assert local.returncode == 2 and f"no patches found in {PATCH2_ID}" in local.stderr
+
+
+def test_a_lone_message_id_without_an_archive_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = _patchbot(COVER_ID, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "give the archive URL" in result.stderr and ".patchbot.toml" in result.stderr
+    missing = _patchbot("no/such/series.mbox", cwd=tmp_path)  # a path stays a path
+    assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "inputs",
         nargs="*",
         metavar="INPUT",
-        help="mbox, .patch/.eml files, a format-patch directory, or - for stdin",
+        help="mbox, .patch/.eml files, a format-patch directory, - for stdin, or one "
+        "Message-ID (fetched from --archive or the configured archive)",
     )
     p.add_argument("--git", metavar="BASE..TIP", help="lint the commits of a git range")
     p.add_argument(
@@ -131,6 +133,18 @@ def build_engine(args: argparse.Namespace, config: Config, fmt: str) -> Engine:
     return Engine(active, config, baseline=baseline)
 
 
+_MESSAGE_ID = re.compile(r"<?[^\s<>@/]+@[^\s<>@/]+>?")
+
+
+def _is_message_id(inputs: list[str]) -> bool:
+    """One INPUT that is no file but a Message-ID or an archive URL: fetch that thread
+    (from --archive, else the configured archive), as `patchbot review` does."""
+    if len(inputs) != 1 or inputs[0] == "-" or Path(inputs[0]).exists():
+        return False
+    value = inputs[0]
+    return bool(_MESSAGE_ID.fullmatch(value)) or value.startswith(("http://", "https://"))
+
+
 def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
     """Pick the mode from the arguments and run the engine."""
     from patchbot.series import images
@@ -149,17 +163,22 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
         result = engine.lint_files(sources)
         result.warnings.extend(_unparsable(sources))
         return result
-    if args.archive and not args.msgid:
+    msgid = args.msgid
+    inputs = list(args.inputs)
+    if msgid is None and not args.git and _is_message_id(inputs):
+        msgid, inputs = inputs[0], []
+    if args.archive and not msgid:
         raise InputError("--archive names where to fetch --msgid from: give --msgid too")
-    if args.msgid:
-        if args.inputs or args.git:
+    if msgid:
+        if inputs or args.git:
             raise InputError("--msgid fetches the series: do not also give patches or --git")
         from patchbot.series.archive import load_thread
 
         # assemble() keeps the newest version when the thread holds several
-        series = load_thread(args.msgid, base=args.archive, tree=args.tree)
+        base = args.archive or engine.config.archive
+        series = load_thread(msgid, base=base, tree=args.tree)
         if not series.patches:
-            raise InputError(f"no patches with a diff found in the thread of {args.msgid}")
+            raise InputError(f"no patches with a diff found in the thread of {msgid}")
         return engine.lint_series(series, images.source_files)
     from patchbot.series.load import load_series
 

@@ -39,7 +39,10 @@ def split_reference(ref: str, base: str | None = None) -> tuple[str, str]:
         url_base = f"{parts.scheme}://{parts.netloc}/{prefix}".rstrip("/")
         return (base or url_base).rstrip("/"), message_id.strip("<>")
     if not base:
-        raise InputError(f"{ref}: give the archive URL (--archive BASE) to fetch a Message-ID")
+        raise InputError(
+            f'{ref}: give the archive URL (--archive BASE, or archive = "URL" in '
+            ".patchbot.toml) to fetch a Message-ID"
+        )
     return base.rstrip("/"), ref.strip("<>")
 
 
