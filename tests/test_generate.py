@@ -148,3 +148,33 @@ def test_config_template_dir_wins(run_cli, tmp_path: Path):
     config.write_text("template-dir = 3\n")
     code, _, err = run_cli("generate", "--config", str(config), "list")
     assert code == 2 and "template-dir must be a directory name" in err
+
+
+@pytest.mark.kernel_tree
+def test_cli_helper_inserts_into_the_tree_once_and_never_into_the_cache(run_cli, kernel_tree):
+    import shutil
+    import tempfile
+
+    src = "drivers/virtio/virtio_mem.c"
+    pristine = (kernel_tree / src).read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp)
+        (tree / src).parent.mkdir(parents=True)
+        shutil.copy(kernel_tree / src, tree / src)
+        code, out, err = run_cli("generate", "helper", "range-walker", "--tree", str(tree))
+        assert code == 0, err
+        assert "inserted convert-range, range-walker" in out
+        text = (tree / src).read_text()
+        _, printed, _ = run_cli("generate", "helper", "range-walker", "--print")
+        # the printed helpers are what went in, right above the notifier they serve
+        at = text.index(printed)
+        assert text.index("static int virtio_mem_sbm_notify_going_online(") > at
+        assert text.replace(printed, "", 1) == pristine
+        code, _, err = run_cli("generate", "helper", "convert-range", "--tree", str(tree))
+        assert code == 2 and "already defines virtio_mem_convert_range; nothing inserted" in err
+        assert (tree / src).read_text() == text
+    code, _, err = run_cli("generate", "helper", "range-walker", "--tree", str(kernel_tree))
+    assert code == 2 and "stays unmodified" in err
+    code, _, err = run_cli("generate", "helper", "range-walker")
+    assert code == 2 and "give --tree T (or --print)" in err
+    assert (kernel_tree / src).read_text() == pristine

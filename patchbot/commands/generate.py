@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     h = what.add_parser("helper", help="render one helper; insert it into the tree's file")
     h.add_argument("name")
-    h.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    h.add_argument("--tree", help="kernel tree whose file gets the helper (not with --print)")
     h.add_argument("--param", action="append", default=[], metavar="K=V")
     h.add_argument("--print", action="store_true", help="print the code, do not edit the tree")
 
@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _helper(args: argparse.Namespace, template_dir: Path | None) -> int:
-    from patchbot.generate.cfile import CFile
+    from patchbot.generate.cfile import CFile, definitions
     from patchbot.generate.features import FEATURES, HELPERS
     from patchbot.generate.render import Renderer, align_continuations
-    from patchbot.kernel.tree import resolve_tree
+    from patchbot.kernel.tree import TREE_NAME, cache_dir, resolve_tree
 
     helper = HELPERS.get(args.name)
     if helper is None:
@@ -98,13 +98,22 @@ def _helper(args: argparse.Namespace, template_dir: Path | None) -> int:
     if args.print:
         sys.stdout.write(align_continuations("".join(render(h.template) for h in chain)))
         return EXIT_CLEAN
+    if not args.tree:
+        raise InputError("generate helper edits a tree's file: give --tree T (or --print)")
     tree = resolve_tree(args.tree)
+    if tree.resolve() == (cache_dir() / TREE_NAME).resolve():
+        # the model, lint and validate --kernel all take this copy as the unmodified base
+        raise InputError(f"{tree} is patchbot's cached {TREE_NAME}: it stays unmodified")
     path = tree / feature.path
     if not path.is_file():
         raise InputError(f"{tree} has no {feature.path}")
     cfile = CFile(feature.path, path.read_text())
     for h in chain:
-        cfile.insert_before(h.before, render(h.template))
+        code = render(h.template)
+        taken = [d.name for d in definitions(code) if cfile.has(d.name)]
+        if taken:
+            raise InputError(f"{path} already defines {', '.join(taken)}; nothing inserted")
+        cfile.insert_before(h.before, code)
         cfile.text = align_continuations(cfile.text)
     path.write_text(cfile.text)
     print(f"patchbot: inserted {', '.join(h.name for h in chain)} into {path}")
