@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="review the newest revision in the archive (searches for a later vN)",
     )
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="also boot the touched drivers in the bundled model (none, tdx, snp, every "
+        "single fault); the cover-letter reply summarises the boots",
+    )
     p.add_argument("--send", action="store_true", help="send the replies (default: print them)")
     p.set_defaults(func=run)
 
@@ -59,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         # an archived thread holds the discussion too: its replies are expected, not news
         if not warning.startswith("skipped reply "):
             sys.stderr.write(f"patchbot: warning: {warning}\n")
-    messages = review.reply_messages(fetched, result, sender=sender)
+    validation = review.validate(fetched, args.tree) if args.validate else None
+    messages = review.reply_messages(fetched, result, sender=sender, validation=validation)
     if not args.send:
         if not messages:
             sys.stderr.write("patchbot: no findings, nothing to reply to\n")

@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_options(p, archive_help="public-inbox archive to watch (default: archive in the config)")
     p.add_argument("--tree", metavar="T", help="kernel tree with the pre-images")
     p.add_argument("--send", action="store_true", help="send replies (default: log them only)")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="also boot each series' drivers in the bundled model before replying",
+    )
     p.add_argument("--once", action="store_true", help="poll once and exit")
     p.add_argument(
         "--interval", type=float, default=60.0, metavar="S", help="seconds between polls (60)"
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
             ledger=ledger,
             send=args.send or post.send,
             tree=args.tree,
+            validate=args.validate,
             wait=args.wait,
             settle=args.settle,
             stop=stopping.is_set,

@@ -3,7 +3,8 @@
 Each pass: deliver what is still queued (retries), read new.atom, fetch each patch thread,
 wait for a series until all N/M patches are there (or ``wait`` seconds passed since it was
 first seen), keep only the newest revision of each series, skip a revision the ledger
-says was reviewed, lint, queue the replies, deliver.  Every action is one log line.
+says was reviewed, lint (and, with validate, boot the series in the bundled model),
+queue the replies, deliver.  Every action is one log line.
 Failures of the archive or SMTP are logged and retried on the next pass; nothing is
 dropped.  ``stop()`` is checked between steps, so SIGTERM finishes the current step.
 """
@@ -37,6 +38,7 @@ class Bot:
     ledger: Ledger
     send: bool = False
     tree: str | None = None
+    validate: bool = False  # also boot the touched drivers in the bundled model
     wait: float = 600.0  # seconds to wait for the rest of an incomplete series
     settle: float = 300.0
     stop: Callable[[], bool] = lambda: False
@@ -125,7 +127,14 @@ class Bot:
             log.info("reviewing %s incomplete: the rest did not come in %.0f s", label, self.wait)
         queued = False
         result = review.lint(self.engine, thread)
-        messages = review.reply_messages(thread, result, sender=self.settings.sender_or_error())
+        validation = review.validate(thread, self.tree) if self.validate else None
+        if validation is not None:
+            found = sum(len(report.findings) for report in validation)
+            log.info(
+                "validated %s in the model: %d boots, %d findings", label, len(validation), found
+            )
+        sender = self.settings.sender_or_error()
+        messages = review.reply_messages(thread, result, sender=sender, validation=validation)
         log.info("reviewed %s: %d findings, %d replies", label, len(result.findings), len(messages))
         if self.send:
             queued = any(a.what == "queued" for a in self.poster.queue(messages, key))

@@ -1,20 +1,28 @@
 """One review: lint an archived thread and turn the findings into reply messages.
 
-Shared by `patchbot review` and `patchbot watch`.
+Shared by `patchbot review` and `patchbot watch`; with --validate the series is also
+booted in the bundled model and the cover-letter reply summarises the boots.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from patchbot.config import Config
 from patchbot.engine import Engine, LintResult, load_rules, select_rules
+from patchbot.errors import InputError
 from patchbot.post.message import Reply, build_message
 from patchbot.post.patchwork import Check
 from patchbot.report.common import count_summary, group_by_patch
 from patchbot.watch.thread import Thread
+
+if TYPE_CHECKING:
+    from patchbot.validate.boot import BootReport
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +42,37 @@ def reproduce_command(thread: Thread) -> str:
     return f"patchbot lint --archive {thread.base} --msgid '<{thread.message_id}>'"
 
 
-def compose(thread: Thread, result: LintResult, *, sender: str) -> Sequence[Reply]:
+def validate(thread: Thread, tree: str | None) -> list[BootReport]:
+    """Boot every modelled driver the series touches, on none, tdx and snp with every
+    single fault (what `patchbot validate` does).  A series that does not apply to the
+    tree is logged and reviewed by lint alone: the replies still go out."""
+    from patchbot.kernel.tree import resolve_tree
+    from patchbot.model.drivers import by_source
+    from patchbot.model.platforms import PLATFORMS
+    from patchbot.validate.apply import apply_series
+    from patchbot.validate.boot import boot
+
+    root = resolve_tree(tree)
+    with tempfile.TemporaryDirectory(prefix="patchbot-review-") as scratch:
+        try:
+            applied = apply_series(thread.series, root, Path(scratch))
+        except InputError as exc:
+            log.warning("not validated in the model: %s", exc)
+            return []
+        return [
+            boot(name, root, PLATFORMS, Path(scratch) / rel)
+            for rel in applied.touched
+            for name in by_source(rel)
+        ]
+
+
+def compose(
+    thread: Thread,
+    result: LintResult,
+    *,
+    sender: str,
+    validation: Sequence[BootReport] | None = None,
+) -> Sequence[Reply]:
     """The review mails: one per patch with findings, then the series summary.
 
     The thread's headers go in so each reply goes To the reviewed message's From with its
@@ -47,11 +85,19 @@ def compose(thread: Thread, result: LintResult, *, sender: str) -> Sequence[Repl
         sender=sender,
         reproduce=reproduce_command(thread),
         headers=thread.headers,
+        validation=validation,
     )
 
 
-def reply_messages(thread: Thread, result: LintResult, *, sender: str) -> list[EmailMessage]:
-    return [build_message(mail, sender=sender) for mail in compose(thread, result, sender=sender)]
+def reply_messages(
+    thread: Thread,
+    result: LintResult,
+    *,
+    sender: str,
+    validation: Sequence[BootReport] | None = None,
+) -> list[EmailMessage]:
+    mails = compose(thread, result, sender=sender, validation=validation)
+    return [build_message(mail, sender=sender) for mail in mails]
 
 
 def checks(thread: Thread, result: LintResult) -> list[Check]:
