@@ -7,10 +7,12 @@ HTTP to the same server software lore.kernel.org runs.
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -120,3 +122,17 @@ def serve_inbox(root: Path, mails: Iterable[bytes], name: str = "coco") -> Itera
             raise RuntimeError(f"public-inbox-mda refused a fixture: {why}")
     with inbox.serve() as base:
         yield base
+
+
+@contextmanager
+def serve_http(handler: type[http.server.BaseHTTPRequestHandler], path: str = "") -> Iterator[str]:
+    """Serve ``handler`` on 127.0.0.1 in a thread for one test: a stand-in for a server that
+    cannot be installed here (Patchwork) or a broken archive.  Yields the base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from archive_helpers import serve_http
 from bot_site import V1_COVER, V1_PATCH1, V1_PATCH2, V2_COVER, V2_PATCH1, V2_PATCH2, site
 
 pytestmark = [pytest.mark.archive, pytest.mark.slow]
@@ -76,14 +76,8 @@ def patchwork(pw: FakePatchwork) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as base:
+        yield base
 
 
 def _config(url: str, token: str = TOKEN) -> str:

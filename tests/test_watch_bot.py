@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from archive_helpers import free_port
+from archive_helpers import free_port, serve_http
 from bot_site import (
     V1_COVER,
     V1_PATCH1,
@@ -242,14 +242,8 @@ def feed_server(body: bytes, status: int = 200) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/coco"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler, "/coco") as base:
+        yield base
 
 
 BROKEN_FEEDS = {
