@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
-from pathlib import Path
 
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
@@ -41,9 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from patchbot.model.drivers import by_source
-    from patchbot.validate.apply import apply_series, read_series
-    from patchbot.validate.boot import boot
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.boot import boot_series
     from patchbot.validate.output import emit, summary
 
     if args.kernel:
@@ -53,16 +50,10 @@ def run(args: argparse.Namespace) -> int:
     tree = resolve_tree(args.tree)
     platforms = PLATFORMS if args.platform == "all" else (args.platform,)
     series = read_series(args.series, stdin=sys.stdin.buffer)
-    with tempfile.TemporaryDirectory(prefix="patchbot-validate-") as scratch:
-        applied = apply_series(series, tree, Path(scratch))
-        reports = [
-            boot(name, tree, platforms, Path(scratch) / rel)
-            for rel in applied.touched
-            for name in by_source(rel)
-        ]
+    touched, reports = boot_series(series, tree, platforms)
     if not reports:
         raise InputError(
-            f"{' '.join(args.series)} touches no modelled driver ({', '.join(applied.touched)})"
+            f"{' '.join(args.series)} touches no modelled driver ({', '.join(touched)})"
         )
     sys.stderr.write(summary(reports))
     sys.stdout.write(emit(reports, args.format))

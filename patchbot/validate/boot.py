@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from patchbot.model.build import BuildFailure, build_driver
 from patchbot.model.findings import to_findings
 from patchbot.model.platforms import PLATFORMS
 from patchbot.model.runner import MatrixResult, run_matrix
+from patchbot.series.model import Series
+from patchbot.validate.apply import apply_series
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +61,19 @@ def boot(
     runs = sorted(report.matrix.runs, key=lambda r: r.fault is not None)
     report.findings = to_findings(runs, harness.source, source.read_text(errors="replace"))
     return report
+
+
+def boot_series(
+    series: Series, tree: Path, platforms: tuple[str, ...] = PLATFORMS
+) -> tuple[list[str], list[BootReport]]:
+    """Apply ``series`` to scratch copies of the files it touches (never to ``tree``) and
+    boot every modelled driver among them: (the touched paths, one report per driver).
+    A patch that does not apply raises InputError."""
+    with tempfile.TemporaryDirectory(prefix="patchbot-validate-") as scratch:
+        applied = apply_series(series, tree, Path(scratch))
+        reports = [
+            boot(name, tree, platforms, Path(scratch) / rel)
+            for rel in applied.touched
+            for name in drivers.by_source(rel)
+        ]
+    return applied.touched, reports

@@ -7,10 +7,8 @@ booted in the bundled model and the cover-letter reply summarises the boots.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Sequence
 from email.message import EmailMessage
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from patchbot.config import Config
@@ -47,23 +45,14 @@ def validate(thread: Thread, tree: str | None) -> list[BootReport]:
     single fault (what `patchbot validate` does).  A series that does not apply to the
     tree is logged and reviewed by lint alone: the replies still go out."""
     from patchbot.kernel.tree import resolve_tree
-    from patchbot.model.drivers import by_source
-    from patchbot.model.platforms import PLATFORMS
-    from patchbot.validate.apply import apply_series
-    from patchbot.validate.boot import boot
+    from patchbot.validate.boot import boot_series
 
     root = resolve_tree(tree)
-    with tempfile.TemporaryDirectory(prefix="patchbot-review-") as scratch:
-        try:
-            applied = apply_series(thread.series, root, Path(scratch))
-        except InputError as exc:
-            log.warning("not validated in the model: %s", exc)
-            return []
-        return [
-            boot(name, root, PLATFORMS, Path(scratch) / rel)
-            for rel in applied.touched
-            for name in by_source(rel)
-        ]
+    try:
+        return boot_series(thread.series, root)[1]
+    except InputError as exc:
+        log.warning("not validated in the model: %s", exc)
+        return []
 
 
 def compose(
