@@ -57,7 +57,8 @@ PATCH_FIXTURES = sorted(p for p in RULE_FIXTURES.rglob("*") if p.suffix in (".pa
 
 @pytest.mark.parametrize("fixture", PATCH_FIXTURES, ids=lambda p: p.name)
 def test_patch_fixture(fixture: Path) -> None:
-    rule_ids = COMMIT_RULES if fixture.parent.name == "commit" else ["duplicated-logic"]
+    # a fixture directory is named after its rule; commit/ holds the commit-message rules
+    rule_ids = COMMIT_RULES if fixture.parent.name == "commit" else [fixture.parent.name]
     check_expected_patch(fixture, rule_ids)
 
 
