@@ -62,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
             fetched = thread.load(base, later, tree=args.tree)
     result = review.lint(review.build_engine(config), fetched)
     for warning in result.warnings:
-        # an archived thread holds the discussion too: its replies are expected, not news
-        if not warning.startswith("skipped reply "):
-            sys.stderr.write(f"patchbot: warning: {warning}\n")
+        sys.stderr.write(f"patchbot: warning: {warning}\n")
     validation = review.validate(fetched, args.tree) if args.validate else None
     messages = review.reply_messages(fetched, result, sender=sender, validation=validation)
     if not args.send:

@@ -63,7 +63,9 @@ def build_patch(msg: Message, source: str) -> tuple[Patch, bool]:
     return patch, subj.is_reply
 
 
-def assemble(raw: list[RawMessage], name: str) -> Series:
+def assemble(raw: list[RawMessage], name: str, *, replies_expected: bool = False) -> Series:
+    """The series in ``raw``; replies are skipped, with a warning unless ``replies_expected``
+    (a thread fetched for review holds the discussion too: its replies are not news)."""
     series = Series(source=name)
     built: list[tuple[Patch, bool]] = []
     for item in raw:
@@ -74,7 +76,8 @@ def assemble(raw: list[RawMessage], name: str) -> Series:
     candidates: list[Patch] = []
     for patch, is_reply in built:
         if is_reply and (have_patches or not patch.diff_text):
-            series.warnings.append(f"skipped reply {patch.subject[:70]!r} ({patch.source})")
+            if not replies_expected:
+                series.warnings.append(f"skipped reply {patch.subject[:70]!r} ({patch.source})")
             continue
         candidates.append(patch)
     _pick_cover(series, candidates)

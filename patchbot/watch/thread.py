@@ -74,7 +74,7 @@ def load(base: str, message_id: str, *, tree: str | None = None) -> Thread:
     mid = message_id.strip().strip("<>")
     data = fetch_thread(base, mid)
     name = f"<{mid}>"
-    series = assemble(messages_from_bytes(data, name), name)
+    series = assemble(messages_from_bytes(data, name), name, replies_expected=True)
     if tree is not None:
         read_tree_images(series, tree)
     return Thread(base=base, message_id=mid, series=series, headers=header_index(data))
