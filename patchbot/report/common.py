@@ -1,4 +1,5 @@
-"""Helpers shared by the report formats: grouping findings by patch, counting."""
+"""Helpers shared by the report formats and the review mails: grouping findings by patch,
+counting, the reply subject."""
 
 from __future__ import annotations
 
@@ -57,3 +58,9 @@ def patch_tag(patch: Patch) -> str:
 def patch_header(patch: Patch) -> str:
     title = patch.title or patch.subject or patch.source or "(no subject)"
     return f"{patch_tag(patch)} {title}"
+
+
+def reply_subject(subject: str) -> str:
+    """``Re: <subject>`` on one line, without a second ``Re:``."""
+    subject = " ".join(subject.split())
+    return subject if subject[:3].lower() == "re:" else f"Re: {subject}"

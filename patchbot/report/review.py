@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from patchbot.api import Finding
 from patchbot.engine import LintResult
-from patchbot.report.common import group_by_patch
+from patchbot.report.common import group_by_patch, reply_subject
 from patchbot.review.comments import comment_lines
 from patchbot.review.quote import COMMIT_MSG, CONTEXT_LINES, WRAP, quote_patch
 from patchbot.series.model import Patch
@@ -54,8 +54,7 @@ def reply_body(
 def reply_message(
     patch: Patch, findings: list[Finding], heuristics: frozenset[str] = frozenset()
 ) -> str:
-    subject = patch.subject if patch.subject.lower().startswith("re:") else f"Re: {patch.subject}"
-    headers = [f"Subject: {subject}"]
+    headers = [f"Subject: {reply_subject(patch.subject)}"]
     if patch.message_id:
         mid = patch.message_id if patch.message_id.startswith("<") else f"<{patch.message_id}>"
         headers += [f"In-Reply-To: {mid}", f"References: {mid}"]

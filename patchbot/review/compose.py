@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from patchbot import __version__
 from patchbot.api import Finding
 from patchbot.engine import LintResult
-from patchbot.report.common import count_summary, group_by_patch
+from patchbot.report.common import count_summary, group_by_patch, reply_subject
 from patchbot.review.comments import comment_lines
 from patchbot.review.quote import quote_patch, wrap
 from patchbot.series.model import Patch, Series
@@ -69,11 +69,6 @@ def findings_digest(findings: Sequence[Finding]) -> str:
 
 def bracket(message_id: str) -> str:
     return f"<{message_id.strip().strip('<>')}>"
-
-
-def reply_subject(subject: str) -> str:
-    subject = " ".join(subject.split())
-    return subject if subject[:3].lower() == "re:" else f"Re: {subject}"
 
 
 @cache
