@@ -60,7 +60,16 @@ TOOLS: tuple[HostTool, ...] = (
         path="/usr/src/linux-source-6.1.tar.xz",
         needed_for="the default kernel tree",
     ),
+    HostTool(
+        "linux-source-6.12 tarball",
+        "linux-source-6.12",
+        path="/usr/src/linux-source-6.12.tar.xz",
+        needed_for="the 6.12 kernel tree (bookworm-backports)",
+    ),
     HostTool("public-inbox", "public-inbox", program="public-inbox-httpd", needed_for=_ARCHIVE),
+    HostTool(
+        "bubblewrap", "bubblewrap", program="bwrap", needed_for="the sandbox around patch content"
+    ),
 )
 
 

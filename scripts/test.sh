@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite (after installing what it needs). .ci/run calls exactly this.
+# Run the whole test suite (after installing what it needs) with this checkout's .venv.
+# .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-exec python3 -m pytest -p no:cacheprovider "$@"
+python=$(bash scripts/setup.sh)
+PATH="$(dirname "$python"):$PATH"
+exec "$python" -m pytest -p no:cacheprovider "$@"

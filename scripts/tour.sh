@@ -2,17 +2,20 @@
 # The main job on the bundled example: install what is needed, then
 #  1. lint the bundled RFC-shaped virtio-mem CoCo series against the real 6.1 tree, and
 #  2. boot the unpatched 6.1 virtio_mem.c in the TDX model of the memory paths.
+# It runs patchbot from this checkout's .venv (made by setup.sh); `patchbot` below is
+# .venv/bin/patchbot.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit $?
-tree=$(python3 -c 'from patchbot.kernel.tree import default_tree; print(default_tree())') || exit 2
+python=$(bash scripts/setup.sh) || exit $?
+PATH="$(dirname "$python"):$PATH"
+tree=$(python -c 'from patchbot.kernel.tree import tree_for; print(tree_for("6.1"))') || exit 2
 
 echo "\$ patchbot lint --tree $tree examples/virtio-mem-coco-rfc.mbox"
-python3 -m patchbot lint --tree "$tree" examples/virtio-mem-coco-rfc.mbox
+patchbot lint --tree "$tree" examples/virtio-mem-coco-rfc.mbox
 lint_rc=$?
 echo
 echo "\$ patchbot boot --driver virtio-mem --platform tdx"
-python3 -m patchbot boot --driver virtio-mem --platform tdx
+patchbot boot --driver virtio-mem --platform tdx
 boot_rc=$?
 echo
 echo "tour: lint exit code $lint_rc, boot exit code $boot_rc (1 means findings were reported)"

@@ -30,9 +30,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def kernel_tree() -> Path:
     """The extracted Debian linux-source-6.1 tree (cached under ~/.cache/patchbot)."""
-    from patchbot.kernel.tree import default_tree
+    from patchbot.kernel.tree import tree_for
 
-    return default_tree()
+    return tree_for("6.1")
 
 
 @pytest.fixture

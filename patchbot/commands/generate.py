@@ -87,7 +87,7 @@ def _helper(args: argparse.Namespace, template_dir: Path | None) -> int:
     from patchbot.generate.cfile import CFile, definitions
     from patchbot.generate.features import FEATURES, HELPERS
     from patchbot.generate.render import Renderer, align_continuations
-    from patchbot.kernel.tree import TREE_NAME, cache_dir, resolve_tree
+    from patchbot.kernel.tree import is_embedded, resolve_tree
 
     helper = HELPERS.get(args.name)
     if helper is None:
@@ -101,9 +101,9 @@ def _helper(args: argparse.Namespace, template_dir: Path | None) -> int:
     if not args.tree:
         raise InputError("generate helper edits a tree's file: give --tree T (or --print)")
     tree = resolve_tree(args.tree)
-    if tree.resolve() == (cache_dir() / TREE_NAME).resolve():
+    if is_embedded(tree):
         # the model, lint and validate --kernel all take this copy as the unmodified base
-        raise InputError(f"{tree} is patchbot's cached {TREE_NAME}: it stays unmodified")
+        raise InputError(f"{tree} is one of patchbot's cached trees: it stays unmodified")
     path = tree / feature.path
     if not path.is_file():
         raise InputError(f"{tree} has no {feature.path}")

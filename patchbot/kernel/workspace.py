@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchbot.errors import InputError
-from patchbot.kernel.tree import TREE_NAME, cache_dir
+from patchbot.kernel.tree import cache_dir, is_embedded
 
 log = logging.getLogger(__name__)
 
@@ -61,19 +61,19 @@ def ensure_git(tree: Path) -> None:
     """Make the cached default tree a git repository (once, ~35 s); check any other."""
     if (tree / ".git").exists() and git(tree, "rev-parse", "HEAD", check=False).returncode == 0:
         return
-    if tree.resolve() != (cache_dir() / TREE_NAME).resolve():
+    if not is_embedded(tree):
         raise InputError(
             f"{tree}: not a git repository with a commit (the kernel path applies a series "
             "with git am in a worktree; `git init && git add -A && git commit` it first)"
         )
-    with open(cache_dir() / f".{TREE_NAME}.git.lock", "w") as lock:
+    with open(cache_dir() / f".{tree.resolve().name}.git.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if git(tree, "rev-parse", "HEAD", check=False).returncode == 0:
             return
         log.info("making %s a git repository (once)", tree)
         git(tree, "init", "-q")
         git(tree, "add", "-f", "-A", ".")
-        git(tree, "commit", "-q", "-m", f"{TREE_NAME} as extracted by patchbot")
+        git(tree, "commit", "-q", "-m", f"{tree.resolve().name} as extracted by patchbot")
 
 
 @dataclass(frozen=True)
