@@ -3,8 +3,8 @@
 patchbot knows Debian's linux-source packages (6.1 from bookworm, 6.12 from
 bookworm-backports).  Each tarball is extracted once under ~/.cache/patchbot (or
 $PATCHBOT_CACHE).  Extraction goes to a temporary directory that is renamed into place, so
-an interrupted run never leaves a half tree behind.  The default tree is the newest one
-installed that every command supports; `--tree 6.12` (a version name) or `--tree PATH` picks another.
+an interrupted run never leaves a half tree behind.  `default_tree()` is the tree the
+commands use without `--tree`; `--tree 6.12` (a version name) or `--tree PATH` picks another.
 """
 
 from __future__ import annotations
