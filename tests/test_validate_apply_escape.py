@@ -146,3 +146,17 @@ def test_an_ordinary_series_still_applies(site, tmp_path):
     assert applied.touched == ["mm/memory.c", "mm/pwned"]
     assert (scratch / FILE).read_text() == "int a;\nint owned;\nint b;\nint c;\n"
     assert (tree / FILE).read_text() == PRE
+
+
+def test_validate_kernel_refuses_a_symlink_diff_before_git_am(site, tmp_path, run_cli):
+    # git am would apply the link itself (only a file beneath it is refused), and the
+    # build would read through it; the refusal comes before any worktree or build
+    tree, outside = site
+    for needed in ("Makefile", "scripts/kconfig/merge_config.sh", "arch/x86/Kconfig"):
+        (tree / needed).parent.mkdir(parents=True, exist_ok=True)
+        (tree / needed).write_text("")
+    link = _symlink_diff("drivers/virtio/virtio_mem.c", str(outside / "secret"))
+    mbox = _series_file(tmp_path, ("link a driver out", link))
+    code, _, err = run_cli("validate", "--kernel", "--tree", str(tree), str(mbox))
+    assert code == 2, err
+    assert "symbolic link" in err and len(err.strip().splitlines()) == 1
