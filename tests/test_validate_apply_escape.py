@@ -99,8 +99,9 @@ def test_validate_cli_refuses_the_symlink_series_with_one_line(site, tmp_path, r
         "old mode 100644\nnew mode 120000\n",  # a mode change that makes the file a link
         "index 1111111..2222222 120000\n",  # the mode carried on the index line
         "deleted file mode 120000\n",
+        "new mode  120000\n",  # patch(1) skips the extra blank
     ],
-    ids=["mode-change", "index-mode", "deleted-link"],
+    ids=["mode-change", "index-mode", "deleted-link", "two-blanks"],
 )
 def test_every_symlink_mode_is_refused(site, tmp_path, header):
     tree, _ = site
@@ -160,3 +161,19 @@ def test_validate_kernel_refuses_a_symlink_diff_before_git_am(site, tmp_path, ru
     code, _, err = run_cli("validate", "--kernel", "--tree", str(tree), str(mbox))
     assert code == 2, err
     assert "symbolic link" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_link_patch1_creates_is_caught_after_the_patch(site, tmp_path, monkeypatch):
+    # the second layer on its own: were the header check ever to miss a form patch(1)
+    # understands, the link it leaves is found before the next patch copies anything
+    import patchbot.validate.apply as apply
+
+    tree, outside = site
+    monkeypatch.setattr(apply, "refuse_symlinks", lambda series: None)
+    mbox = _series_file(
+        tmp_path, ("link the directory out", _symlink_diff("mm", str(outside))), ("edit", EDIT)
+    )
+    scratch = tmp_path / "scratch"
+    with pytest.raises(InputError, match=r"patch 1/2 .*leaves a symbolic link.*: mm$"):
+        apply_series(read_series([str(mbox)]), tree, scratch)
+    assert list(outside.iterdir()) == []

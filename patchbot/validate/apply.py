@@ -37,9 +37,11 @@ from patchbot.series.model import Patch, Series
 _PATCHING = re.compile(r"^(?:patching|checking) file '?([^'\n]+)'?", re.M)
 # what patch(1) --dry-run says it would write: "checking file NEW (renamed from OLD)"
 _CHECKING = re.compile(r"^checking file (.+?)(?: \((?:renamed|copied) from (.+)\))?$", re.M)
-# git's mode for a symbolic link, wherever a git diff header can carry a mode
+# git's mode for a symbolic link, wherever a git diff header can carry a mode; patch(1)
+# skips any run of blanks before the six octal digits, so "mode  120000" counts too
 _SYMLINK_MODE = re.compile(
-    r"^(?:(?:new file|deleted file|old|new) mode|index [0-9a-fA-F]+\.\.[0-9a-fA-F]+) 120000\s*$"
+    r"^(?:(?:new file|deleted file|old|new) mode|index [0-9a-fA-F]+\.\.[0-9a-fA-F]+)"
+    r"\s+120000\s*$"
 )
 
 
