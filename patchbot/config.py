@@ -24,10 +24,22 @@ Keys::
 
 Every unknown key is a ConfigError naming the key and the file: a typo must not
 silently turn a rule off or on.
+
+Trust (issue 15): ``rule-dirs`` makes patchbot import Python and ``template-dir`` makes
+it render jinja2 templates (which reach Python), so a file that sets either is honoured
+only when it was named with ``--config FILE`` or sits in a directory the user trusts,
+listed in their own ``$XDG_CONFIG_HOME/patchbot/trusted`` (default
+``~/.config/patchbot/trusted``), in the spirit of git's ``safe.directory``: one directory
+per line; ``DIR/*`` trusts DIR and every directory below it; ``*`` trusts every
+directory; ``#`` starts a comment.  A file found by searching upwards that sets one of
+them and is not trusted is a ConfigError (exit 2) saying how to trust it: running
+`patchbot lint` (or b4's check command) inside an untrusted checkout must not run the
+checkout's code.  Its other keys need no trust.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +64,8 @@ TOP_KEYS = {
     "post",
     "template-dir",
 }
+# keys that make patchbot run code named by the file: honoured only from a trusted file
+CODE_KEYS = ("rule-dirs", "template-dir")
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}
 
@@ -199,15 +213,67 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
 
 
-def load_file(path: Path) -> Config:
-    """Load an explicit config file (a .patchbot.toml, or a pyproject.toml)."""
+def _read_table(path: Path) -> dict[str, Any]:
+    """The patchbot table of a .patchbot.toml (the whole file) or a pyproject.toml."""
     data = _read_toml(path)
     if path.name == PYPROJECT:
         table = data.get("tool", {}).get("patchbot")
         if table is None:
             raise ConfigError(f"{path}: no [tool.patchbot] table")
-        return parse_table(table, path)
-    return parse_table(data, path)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [tool.patchbot] must be a table")
+        return table
+    return data
+
+
+def load_file(path: Path) -> Config:
+    """Load an explicit config file (a .patchbot.toml, or a pyproject.toml)."""
+    return parse_table(_read_table(path), path)
+
+
+def trusted_file() -> Path:
+    """The user's list of trusted directories: $XDG_CONFIG_HOME/patchbot/trusted."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "patchbot" / "trusted"
+
+
+def _trust_entries(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]
+
+
+def is_trusted(directory: Path) -> bool:
+    """Whether the user's trust file lists ``directory`` (compared after resolving)."""
+    here = directory.resolve()
+    for entry in _trust_entries(trusted_file()):
+        if entry == "*":
+            return True
+        below = entry.endswith("/*")
+        listed = Path(os.path.expanduser(entry.removesuffix("/*") if below else entry))
+        if not listed.is_absolute():
+            continue  # relative to what?  only absolute directories count
+        listed = listed.resolve()
+        if here == listed or (below and listed in here.parents):
+            return True
+    return False
+
+
+def _check_trusted(path: Path, table: Mapping[str, Any]) -> None:
+    """A found file may set CODE_KEYS only from a trusted directory."""
+    code_keys = [key for key in CODE_KEYS if key in table]
+    if not code_keys or is_trusted(path.parent):
+        return
+    raise ConfigError(
+        f"{path}: sets {' and '.join(code_keys)}, which makes patchbot run the code it "
+        f"names, and {path.parent} is not a trusted directory; to trust it, add the line "
+        f"{path.parent.resolve()} to {trusted_file()}, or pass --config {path}"
+    )
 
 
 def find_config(start: Path) -> Path | None:
@@ -223,14 +289,19 @@ def find_config(start: Path) -> Path | None:
 
 
 def load_config(explicit: str | Path | None = None, *, cwd: Path | None = None) -> Config:
-    """--config FILE if given, else the nearest config upwards from cwd, else defaults."""
+    """--config FILE if given, else the nearest config upwards from cwd (which may set
+    CODE_KEYS only from a trusted directory), else defaults."""
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
             raise ConfigError(f"--config {explicit}: no such file")
         return load_file(path)
     found = find_config((cwd or Path.cwd()).resolve())
-    return load_file(found) if found else Config()
+    if found is None:
+        return Config()
+    table = _read_table(found)
+    _check_trusted(found, table)
+    return parse_table(table, found)
 
 
 def check_against_rules(config: Config, rules: Iterable[Any]) -> None:

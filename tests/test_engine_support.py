@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 CALL_RULE = '''
 """Flags calls to a configured function."""
 from patchbot.api import Rule, Severity
@@ -58,6 +60,16 @@ def check(ctx):
     if len(paths) > 1:
         yield ctx.finding(f"touches {len(paths)} C files", 1, path=paths[0])
 '''
+
+
+def trust_directory(directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh user config ($XDG_CONFIG_HOME under ``directory``) whose trust file lists
+    ``directory``, so a .patchbot.toml found there may set rule-dirs."""
+    from patchbot.config import trusted_file
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(directory / ".xdg"))
+    trusted_file().parent.mkdir(parents=True)
+    trusted_file().write_text(f"{directory}\n")
 
 
 def write_rules(directory: Path, **modules: str) -> Path:

@@ -288,6 +288,13 @@ def test_existing_branch_is_refused(git_tree: Path, generated: dict[str, Path], 
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("branch", ["-D", "--output=/tmp/patchbot-never"])
+def test_branch_that_looks_like_an_option_is_refused(git_tree: Path, branch: str):
+    # issue 16 item 13: --branch reaches `git branch`; it must never be read as an option
+    refused(git_tree, f"--branch={branch}", expect="is not a valid branch name")
+    assert not Path("/tmp/patchbot-never").exists()
+
+
 def test_dirty_worktree_is_refused(git_tree: Path):
     target = git_tree / "drivers/virtio/virtio_mem.c"
     original = target.read_bytes()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from conftest import FIXTURES
-from test_engine_support import CALL_RULE, CRASH_RULE, PATCH_RULE, write_rules
+from test_engine_support import CALL_RULE, CRASH_RULE, PATCH_RULE, trust_directory, write_rules
 
 LINT = FIXTURES / "lint_cli"
 MBOX = LINT / "series.mbox"
@@ -19,9 +19,11 @@ SELECT = ("--select", "demo-call,demo-signoff")
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    """A working directory whose .patchbot.toml adds our demo rules."""
+    """A working directory whose .patchbot.toml adds our demo rules (rule-dirs run code:
+    the directory is in the user's trust file, see tests/test_config_trust.py)."""
     write_rules(tmp_path / "demo-rules", demo_call=CALL_RULE, demo_signoff=PATCH_RULE)
     (tmp_path / ".patchbot.toml").write_text('rule-dirs = ["demo-rules"]\n')
+    trust_directory(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -13,7 +13,7 @@ from collections import Counter
 
 import jsonschema
 import pytest
-from test_engine_support import CALL_RULE, write_rules
+from test_engine_support import CALL_RULE, trust_directory, write_rules
 
 from patchbot.cparse import function_spans
 from patchbot.report.jsonout import SCHEMA
@@ -44,6 +44,7 @@ def test_old_findings_in_touched_real_function_are_not_reported(
     (tmp_path / ".patchbot.toml").write_text(
         'rule-dirs = ["demo-rules"]\n[rules.demo-call]\ncall = "mutex_lock"\n'
     )
+    trust_directory(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     common = ("--format", "json", "--fail-on", "never", "--select", "demo-call")
     source = kernel_tree / PATH

@@ -104,3 +104,30 @@ def test_git_range_errors_are_input_errors(repo: git.Repo, tmp_path: Path) -> No
         load_series([], git_range="HEAD..HEAD", repo=where)
     with pytest.raises(InputError, match="expected a range"):
         load_series([], git_range="HEAD", repo=where)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["--output={out}..HEAD", "HEAD~1..--output={out}", "-o{out}..HEAD", "--output={out}.."],
+)
+def test_git_values_are_never_options(repo: git.Repo, tmp_path: Path, run_cli, value) -> None:
+    # issue 16 item 13: `--git=--output=/path..HEAD` made git rev-list create (or
+    # truncate) /path..HEAD before the range was rejected
+    out = tmp_path / "victim"
+    kept = tmp_path / "victim..HEAD"
+    kept.write_text("must survive\n")
+    code, stdout, err = run_cli(
+        "lint", f"--git={value.format(out=out)}", "--repo", str(repo.working_tree_dir)
+    )
+    assert code == 2, err
+    assert stdout == ""
+    (line,) = err.strip().splitlines()
+    assert "--git" in line and "Traceback" not in err
+    assert kept.read_text() == "must survive\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo", "victim..HEAD"]
+
+
+def test_git_range_passes_the_range_after_end_of_options(repo: git.Repo) -> None:
+    # a range that is not an option still works, including one whose TIP is empty
+    series = load_series([], git_range="HEAD~1..", repo=str(repo.working_tree_dir))
+    assert [p.label for p in series.patches] == ["1/1"]

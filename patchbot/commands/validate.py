@@ -64,7 +64,7 @@ def run_kernel(args: argparse.Namespace) -> int:
     from patchbot.engine import LintResult
     from patchbot.kernel.workspace import check_kernel_tree
     from patchbot.report import render
-    from patchbot.validate.apply import read_series
+    from patchbot.validate.apply import read_series, refuse_symlinks
     from patchbot.validate.kernel import kernel_patches, series_base, validate_kernel
 
     tree = resolve_tree(args.tree)
@@ -74,6 +74,9 @@ def run_kernel(args: argparse.Namespace) -> int:
     series = None
     if args.series:
         series = read_series(args.series, stdin=sys.stdin.buffer)
+        # git am refuses a file beyond a symlink, but applies the link itself, and the
+        # build would then read through it: the kernel path refuses symlink diffs too
+        refuse_symlinks(series)
         patches = kernel_patches(series)
         if not patches:
             raise InputError(f"{' '.join(args.series)}: no patch with a diff")

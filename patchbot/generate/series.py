@@ -184,7 +184,8 @@ def generate_series(
             msg_path.write_text(msg)
             parent = g.commit_tree(tree_sha, "-p", parent, "-F", str(msg_path))
             commits.append(parent)
-    repo.git.branch(branch, parent)
+    # --branch is the user's text (check-ref-format --branch already refuses '-x')
+    repo.git.branch("--end-of-options", branch, parent)
     log.info("generate: %d commits on %s", len(commits), branch)
 
     outdir.mkdir(parents=True, exist_ok=True)

@@ -119,7 +119,16 @@ def resolve_base(ws: Workspace, base: str | None) -> str:
     """The commit to apply on: the series' base-commit (must exist in the tree) or HEAD."""
     ensure_git(ws.tree)
     ref = base or "HEAD"
-    proc = git(ws.tree, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+    # the base comes from a series (base-commit:): never let git read it as an option
+    proc = git(
+        ws.tree,
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        f"{ref}^{{commit}}",
+        check=False,
+    )
     if proc.returncode != 0:
         raise InputError(f"base-commit {base} is not a commit in {ws.tree}")
     return proc.stdout.strip()

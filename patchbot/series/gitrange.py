@@ -4,6 +4,11 @@ The commits are exported with ``git format-patch --stdout`` (exactly what would 
 mailed: -U3 diffs, numbered subjects, diffstat in the notes) and parsed by the same code
 as an mbox, so the two inputs cannot drift apart.  Whole files come from the repository:
 pre-images at the parent of the first commit, post-images at the tip.
+
+The range is the user's text, so it never reaches git where an option could: a BASE or
+TIP starting with '-' is refused outright, and every git call puts ``--end-of-options``
+(git >= 2.24) before it.  Without that, ``--git=--output=F..HEAD`` made rev-list
+create or truncate the file ``F..HEAD`` before the range was found to be unknown.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def load_git_range(git_range: str, repo_path: str, *, max_bytes: int = 64 << 20) -> Series:
+    # checked before the repository is even opened: nothing of the range reaches git yet
     if ".." not in git_range or "..." in git_range:
         raise InputError(f"--git {git_range}: expected a range BASE..TIP")
     try:
@@ -28,8 +34,12 @@ def load_git_range(git_range: str, repo_path: str, *, max_bytes: int = 64 << 20)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise InputError(f"{repo_path}: not a git repository") from None
     base, _, tip = git_range.partition("..")
+    if base.startswith("-") or tip.startswith("-"):
+        raise InputError(f"--git {git_range}: BASE and TIP must be revisions, not options")
     try:
-        shas = repo.git.rev_list("--reverse", "--no-merges", "--topo-order", git_range).split()
+        shas = repo.git.rev_list(
+            "--reverse", "--no-merges", "--topo-order", "--end-of-options", git_range
+        ).split()
         tip_commit = repo.commit(tip or "HEAD")
         repo.commit(base or "HEAD")
     except (git.GitCommandError, git.BadName, ValueError):
@@ -43,6 +53,7 @@ def load_git_range(git_range: str, repo_path: str, *, max_bytes: int = 64 << 20)
         "--no-color",
         "-U3",
         "--binary",
+        "--end-of-options",
         git_range,
         stdout_as_string=False,
     )
