@@ -62,3 +62,55 @@ def test_external_entries_name_their_rebuild() -> None:
     assert ind.externals
     for entry in ind.externals:
         assert entry["source"] and entry["rebuild"], entry
+
+
+def _call(name: str, arg: int) -> str:
+    args = ["dev"] * (arg + 2)
+    args[arg] = "buf"
+    args[-1] = "1"
+    return f"{name}({', '.join(args)})"
+
+
+def _catalogue_snippets(name: str, arg: int, direction: str) -> dict[str, str]:
+    """One function per CoCo rule that must react to the conversion ``name``."""
+    call = _call(name, arg)
+    if direction == "decrypt":
+        leak = (
+            "static unsigned long demo_leak(struct device *dev)\n{\n"
+            "\tunsigned long buf = __get_free_page(GFP_KERNEL);\n\n"
+            f"\tif ({call}) {{\n\t\tfree_page(buf);\n\t\treturn 0;\n\t}}\n\treturn buf;\n}}\n"
+        )
+    else:
+        leak = (
+            "static void demo_leak(struct device *dev, unsigned long buf)\n{\n"
+            f'\tif ({call})\n\t\tpr_warn("re-encryption failed\\n");\n'
+            "\tfree_page(buf);\n}\n"
+        )
+    guard = (
+        "static int demo_guarded(struct device *dev, unsigned long buf)\n{\n"
+        "\tif (!cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))\n\t\treturn 0;\n"
+        f"\treturn {call};\n}}\n\n"
+        "static int demo_unguarded(struct device *dev, unsigned long buf)\n{\n"
+        f"\treturn {call};\n}}\n"
+    )
+    return {"leak-on-failure": leak, "conversion-outside-guard": guard}
+
+
+def test_every_catalogue_conversion_reaches_every_rule() -> None:
+    """Each catalogued conversion, spelled in our own snippets, draws the finding of every
+    CoCo rule that reacts to a conversion (names come from the catalogue, not a list)."""
+    from patchbot.cparse.catalogue import load_catalogue
+
+    acc = _bench()._accuracy()
+    conversions = load_catalogue().of_kind("conversion").values()
+    assert {"set_pages_encrypted", "set_pages_decrypted"} <= {e.name for e in conversions}
+    missed: list[str] = []
+    for entry in conversions:
+        assert entry.direction is not None
+        for rule, text in _catalogue_snippets(entry.name, entry.arg, entry.direction).items():
+            path = f"demo_{entry.name}_{rule}.c"
+            findings, errors = acc.run_rules([rule], [SourceFile(path=path, text=text)])
+            assert not errors, errors
+            if not any(f.rule == rule for f in findings):
+                missed.append(f"{rule} misses {entry.name}()")
+    assert missed == []
