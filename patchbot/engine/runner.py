@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from patchbot.api import Context, Finding, SourceFile
 from patchbot.config import Config, fail_threshold
+from patchbot.cparse import treedb
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
@@ -149,6 +150,11 @@ class Engine:
             return self._lint_series(series, sources)
 
     def _lint_files(self, files: Sequence[SourceFile]) -> LintResult:
+        # the files are the tree here: their cross-file summaries serve every rule
+        with treedb.active(treedb.build(files)):
+            return self._lint_files_in_db(files)
+
+    def _lint_files_in_db(self, files: Sequence[SourceFile]) -> LintResult:
         self._errors = []
         files = list(files)
         series = Series(source="files")
