@@ -52,6 +52,16 @@ class TreeDb:
         """The entries named in ``text`` (a substring test per entry, in C)."""
         return tuple(e for name, e in sorted(self.entries.items()) if name in text)
 
+    def overlaid(self, newer: TreeDb, paths: Iterable[str]) -> TreeDb:
+        """This database with the files at ``paths`` replaced by ``newer``'s view of them
+        (a series' post-images over the tree they apply to)."""
+        replaced = set(paths)
+        entries = {n: e for n, e in self.entries.items() if self.where.get(n) not in replaced}
+        where = {n: w for n, w in self.where.items() if n in entries}
+        entries.update(newer.entries)
+        where.update(newer.where)
+        return TreeDb(entries, where)
+
 
 _ACTIVE: ContextVar[TreeDb | None] = ContextVar("patchbot_treedb", default=None)
 
@@ -68,6 +78,18 @@ def active(db: TreeDb) -> Iterator[TreeDb]:
 def entries_for(text: str) -> tuple[ApiEntry, ...]:
     db = _ACTIVE.get()
     return db.entries_for(text) if db is not None and db.entries else ()
+
+
+def current() -> TreeDb:
+    """The database in effect (empty outside ``active``)."""
+    return _ACTIVE.get() or TreeDb()
+
+
+def with_files(files: Iterable[SourceFile]) -> TreeDb:
+    """The database in effect overlaid with the summaries of ``files`` (the engine's view:
+    a tree database set by the lint command, plus the files being linted)."""
+    files = list(files)
+    return current().overlaid(build(files), [f.path for f in files])
 
 
 def _is_exported(func: Function) -> bool:
@@ -176,4 +198,4 @@ def build(files: Iterable[SourceFile], catalogue: Catalogue | None = None) -> Tr
     return TreeDb(entries, where)
 
 
-__all__ = ["TreeDb", "active", "build", "entries_for", "summarise_text"]
+__all__ = ["TreeDb", "active", "build", "current", "entries_for", "summarise_text", "with_files"]
