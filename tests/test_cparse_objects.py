@@ -180,3 +180,11 @@ def test_treestore_builds_once_and_reloads(tmp_path: Path, monkeypatch) -> None:
         _HELPER.replace("int demo_share(", "static int demo_share(")
     )
     assert treestore.for_tree(tree).entries == {}  # a changed file rebuilds
+
+
+def test_hunk_inside_one_body_is_analysed() -> None:
+    """Class 4: a hunk-only body that parses without an ERROR node still gets a header."""
+    from patchbot.testing import check_expected_patch
+
+    fixture = Path(__file__).parent / "fixtures/coco_independent/hunks/inside-one-body.patch"
+    check_expected_patch(fixture)
