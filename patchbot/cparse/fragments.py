@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from tree_sitter import Node
+
 from patchbot.cparse.parse import note_derived, parse_kernel
 
 FRAGMENT_PREFIX = "__patchbot_fragment_"
@@ -81,7 +83,7 @@ _TOP_LEVEL_STATEMENTS = frozenset(
 )
 
 
-def _is_top_level_statement(node) -> bool:  # type: ignore[no-untyped-def]
+def _is_top_level_statement(node: Node) -> bool:
     """An indented statement at the top level: body code (a top-level macro call such as
     MODULE_LICENSE("GPL"); also parses as a statement, but in column 0)."""
     return node.type in _TOP_LEVEL_STATEMENTS and node.start_point[1] > 0
