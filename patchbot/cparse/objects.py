@@ -140,6 +140,23 @@ def flag_assignments(func: Function, node_id: int) -> list[tuple[str, bool | Non
     return out
 
 
+def failure_flags(event: MemEvent) -> list[tuple[str, bool | None]]:
+    """The caller-side flags a failed call of a summarised helper leaves true:
+    ``vmbus_establish_gpadl(ch, buf, n, &pd->gpadl)`` -> ``pd->gpadl.decrypted``."""
+    out: list[tuple[str, bool | None]] = []
+    for position, field_name in event.entry.failure_flags:
+        arg = strip(event.call.arg(position))
+        if arg is None:
+            continue
+        if arg.type == "pointer_expression" and _operator(arg) == "&":
+            inner = strip(arg.child_by_field_name("argument"))
+            if inner is not None:
+                out.append((f"{_squash(text_of(inner))}.{field_name}", True))
+        else:
+            out.append((f"{_squash(text_of(arg))}->{field_name}", True))
+    return out
+
+
 def update_flags(flags: Flags, changes: Iterable[tuple[str, bool | None]]) -> Flags:
     result = dict(flags)
     for left, truth in changes:
@@ -192,6 +209,7 @@ def _truth(node: Node | None, known: dict[str, bool]) -> bool | None:
 __all__ = [
     "Flags",
     "clears_memory",
+    "failure_flags",
     "flag_assignments",
     "flag_truth",
     "memory_lvalue",

@@ -34,6 +34,7 @@ from patchbot.cparse.functions import Function, MemEvent
 from patchbot.cparse.objects import (
     Flags,
     clears_memory,
+    failure_flags,
     flag_assignments,
     flag_truth,
     memory_lvalue,
@@ -191,12 +192,16 @@ def follow_conversion(
                 implied = implied_status(edge.cond, edge.kind == "true", state.current.call, var)
             elif edge.kind in ("case", "default") and edge.cond is not None:
                 implied = _case_status(func, state.node, edge, state.current, var)
+            edge_flags = flags
             if implied is not None:
                 if status != "unchecked" and implied != status:
                     continue  # infeasible: contradicts what the path already knows
                 status = implied
+                if implied == "failed" and state.current.entry.failure_flags:
+                    # a summarised helper leaves its out-parameter flag set on failure
+                    edge_flags = update_flags(flags, failure_flags(state.current))
             origin = status if state.current is start else state.origin
-            nxt = _State(edge.dst, state.current, status, var, origin, flags)
+            nxt = _State(edge.dst, state.current, status, var, origin, edge_flags)
             if nxt in parent:
                 continue
             # the edge's note is written only if a reported path takes it (see _steps)

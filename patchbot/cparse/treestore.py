@@ -29,7 +29,7 @@ from patchbot.cparse.treedb import TreeDb, build
 
 log = logging.getLogger(__name__)
 
-_VERSION = 1  # bump when what a summary means changes
+_VERSION = 2  # bump when what a summary means changes (2: failure flags)
 
 
 def _digest(data: bytes) -> str:
@@ -57,7 +57,10 @@ def _load(store: Path, tree: Path) -> TreeDb | None:
                 return None
         except OSError:
             return None
-    entries = {e["name"]: ApiEntry(**e) for e in data["entries"]}
+    entries: dict[str, ApiEntry] = {}
+    for raw in data["entries"]:
+        raw["failure_flags"] = tuple((int(i), str(f)) for i, f in raw.get("failure_flags", ()))
+        entries[raw["name"]] = ApiEntry(**raw)
     return TreeDb(entries, dict(data["where"]))
 
 
