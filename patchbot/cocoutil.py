@@ -16,12 +16,22 @@ from functools import lru_cache
 
 from tree_sitter import Node, Query, QueryCursor
 
+from patchbot.cparse.catalogue import load_catalogue
 from patchbot.cparse.parse import C_LANGUAGE, declarator_name, parse_kernel
 
-ENCRYPT_CALLS = frozenset({"set_memory_encrypted", "dma_set_encrypted"})
-DECRYPT_CALLS = frozenset({"set_memory_decrypted", "dma_set_decrypted"})
 ENC = "encrypt"
 DEC = "decrypt"
+
+
+def _conversions(direction: str) -> frozenset[str]:
+    """Conversion names of one direction, from rules/catalogue/memory_paths.toml (issue
+    18: a list here missed set_pages_encrypted() and every later catalogue entry)."""
+    entries = load_catalogue().of_kind("conversion").values()
+    return frozenset(e.name for e in entries if e.direction == direction)
+
+
+ENCRYPT_CALLS = _conversions(ENC)
+DECRYPT_CALLS = _conversions(DEC)
 
 # cc_platform_has() attributes that make a path CoCo-only (HOST_MEM_ENCRYPT covers SME
 # hosts, which use the same conversion calls for kexec and the real-mode trampoline).
@@ -34,7 +44,9 @@ MACRO_LOOP_RE = re.compile(r"(^|_)for_each(_|$)|^for_each|^list_for_each|^hlist_
 
 _OUTLINE_QUERY = Query(C_LANGUAGE, "(function_definition) @func (call_expression) @call")
 
-CONVERSION_TEXT_RE = re.compile(r"\b(?:set_memory|dma_set)_(?:en|de)crypted\b")
+CONVERSION_TEXT_RE = re.compile(
+    r"\b(?:" + "|".join(sorted(map(re.escape, ENCRYPT_CALLS | DECRYPT_CALLS))) + r")\b"
+)
 
 
 @lru_cache(maxsize=256)  # every CoCo rule asks first, about the same text
@@ -86,7 +98,8 @@ def direction_of(name: str) -> str | None:
 
 def address_arg(call: Call) -> str:
     """The converted address of a conversion call, casts removed ('' when unknown)."""
-    index = 1 if call.name.startswith("dma_set_") else 0
+    entry = load_catalogue().get(call.name)
+    index = entry.arg if entry is not None and entry.kind == "conversion" else 0
     return strip_casts(call.args[index]) if len(call.args) > index else ""
 
 

@@ -146,7 +146,19 @@ def _is_message_id(inputs: list[str]) -> bool:
 
 
 def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
-    """Pick the mode from the arguments and run the engine."""
+    """Pick the mode from the arguments and run the engine; with --tree, the tree's
+    cross-file summaries (built once, stored under the cache) serve every CoCo rule."""
+    if args.tree:
+        from patchbot.cparse import treedb
+        from patchbot.cparse.treestore import for_tree
+        from patchbot.kernel.tree import resolve_tree
+
+        with treedb.active(for_tree(resolve_tree(args.tree))):
+            return _lint(args, engine)
+    return _lint(args, engine)
+
+
+def _lint(args: argparse.Namespace, engine: Engine) -> LintResult:
     from patchbot.series import images
 
     if args.files or args.paths:

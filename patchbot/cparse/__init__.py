@@ -28,6 +28,15 @@ Layers (each a small module):
 * ``paths``       — ``follow_conversion(func, event)`` yields ``PathHit`` for every later
   catalogued call on the same memory with the governing conversion's status on that path
   ("failed" / "ok" / "unchecked") and a ``trace(path)`` ready for ``Finding.trace``.
+* ``objects``     — what a path is about: a converted lvalue set to NULL (the later
+  free is a no-op), its root variable rebound (the next per-CPU struct), constant flags
+  (``leak = true``) and the branches they decide; ``paths`` ends or prunes on them.
+* ``treedb``      — cross-file summaries of exported functions (converts parameter i and
+  returns nonzero when that failed; free / hand-back wrappers), cached by file content;
+  ``with treedb.active(db)`` makes ``analyze_file`` extend each file's catalogue with the
+  entries it names.  The engine overlays the linted files on the database in effect.
+* ``treestore``   — ``for_tree(tree)``: a whole tree's treedb, built once and stored under
+  the cache with each summarised file's hash (``lint --tree`` uses it).
 * ``fragments``   — hunk-only files: a body whose header the diff omits gets a synthetic
   ``__patchbot_fragment_<line>`` header on the blank line before it (line numbers kept);
   ``Function.display_name`` is None for those.  Works on quoted, flattened review

@@ -26,6 +26,9 @@ class ApiEntry:
     prot: int = -1  # mappings: pgprot argument, -1 when the call takes none
     attrs: int = -1  # dma_map: attrs argument, -1 when the call takes none
     wrapper_of: str | None = None  # set for same-file wrapper summaries
+    # cross-file summaries (treedb): flags the function leaves true when the conversion
+    # failed, as (parameter index, field): (3, "decrypted") for ``gpadl->decrypted``
+    failure_flags: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from patchbot.cparse.catalogue import Catalogue, load_catalogue
+from patchbot.cparse.catalogue import ApiEntry, Catalogue, load_catalogue
 from patchbot.cparse.cfg import ENTRY
 from patchbot.cparse.exprs import (
     Call,
@@ -30,8 +30,14 @@ from patchbot.cparse.exprs import (
     strip,
     text_of,
 )
-from patchbot.cparse.functions import FileAnalysis, Function, MemEvent, analyze_file
+from patchbot.cparse.functions import (
+    FileAnalysis,
+    Function,
+    MemEvent,
+    analyze_file_with,
+)
 from patchbot.cparse.paths import PathHit, follow_conversion
+from patchbot.cparse.treedb import entries_for
 
 
 @dataclass(frozen=True)
@@ -52,19 +58,28 @@ def _kind_names(kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(n for kind in kinds for n in load_catalogue().of_kind(kind)))
 
 
-@lru_cache(maxsize=256)
 def mentions_kind(text: str, *kinds: str) -> bool:
-    """Does the text name a catalogued call of one of ``kinds`` ("handback", "mapping"...)?
-    Same-file wrappers are summarised from those names, so a file naming none of them has
-    no such event: rules skip it before any parse."""
+    """Does the text name a catalogued call of one of ``kinds`` ("handback", "mapping"...)
+    or a cross-file summary of one (``treedb``)?  Same-file wrappers are summarised from
+    those names, so a file naming none of them has no such event: rules skip it before
+    any parse."""
+    return _mentions_catalogued(text, *kinds) or any(e.kind in kinds for e in entries_for(text))
+
+
+@lru_cache(maxsize=256)
+def _mentions_catalogued(text: str, *kinds: str) -> bool:
     return any(name in text for name in _kind_names(kinds))  # substring search, in C
 
 
-@lru_cache(maxsize=64)
 def file_hits(text: str) -> tuple[tuple[Function, PathHit], ...]:
+    return _file_hits(text, entries_for(text))
+
+
+@lru_cache(maxsize=64)
+def _file_hits(text: str, extra: tuple[ApiEntry, ...]) -> tuple[tuple[Function, PathHit], ...]:
     if not mentions_conversion(text):
         return ()
-    fa = analyze_file(text)
+    fa = analyze_file_with(text, extra)
     out: list[tuple[Function, PathHit]] = []
     for func in fa.functions:
         for conv in func.events_of("conversion"):
@@ -105,12 +120,16 @@ def names_a_field(event: MemEvent) -> bool:
     return node is not None and node.type == "field_expression"
 
 
-@lru_cache(maxsize=64)
 def decrypted_memory(text: str) -> dict[str, KeptShared]:
     """Field keys under which some function keeps memory it decrypted successfully."""
+    return _decrypted_memory(text, entries_for(text))
+
+
+@lru_cache(maxsize=64)
+def _decrypted_memory(text: str, extra: tuple[ApiEntry, ...]) -> dict[str, KeptShared]:
     if not mentions_conversion(text):
         return {}
-    fa = analyze_file(text)
+    fa = analyze_file_with(text, extra)
     kept: dict[str, KeptShared] = {}
     for func in fa.functions:
         decrypts = [e for e in func.events_of("conversion") if e.entry.direction == "decrypt"]

@@ -350,6 +350,11 @@ def result_variable(call: Call) -> str | None:
     return None
 
 
+def _contains_call(node: Node | None, call: Call) -> bool:
+    start, end = call.span
+    return node is not None and node.start_byte <= start and end <= node.end_byte
+
+
 def _is_zero(node: Node | None) -> bool:
     node = strip(node)
     return node is not None and text_of(node) in ("0", "0L", "0UL", "NULL", "false")
@@ -378,7 +383,9 @@ def implied_status(cond: Node | None, taken: bool, call: Call, var: str | None) 
     Returns "failed" (the call returned non-zero), "ok" (it returned 0) or None.
     Understands ``if (rc)``, ``if (!rc)``, ``if (rc < 0)``, ``if (rc != 0)``,
     ``if (rc == 0)``, ``if (f(...))``, ``if ((rc = f(...)))``, likely()/unlikely()/
-    WARN_ON() wrappers, and ``a && b`` (true side) / ``a || b`` (false side).
+    WARN_ON() wrappers, and ``a && b`` (true side) / ``a || b`` (false side); the false
+    side of ``a && f()`` and the true side of ``a || f()`` speak for f() when it ran.
+    ``rc < 0`` false says nothing: only zero is success (positive failures on arm64).
     """
     node = strip(cond)
     if node is None:
@@ -395,6 +402,10 @@ def implied_status(cond: Node | None, taken: bool, call: Call, var: str | None) 
                 return implied_status(left, taken, call, var) or implied_status(
                     right, taken, call, var
                 )
+            if _contains_call(right, call) and not _contains_call(left, call):
+                # ``a && f()`` false / ``a || f()`` true: either f() did not run (then no
+                # conversion happened on this path) or its own test came out this way
+                return implied_status(right, taken, call, var)
             return None
         if _is_zero(right) and _is_subject(left, call, var):
             subject_nonzero = {"!=": taken, "<": taken, "==": not taken}.get(op)
@@ -405,7 +416,9 @@ def implied_status(cond: Node | None, taken: bool, call: Call, var: str | None) 
         if subject_nonzero is None:
             return None
         if op in ("<", ">") and not taken:
-            return "ok"  # rc >= 0: conversions return 0 or -errno
+            # rc >= 0 is not success: nonzero is failure, and arm64 CCA's conversions can
+            # fail with a positive value (issue 18), so the path stays unchecked
+            return None
         return "failed" if subject_nonzero else "ok"
     return None
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from tree_sitter import Node
+
 from patchbot.cparse.parse import note_derived, parse_kernel
 
 FRAGMENT_PREFIX = "__patchbot_fragment_"
@@ -60,6 +62,31 @@ def _top_level_nodes(text: str) -> tuple[set[int], set[int]]:
             if node.type == "function_definition":
                 definitions.update(lines)
     return covered, definitions
+
+
+# Statements tree-sitter-c accepts at the top level without an ERROR node: a hunk that
+# starts and ends inside one function body (issue 18: "ret = f(); if (ret) {...}") parses
+# cleanly as these, and would otherwise never be given a header, so never analysed.
+_TOP_LEVEL_STATEMENTS = frozenset(
+    {
+        "expression_statement",
+        "if_statement",
+        "return_statement",
+        "for_statement",
+        "while_statement",
+        "do_statement",
+        "switch_statement",
+        "goto_statement",
+        "labeled_statement",
+        "compound_statement",
+    }
+)
+
+
+def _is_top_level_statement(node: Node) -> bool:
+    """An indented statement at the top level: body code (a top-level macro call such as
+    MODULE_LICENSE("GPL"); also parses as a statement, but in column 0)."""
+    return node.type in _TOP_LEVEL_STATEMENTS and node.start_point[1] > 0
 
 
 def _lost_indentation(lines: list[str]) -> bool:
@@ -144,7 +171,8 @@ def _header_line(lines: list[str], first: int, covered: set[int]) -> int | None:
 @lru_cache(maxsize=64)
 def synthesize_fragments(text: str) -> str:
     """``text`` with a synthetic header before every headless body fragment."""
-    if not parse_kernel(text).root_node.has_error:
+    root = parse_kernel(text).root_node
+    if not root.has_error and not any(_is_top_level_statement(c) for c in root.children):
         return text
     lines = text.split("\n")
     covered, definitions = _top_level_nodes(text)

@@ -480,12 +480,24 @@ def _functions(text: str) -> list[Function]:
     return out
 
 
-@lru_cache(maxsize=64)
 def analyze_file(text: str, catalogue_path: str | None = None) -> FileAnalysis:
-    """Parse, build CFGs, summarise same-file wrappers and list memory events."""
+    """Parse, build CFGs, summarise same-file wrappers and list memory events; the
+    catalogue is extended by the cross-file summaries in effect (``treedb.active``)."""
+    from patchbot.cparse.treedb import entries_for
+
+    return analyze_file_with(text, entries_for(text), catalogue_path)
+
+
+@lru_cache(maxsize=64)
+def analyze_file_with(
+    text: str, extra: tuple[ApiEntry, ...] = (), catalogue_path: str | None = None
+) -> FileAnalysis:
+    """analyze_file() with explicit cross-file entries (cached by text and entries)."""
     from patchbot.cparse.summaries import summarise
 
     base = load_catalogue(catalogue_path)
+    if extra:
+        base = base.with_entries({e.name: e for e in extra})
     functions = _functions(text)
     summaries = summarise(functions, base)
     catalogue = base.with_entries(summaries)
@@ -499,4 +511,12 @@ def call_named(node: Node | None, names: set[str]) -> Call | None:
     return next((c for c in calls_in(node) if c.name in names), None)
 
 
-__all__ = ["FileAnalysis", "Function", "MemEvent", "analyze_file", "build_events", "call_named"]
+__all__ = [
+    "FileAnalysis",
+    "Function",
+    "MemEvent",
+    "analyze_file",
+    "analyze_file_with",
+    "build_events",
+    "call_named",
+]

@@ -13,6 +13,11 @@ becomes the governing one, with its own status: this is what separates the accep
 "re-encrypt, free only if that worked" from "re-encrypt, free anyway".  A free of the
 memory ends the path.  Branches contradicting what the path already knows are pruned,
 so ``if (rc) goto err; ... err: if (rc) free()`` is not a false path.
+
+What the path says about objects and flags (``objects``): a path ends where the converted
+lvalue is set to NULL (the later free is a no-op) or its root variable is pointed at
+another object (the next loop iteration's per-CPU struct); constant flags assigned on the
+path (``leak = true``) prune the branches that contradict them (``if (!leak) free()``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from patchbot.api import Location
 from patchbot.cparse.cfg import EXIT, Edge
 from patchbot.cparse.exprs import implied_status, text_of
 from patchbot.cparse.functions import Function, MemEvent
+from patchbot.cparse.objects import (
+    Flags,
+    clears_memory,
+    failure_flags,
+    flag_assignments,
+    flag_truth,
+    memory_lvalue,
+    rebinds_object,
+    update_flags,
+)
 
 
 class _State(NamedTuple):
@@ -37,6 +52,7 @@ class _State(NamedTuple):
     status: str  # failed / ok / unchecked
     var: str | None  # variable still holding current's result
     origin: str = "unchecked"  # the start conversion's outcome (kept after a re-conversion)
+    flags: Flags = frozenset()  # lvalues given a constant truth value on this path
 
 
 @dataclass(frozen=True)
@@ -121,6 +137,7 @@ def follow_conversion(
     parent: dict[_State, tuple[_State, _Note] | None] = {first: None}
     queue = deque([first])
     reported: set[tuple[int, int, str, str]] = set()
+    lvalues: dict[int, str | None] = {}  # id(conversion) -> memory_lvalue(), on first use
     while queue and len(parent) < max_states:
         state = queue.popleft()
         here = by_node.get(state.node, ())
@@ -132,7 +149,9 @@ def follow_conversion(
                 if event == state.current:
                     # back at the governing call (a loop): it runs again and may fail
                     # this time, whatever the last iteration did
-                    again = _State(state.node, event, "unchecked", event.result_var, state.origin)
+                    again = _State(
+                        state.node, event, "unchecked", event.result_var, state.origin, state.flags
+                    )
                     parent.setdefault(again, (state, ""))
                     state = again
                     continue
@@ -145,26 +164,44 @@ def follow_conversion(
                     ended = True
                 if event.kind == "conversion":
                     switched = _State(
-                        state.node, event, "unchecked", event.result_var, state.origin
+                        state.node, event, "unchecked", event.result_var, state.origin, state.flags
                     )
                     parent.setdefault(switched, (state, ""))
                     state = switched
         if ended or state.node == EXIT:
             continue
+        flags = state.flags
+        if func.assignments_at(state.node):
+            lvalue = lvalues.get(id(state.current), "")
+            if lvalue == "":
+                lvalue = lvalues[id(state.current)] = memory_lvalue(state.current)
+            if clears_memory(func, state.node, lvalue) or rebinds_object(
+                func, state.node, lvalue, state.current
+            ):
+                continue  # the memory is forgotten (leaked) or the name means another object
+            flags = update_flags(flags, flag_assignments(func, state.node))
         var = None if _kills(func, state.node, state.var, state.current) else state.var
         for edge in func.cfg.nodes[state.node].succ:
+            if flags and edge.kind in ("true", "false") and edge.cond is not None:
+                truth = flag_truth(edge.cond, flags)
+                if truth is not None and truth != (edge.kind == "true"):
+                    continue  # contradicts a flag set earlier on this path
             status = state.status
             implied = None
             if edge.kind in ("true", "false") and edge.cond is not None:
                 implied = implied_status(edge.cond, edge.kind == "true", state.current.call, var)
             elif edge.kind in ("case", "default") and edge.cond is not None:
                 implied = _case_status(func, state.node, edge, state.current, var)
+            edge_flags = flags
             if implied is not None:
                 if status != "unchecked" and implied != status:
                     continue  # infeasible: contradicts what the path already knows
                 status = implied
+                if implied == "failed" and state.current.entry.failure_flags:
+                    # a summarised helper leaves its out-parameter flag set on failure
+                    edge_flags = update_flags(flags, failure_flags(state.current))
             origin = status if state.current is start else state.origin
-            nxt = _State(edge.dst, state.current, status, var, origin)
+            nxt = _State(edge.dst, state.current, status, var, origin, edge_flags)
             if nxt in parent:
                 continue
             # the edge's note is written only if a reported path takes it (see _steps)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from patchbot.cparse.catalogue import ApiEntry, Catalogue
 from patchbot.cparse.exprs import (
+    Call,
     assignment_value,
     identifiers_in,
     result_variable,
@@ -69,6 +70,17 @@ def _returned_exprs(func: Function) -> list[str]:
     return out
 
 
+def _mapped_flags(func: Function, call: Call, entry: ApiEntry) -> tuple[tuple[int, str], ...]:
+    """The callee's failure flags on our parameters (``gpadl`` passed through)."""
+    out: list[tuple[int, str]] = []
+    for position, field_name in entry.failure_flags:
+        arg = call.arg(position)
+        index = _param_index(func, func.key_of(arg), identifiers_in(arg))
+        if index is not None:
+            out.append((index, field_name))
+    return tuple(out)
+
+
 def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
     named = catalogue.names_among(func.words)
     if not named:
@@ -96,7 +108,12 @@ def _summarise_one(func: Function, catalogue: Catalogue) -> ApiEntry | None:
             and (var is None or _assignments(func, var) == 1)
         ):
             return ApiEntry(
-                func.name, "conversion", index, direction=entry.direction, wrapper_of=call.name
+                func.name,
+                "conversion",
+                index,
+                direction=entry.direction,
+                wrapper_of=call.name,
+                failure_flags=_mapped_flags(func, call, entry),
             )
     if not any(word in func.name for word in _RELEASE_WORDS):
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from patchbot.api import Context, Finding, SourceFile
 from patchbot.config import Config, fail_threshold
+from patchbot.cparse import treedb
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
@@ -149,6 +150,11 @@ class Engine:
             return self._lint_series(series, sources)
 
     def _lint_files(self, files: Sequence[SourceFile]) -> LintResult:
+        # the files are (part of) the tree here: their cross-file summaries serve every rule
+        with treedb.active(treedb.with_files(files)):
+            return self._lint_files_in_db(files)
+
+    def _lint_files_in_db(self, files: Sequence[SourceFile]) -> LintResult:
         self._errors = []
         files = list(files)
         series = Series(source="files")
@@ -169,10 +175,23 @@ class Engine:
         # for series-wide findings
         texts: dict[tuple[str | None, str], str] = {}
         every_file: list[SourceFile] = []
+        per_patch = [(patch, sources(series, patch)) for patch in series.patches]
+        latest = {f.path: f for _patch, files in per_patch for f in files}
+        # cross-file summaries: the series' post-images over the tree database in effect
+        with treedb.active(treedb.with_files(latest.values())):
+            return self._lint_patches(series, per_patch, texts, every_file, raw)
+
+    def _lint_patches(
+        self,
+        series: Series,
+        per_patch: list[tuple[Patch, list[SourceFile]]],
+        texts: dict[tuple[str | None, str], str],
+        every_file: list[SourceFile],
+        raw: list[Finding],
+    ) -> LintResult:
         file_rules = self._by_scope("file")
         patch_rules = self._by_scope("patch")
-        for patch in series.patches:
-            files = sources(series, patch)
+        for patch, files in per_patch:
             every_file.extend(files)
             for file in files:
                 texts[(patch.label, file.path)] = texts[(None, file.path)] = file.text
