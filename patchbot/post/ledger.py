@@ -7,6 +7,8 @@ run resolves by asking the archive whether the message arrived (see deliver.py).
 A refused delivery goes back to ``queued`` with the error and is retried on the next pass.
 ``capped`` rows were over a list's per-series cap and are not sent.
 
+The ``failures`` table counts reviews that raised (a bug met by hostile input), so the
+bot retries one a bounded number of times, across restarts, and then gives up on it.
 The ``reviews`` table remembers which revision of a series (a digest of its messages) was
 reviewed, so the bot reviews a new revision again and an unchanged one not at all.
 
@@ -48,6 +50,14 @@ CREATE TABLE IF NOT EXISTS reviews (
     series_key   TEXT NOT NULL,
     revision     TEXT NOT NULL,
     reviewed_at  REAL NOT NULL,
+    PRIMARY KEY (series_key, revision)
+);
+CREATE TABLE IF NOT EXISTS failures (
+    series_key   TEXT NOT NULL,
+    revision     TEXT NOT NULL,
+    attempts     INTEGER NOT NULL,
+    last_error   TEXT NOT NULL,
+    updated      REAL NOT NULL,
     PRIMARY KEY (series_key, revision)
 );
 CREATE TABLE IF NOT EXISTS pending (
@@ -206,6 +216,23 @@ class Ledger:
         self.db.execute(
             "INSERT OR IGNORE INTO reviews VALUES (?, ?, ?)", (series_key, revision, time.time())
         )
+
+    def record_failure(self, series_key: str, revision: str, error: str) -> int:
+        """Count one more failed review of this revision; returns the attempts so far."""
+        self.db.execute(
+            "INSERT INTO failures VALUES (?, ?, 1, ?, ?) ON CONFLICT (series_key, revision)"
+            " DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error,"
+            " updated = excluded.updated",
+            (series_key, revision, error, time.time()),
+        )
+        return self.failures(series_key, revision)
+
+    def failures(self, series_key: str, revision: str) -> int:
+        row = self.db.execute(
+            "SELECT attempts FROM failures WHERE series_key = ? AND revision = ?",
+            (series_key, revision),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def first_seen(self, thread_id: str) -> float:
         """When the bot first saw this (incomplete) thread; recorded on the first call."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from patchbot import __version__
 from patchbot.api import Finding
 from patchbot.engine import LintResult
+from patchbot.post.addresses import clean_address
 from patchbot.report.common import count_summary, group_by_patch, reply_subject
 from patchbot.review.comments import comment_lines
 from patchbot.review.quote import quote_patch, wrap
@@ -91,9 +92,13 @@ def _render(name: str, **values: Any) -> str:
 
 
 def _author(patch: Patch) -> str:
-    if patch.author_email:
-        return email.utils.formataddr((patch.author_name, patch.author_email))
-    return patch.author_name or "the author"
+    return _author_address(patch) or patch.author_name or "the author"
+
+
+def _author_address(patch: Patch) -> str | None:
+    if not patch.author_email:
+        return None
+    return clean_address(email.utils.formataddr((patch.author_name, patch.author_email)))
 
 
 def _how(findings: Sequence[Finding]) -> str:
@@ -128,7 +133,8 @@ class _Recipients:
         mid = bracket(patch.message_id)
         head = self.headers.get(patch.message_id.strip().strip("<>"))
         if head is None:  # only the Series is known: reply to the author, thread by parent
-            to = [_author(patch)] if patch.author_email else []
+            author = _author_address(patch)
+            to = [author] if author else []
             parent = [bracket(patch.in_reply_to)] if patch.in_reply_to.strip("<> ") else []
             return to, [], [*parent, mid]
         author = email.utils.parseaddr(head.sender)[1].lower()

@@ -43,7 +43,8 @@ def reproduce_command(thread: Thread) -> str:
 def validate(thread: Thread, tree: str | None) -> list[BootReport]:
     """Boot every modelled driver the series touches, on none, tdx and snp with every
     single fault (what `patchbot validate` does).  A series that does not apply to the
-    tree is logged and reviewed by lint alone: the replies still go out."""
+    tree, or that the model fails on (a driver event the model cannot read), is logged
+    and reviewed by lint alone: the replies still go out."""
     from patchbot.kernel.tree import resolve_tree
     from patchbot.validate.boot import boot_series
 
@@ -52,6 +53,14 @@ def validate(thread: Thread, tree: str | None) -> list[BootReport]:
         return boot_series(thread.series, root)[1]
     except InputError as exc:
         log.warning("not validated in the model: %s", exc)
+        return []
+    except Exception as exc:  # a bug in the model met by hostile input: lint still replies
+        log.error(
+            "not validated in the model (internal error %s: %s); reviewed by lint alone",
+            type(exc).__name__,
+            " ".join(str(exc).split()),
+        )
+        log.debug("the model failure", exc_info=exc)
         return []
 
 

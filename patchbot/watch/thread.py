@@ -6,7 +6,6 @@ To, Cc and References, so they are read here from the same mbox.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from patchbot.errors import InputError
+from patchbot.post.addresses import clean_addresses
 from patchbot.series.archive import fetch_thread
 from patchbot.series.assemble import assemble
 from patchbot.series.load import messages_from_bytes, read_tree_images
@@ -47,8 +47,8 @@ class Thread:
 
 
 def _addresses(msg: Message, name: str) -> list[str]:
-    pairs = email.utils.getaddresses([str(v) for v in msg.get_all(name, [])])
-    return [email.utils.formataddr(p) for p in pairs if p[1]]
+    """Usable addresses only, names decoded and cleaned: they go into our replies' headers."""
+    return clean_addresses([str(v) for v in msg.get_all(name, [])])
 
 
 def header_index(data: bytes) -> dict[str, Headers]:
@@ -61,7 +61,7 @@ def header_index(data: bytes) -> dict[str, Headers]:
             continue
         refs = re.findall(r"<[^<>\s]+>", str(msg.get("References", "")))
         index[mid] = Headers(
-            sender=" ".join(str(msg.get("From", "")).split()),
+            sender=next(iter(_addresses(msg, "From")), ""),
             to=_addresses(msg, "To"),
             cc=_addresses(msg, "Cc"),
             references=refs,
