@@ -17,16 +17,21 @@ Every write commits at once: the ledger is the bot's memory across SIGKILL.
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from patchbot.errors import InputError
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -83,21 +88,91 @@ class ReplyRow:
     updated: float
 
 
+# "database is locked" after the busy timeout: tried again this many times, with a
+# growing pause, before it becomes a one-line error (exit 2), never a traceback
+LOCKED_RETRIES = 5
+BUSY_TIMEOUT = 30.0  # seconds sqlite itself waits for another writer
+
+
+def _contended(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class _Db:
+    """The connection, each statement retried while another process holds the write lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # isolation_level=None: autocommit; each statement is its own transaction
+        self.conn = sqlite3.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT)
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self._retry(lambda: self.conn.execute(sql, params))
+
+    def executescript(self, sql: str) -> None:
+        self._retry(lambda: self.conn.executescript(sql))
+
+    def _retry(self, call: Callable[[], _T]) -> _T:
+        for attempt in range(LOCKED_RETRIES + 1):
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                if not _contended(exc):
+                    raise InputError(f"ledger {self.path}: {exc}") from None
+                if attempt == LOCKED_RETRIES:
+                    raise InputError(
+                        f"ledger {self.path}: {exc} (another process kept it busy); try again"
+                    ) from None
+                log.info("ledger %s: %s; retrying", self.path, exc)
+                time.sleep(0.05 * 2**attempt)
+            except sqlite3.DatabaseError as exc:
+                raise InputError(f"ledger {self.path}: {exc}") from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class Ledger:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._lock: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: autocommit; each statement is its own transaction
-            self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
+            self.db = _Db(self.path)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise InputError(f"ledger {self.path}: {exc}") from None
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            os.close(self._lock)  # releases the flock
+            self._lock = None
+
+    def hold_for_watch(self) -> None:
+        """One bot per ledger: an exclusive flock on LEDGER.lock, held until close().
+
+        Two bots on one ledger would each review and queue the same series; the claim in
+        claim() keeps a reply from going out twice, this keeps the log honest too.
+        `post` and `review` do not take it: they only need claim()."""
+        lock = self.path.with_name(self.path.name + ".lock")
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise InputError(f"ledger lock {lock}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise InputError(
+                f"another `patchbot watch` is using the ledger {self.path}; "
+                "run one bot per ledger (or give this one its own --ledger)"
+            ) from None
+        self._lock = fd
 
     def __enter__(self) -> Ledger:
         return self
@@ -152,6 +227,51 @@ class Ledger:
             )
         ]
 
+    @contextmanager
+    def delivering(self) -> Iterator[None]:
+        """Held (shared) from before claim() until the row's outcome is committed.
+
+        Several processes may deliver different rows at once; in_flight() tells a
+        ``sending`` row some live process is delivering right now from one that a crash
+        left behind (a dead process holds no lock)."""
+        fd = self._send_lock()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def in_flight(self) -> bool:
+        """True while any process is inside delivering()."""
+        fd = self._send_lock()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def _send_lock(self) -> int:
+        lock = self.path.with_name(self.path.name + ".send.lock")
+        try:
+            return os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise InputError(f"ledger lock {lock}: {exc.strerror}") from None
+
+    def claim(self, row: ReplyRow) -> bool:
+        """Take ``row`` for one delivery attempt: ``sending`` is committed before SMTP.
+
+        Atomic across processes: only the process whose UPDATE still finds the row in
+        the state and at the time it read it wins; every other one is told False and
+        leaves the row alone (two flushes of one queue used to send it twice)."""
+        cur = self.db.execute(
+            "UPDATE replies SET state = 'sending', attempts = attempts + 1, updated = ?"
+            " WHERE message_id = ? AND state = ? AND updated = ?",
+            (time.time(), row.message_id, row.state, row.updated),
+        )
+        return cur.rowcount == 1
+
     def mark_sending(self, message_id: str) -> None:
         self._set(message_id, "sending", attempts_delta=1)
 
@@ -166,9 +286,10 @@ class Ledger:
     def mark_failed(self, message_id: str, error: str, *, uncertain: bool) -> None:
         """Back to the queue: delivery is retried on the next pass.  ``uncertain``: the
         connection broke after the message was handed over, so it may have arrived."""
-        self._set(message_id, "queued", error=error)
         self.db.execute(
-            "UPDATE replies SET uncertain = ? WHERE message_id = ?", (int(uncertain), message_id)
+            "UPDATE replies SET state = 'queued', updated = ?, last_error = ?, uncertain = ?"
+            " WHERE message_id = ?",
+            (time.time(), error, int(uncertain), message_id),
         )
 
     def mark_capped(self, message_id: str, why: str) -> None:
