@@ -73,3 +73,24 @@ def test_a_locked_ledger_is_retried_then_a_clean_error(
     thread.join()
     assert "database is locked" in str(raised.value) and str(path) in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_ledger_from_before_dropped_is_migrated_with_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(str(path), isolation_level=None)
+    old.executescript(
+        ledger_mod.SCHEMA.replace(", 'dropped'", "").replace(
+            "CREATE TABLE IF NOT EXISTS failures", "CREATE TABLE IF NOT EXISTS unused"
+        )
+    )
+    old.execute(
+        "INSERT INTO replies (message_id, in_reply_to, series_key, list_addr, state, created,"
+        " updated, raw, rcpts, uncertain) VALUES ('<m@x>', '<p@x>', 's', 'l@x', 'queued', 1, 1,"
+        " x'00', 'l@x', 1)"
+    )
+    old.close()
+    with Ledger(path) as ledger:
+        row = ledger.resolve("<m@x>", "drop")
+        assert row.state == "dropped" and row.raw == b"\0" and not row.uncertain
+    with Ledger(path) as ledger:  # opening again leaves it as it is
+        assert [r.state for r in ledger.rows()] == ["dropped"]

@@ -30,6 +30,13 @@ from patchbot.post.settings import PostSettings
 
 log = logging.getLogger(__name__)
 
+# an interrupted delivery and no archive to ask: only the operator can tell whether it
+# arrived, so the error names the way out instead of a retry that cannot help
+RESOLVE = (
+    "no archive can tell whether it arrived: look at the list, then run "
+    "`patchbot post --resolve MSGID sent|drop|resend`"
+)
+
 
 @dataclass(frozen=True)
 class Action:
@@ -38,6 +45,7 @@ class Action:
     message_id: str
     in_reply_to: str
     detail: str = ""
+    hint: str = ""  # what the operator can do about it, for the one-line error
 
     def line(self) -> str:
         tail = f": {self.detail}" if self.detail else ""
@@ -128,7 +136,9 @@ class Poster:
                     return Action("waiting", mid, parent, f"cannot check the archive: {exc}")
                 log.info("archive check for %s failed (%s); it was never handed over", mid, exc)
         elif uncertain:
-            return Action("waiting", mid, parent, "may have been delivered; no archive to check")
+            return Action(
+                "waiting", mid, parent, "may have been delivered; no archive to check", RESOLVE
+            )
         cap = may_send_now(self.ledger, policy)
         if not cap.allowed:
             return Action("deferred", mid, parent, cap.reason)
@@ -143,7 +153,8 @@ class Poster:
                 smtp.send(self.settings.smtp, self.envelope_from(), row.rcpts, row.raw)
             except smtp.DeliveryError as exc:
                 self.ledger.mark_failed(mid, str(exc), uncertain=exc.uncertain)
-                return Action("failed", mid, parent, f"{exc}; kept in the queue for a retry")
+                hint = RESOLVE if exc.uncertain and not self.archive else ""
+                return Action("failed", mid, parent, f"{exc}; kept in the queue for a retry", hint)
             self.ledger.mark_sent(mid)
         return Action("sent", mid, parent, f"to {', '.join(row.rcpts)}")
 

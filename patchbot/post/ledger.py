@@ -5,7 +5,8 @@ A reply row is keyed by its deterministic Message-ID and moves
 and ``sent`` right after it, so a crash in between leaves a ``sending`` row that the next
 run resolves by asking the archive whether the message arrived (see deliver.py).
 A refused delivery goes back to ``queued`` with the error and is retried on the next pass.
-``capped`` rows were over a list's per-series cap and are not sent.
+``capped`` rows were over a list's per-series cap and are not sent; ``dropped`` rows were
+given up by the operator (`post --resolve MSGID drop`).
 
 The ``failures`` table counts reviews that raised (a bug met by hostile input), so the
 bot retries one a bounded number of times, across restarts, and then gives up on it.
@@ -33,13 +34,14 @@ from patchbot.errors import InputError
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-SCHEMA = """
+REPLIES = """
 CREATE TABLE IF NOT EXISTS replies (
     message_id   TEXT PRIMARY KEY,
     in_reply_to  TEXT NOT NULL,
     series_key   TEXT NOT NULL,
     list_addr    TEXT NOT NULL,
-    state        TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'capped')),
+    state        TEXT NOT NULL
+                 CHECK (state IN ('queued', 'sending', 'sent', 'capped', 'dropped')),
     attempts     INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT,
     created      REAL NOT NULL,
@@ -49,6 +51,10 @@ CREATE TABLE IF NOT EXISTS replies (
     rcpts        TEXT NOT NULL,
     uncertain    INTEGER NOT NULL DEFAULT 0  -- the last attempt may have been delivered
 );
+"""
+SCHEMA = (
+    REPLIES
+    + """
 CREATE INDEX IF NOT EXISTS replies_state ON replies(state);
 CREATE INDEX IF NOT EXISTS replies_list_sent ON replies(list_addr, sent_at);
 CREATE TABLE IF NOT EXISTS reviews (
@@ -70,7 +76,9 @@ CREATE TABLE IF NOT EXISTS pending (
     first_seen   REAL NOT NULL
 );
 """
-STATES = ("queued", "sending", "sent", "capped")
+)
+STATES = ("queued", "sending", "sent", "capped", "dropped")
+RESOLUTIONS = ("sent", "drop", "resend")
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,23 @@ class Ledger:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """A ledger written before the ``dropped`` state: widen the CHECK (sqlite cannot
+        alter one, so the table is copied inside one transaction)."""
+        (sql,) = self.db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'replies'"
+        ).fetchone()
+        if "'dropped'" in sql:
+            return
+        self.db.executescript(
+            "BEGIN IMMEDIATE; ALTER TABLE replies RENAME TO replies_old;"
+            + REPLIES
+            + "INSERT INTO replies SELECT * FROM replies_old; DROP TABLE replies_old;"
+            + SCHEMA
+            + "COMMIT;"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -291,6 +316,31 @@ class Ledger:
             " WHERE message_id = ?",
             (time.time(), error, int(uncertain), message_id),
         )
+
+    def resolve(self, message_id: str, how: str) -> ReplyRow:
+        """The operator's word on a reply nothing can settle (no archive to ask whether an
+        interrupted delivery arrived): ``sent`` (it is on the list), ``drop`` (never send
+        it) or ``resend`` (it is not on the list: queue it again, certain)."""
+        if how not in RESOLUTIONS:
+            raise InputError(f"--resolve: say sent, drop or resend, not {how!r}")
+        row = self.get(message_id)
+        if row is None:
+            raise InputError(f"--resolve: {message_id} is not in the ledger {self.path}")
+        if row.state in ("sent", "dropped"):
+            raise InputError(f"--resolve: {message_id} is already {row.state}")
+        note = f"resolved by hand: {how}"
+        if how == "sent":
+            self.mark_sent(message_id)
+        else:
+            state = "dropped" if how == "drop" else "queued"
+            self.db.execute(
+                "UPDATE replies SET state = ?, uncertain = 0, updated = ?, last_error = ?"
+                " WHERE message_id = ?",
+                (state, time.time(), note, message_id),
+            )
+        resolved = self.get(message_id)
+        assert resolved is not None
+        return resolved
 
     def mark_capped(self, message_id: str, why: str) -> None:
         self._set(message_id, "capped", error=why)
