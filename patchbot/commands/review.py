@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         sys.stderr.write(f"patchbot: warning: {warning}\n")
     validation = review.validate(fetched, args.tree) if args.validate else None
-    messages = review.reply_messages(fetched, result, sender=sender, validation=validation)
+    messages = review.reply_messages(
+        fetched, result, sender=sender, validation=validation, settings=post
+    )
     if not args.send:
         if not messages:
             sys.stderr.write("patchbot: no findings, nothing to reply to\n")

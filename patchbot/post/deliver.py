@@ -77,6 +77,11 @@ class Poster:
         for msg in messages:
             mid, parent = str(msg["Message-ID"]), str(msg["In-Reply-To"])
             rcpts = recipients(msg)
+            most = self.settings.max_recipients
+            if len(rcpts) > most:  # a hand-made reply to `post`
+                why = f"{len(rcpts)} recipients, over max-recipients = {most}"
+                actions.append(self._log(Action("muted", mid, parent, why)))
+                continue
             verdict = choose_list(rcpts, self.settings.lists)
             if not verdict.allowed:
                 actions.append(self._log(Action("muted", mid, parent, verdict.reason)))

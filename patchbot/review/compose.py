@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ from patchbot.report.common import count_summary, group_by_patch, reply_subject
 from patchbot.review.comments import comment_lines
 from patchbot.review.quote import quote_patch, wrap
 from patchbot.series.model import Patch, Series
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,30 @@ def _confidence(result: LintResult) -> dict[str, str]:
     return {loaded.rule.id: loaded.rule.confidence for loaded in result.rules}
 
 
+DEFAULT_MAX_RECIPIENTS = 10  # as patchbot.post.settings.DEFAULT_MAX_RECIPIENTS
+
+
 class _Recipients:
-    def __init__(self, headers: Mapping[str, MessageHeaders] | None, sender: str) -> None:
+    """Who a reply goes to: the reviewed message's From, then its To/Cc, capped.
+
+    The patch chooses its own recipients, so they are filtered and capped, or anyone could
+    aim the bot at a crowd (issue 16): at most ``limit`` addresses in To + Cc, taken in
+    this order: the author, the lists patchbot is configured for, the people the patch
+    itself names in its trailers (Cc:, Signed-off-by:, Acked-by: ... - the maintainers
+    it was sent to), then the other addresses in header order.  Our own address, repeats
+    and unusable addresses are left out."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, MessageHeaders] | None,
+        sender: str,
+        limit: int = DEFAULT_MAX_RECIPIENTS,
+        lists: Collection[str] = (),
+    ) -> None:
         self.headers = headers or {}
         self.me = email.utils.parseaddr(sender)[1].lower()
+        self.limit = limit
+        self.lists = {a.lower() for a in lists}
 
     def of(self, patch: Patch) -> tuple[list[str], list[str], list[str]]:
         """(to, cc, references) for a reply to ``patch``."""
@@ -138,15 +161,44 @@ class _Recipients:
             parent = [bracket(patch.in_reply_to)] if patch.in_reply_to.strip("<> ") else []
             return to, [], [*parent, mid]
         author = email.utils.parseaddr(head.sender)[1].lower()
-        cc: list[str] = []
+        named = {
+            email.utils.parseaddr(t.value)[1].lower()
+            for t in patch.trailers
+            if t.key.lower() in _PEOPLE_TRAILERS
+        }
         seen = {author, self.me}
-        for addr in [*head.to, *head.cc]:
+        candidates: list[tuple[int, int, str]] = []
+        for order, addr in enumerate([*head.to, *head.cc]):
             bare = email.utils.parseaddr(addr)[1].lower()
             if bare and bare not in seen:
                 seen.add(bare)
-                cc.append(addr)
+                rank = 0 if bare in self.lists else 1 if bare in named else 2
+                candidates.append((rank, order, addr))
+        to = [head.sender] if head.sender else []
+        room = max(0, self.limit - len(to))
+        kept = sorted(sorted(candidates)[:room], key=lambda c: c[1])
+        if len(candidates) > room:
+            log.info(
+                "reply to %s: %d of %d Cc addresses kept (max-recipients = %d)",
+                mid,
+                len(kept),
+                len(candidates),
+                self.limit,
+            )
         refs = list(dict.fromkeys([*(bracket(r) for r in head.references), mid]))
-        return ([head.sender] if head.sender else []), cc, refs
+        return to, [addr for _rank, _order, addr in kept], refs
+
+
+_PEOPLE_TRAILERS = {
+    "cc",
+    "signed-off-by",
+    "acked-by",
+    "reviewed-by",
+    "tested-by",
+    "reported-by",
+    "suggested-by",
+    "co-developed-by",
+}
 
 
 def _patch_mail(
@@ -277,14 +329,18 @@ def compose_replies(
     validation: Sequence[BootLike] | None = None,
     reproduce: str | None = None,
     headers: Mapping[str, MessageHeaders] | None = None,
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+    lists: Collection[str] = (),
 ) -> list[ReviewMail]:
     """The replies to ``series`` for ``result``: patch mails in series order, then the cover.
 
     ``headers`` maps a bare Message-ID to the reviewed message's From/To/Cc/References
     (patchbot.watch.thread.Thread.headers); without it a reply goes to the patch author.
     No mail for a patch without findings; no summary when nothing was found.
+    ``max_recipients`` caps To + Cc of each mail; ``lists`` (the configured list
+    addresses) are kept first when the cap cuts (see _Recipients).
     """
-    recipients = _Recipients(headers, sender)
+    recipients = _Recipients(headers, sender, max_recipients, lists)
     heuristics = frozenset(r for r, level in _confidence(result).items() if level == "heuristic")
     groups = group_by_patch(result.findings, series)
     mails = [

@@ -186,7 +186,9 @@ class Bot:
                 "validated %s in the model: %d boots, %d findings", label, len(validation), found
             )
         sender = self.settings.sender_or_error()
-        messages = review.reply_messages(thread, result, sender=sender, validation=validation)
+        messages = review.reply_messages(
+            thread, result, sender=sender, validation=validation, settings=self.settings
+        )
         log.info("reviewed %s: %d findings, %d replies", label, len(result.findings), len(messages))
         if self.send:
             queued = any(a.what == "queued" for a in self.poster.queue(messages, key))

@@ -16,6 +16,7 @@ from patchbot.engine import Engine, LintResult, load_rules, select_rules
 from patchbot.errors import InputError
 from patchbot.post.message import Reply, build_message
 from patchbot.post.patchwork import Check
+from patchbot.post.settings import PostSettings
 from patchbot.report.common import count_summary, group_by_patch
 from patchbot.watch.thread import Thread
 
@@ -70,11 +71,13 @@ def compose(
     *,
     sender: str,
     validation: Sequence[BootReport] | None = None,
+    settings: PostSettings | None = None,
 ) -> Sequence[Reply]:
     """The review mails: one per patch with findings, then the series summary.
 
     The thread's headers go in so each reply goes To the reviewed message's From with its
-    To/Cc copied to Cc, and References continue the archived thread."""
+    To/Cc copied to Cc (capped at ``settings.max_recipients``, the configured lists
+    first), and References continue the archived thread."""
     from patchbot.review.compose import compose_replies
 
     return compose_replies(
@@ -84,6 +87,8 @@ def compose(
         reproduce=reproduce_command(thread),
         headers=thread.headers,
         validation=validation,
+        max_recipients=(settings or PostSettings()).max_recipients,
+        lists=(settings or PostSettings()).lists.keys(),
     )
 
 
@@ -93,8 +98,9 @@ def reply_messages(
     *,
     sender: str,
     validation: Sequence[BootReport] | None = None,
+    settings: PostSettings | None = None,
 ) -> list[EmailMessage]:
-    mails = compose(thread, result, sender=sender, validation=validation)
+    mails = compose(thread, result, sender=sender, validation=validation, settings=settings)
     return [build_message(mail, sender=sender) for mail in mails]
 
 
