@@ -66,9 +66,25 @@ class BootLike(Protocol):
 
 
 def findings_digest(findings: Sequence[Finding]) -> str:
-    """sha256 over (rule, path, line, message) of each finding, order-independent."""
-    keys = sorted((f.rule, f.path, str(f.line), " ".join(f.message.split())) for f in findings)
+    """sha256 over the identity of each finding, order-independent.
+
+    A lint finding is (rule, path, line, message): the same input gives the same ones.  A
+    model-boot finding is only (rule, path), once: its line, message and number depend
+    on timing (a hang is reported at the event the watchdog caught, with that event in
+    its message), and the Message-ID built from this digest must not change between two
+    runs on the same input, or the same reply would go out twice."""
+    lint = [
+        (f.rule, f.path, str(f.line), " ".join(f.message.split()))
+        for f in findings
+        if not _from_model(f)
+    ]
+    model = {(f.rule, f.path, "model", "") for f in findings if _from_model(f)}
+    keys = sorted([*lint, *model])
     return hashlib.sha256("\n".join("\0".join(k) for k in keys).encode()).hexdigest()
+
+
+def _from_model(finding: Finding) -> bool:
+    return bool(finding.platform or finding.fault)
 
 
 def bracket(message_id: str) -> str:
@@ -207,6 +223,7 @@ def _patch_mail(
     heuristics: frozenset[str],
     recipients: _Recipients,
     reproduce: str | None,
+    boots: Sequence[str] = (),
 ) -> ReviewMail:
     def comment(finding: Finding) -> list[str]:
         return comment_lines(finding, finding.rule in heuristics)
@@ -217,6 +234,8 @@ def _patch_mail(
         if finding.path and finding.path != "COMMIT_MSG":
             loose.append(f"{finding.path}:{finding.line}:")
         loose += [*comment(finding), ""]
+    if boots:  # no cover letter to carry the boot summary (a single patch)
+        loose += [*boots, ""]
     while loose and loose[-1] == "":
         loose.pop()
     body = _render(
@@ -336,23 +355,51 @@ def compose_replies(
 
     ``headers`` maps a bare Message-ID to the reviewed message's From/To/Cc/References
     (patchbot.watch.thread.Thread.headers); without it a reply goes to the patch author.
-    No mail for a patch without findings; no summary when nothing was found.
+    No mail for a patch without findings; no summary when nothing was found.  A single
+    patch without a cover letter gets the model results in its own reply.
     ``max_recipients`` caps To + Cc of each mail; ``lists`` (the configured list
     addresses) are kept first when the cap cuts (see _Recipients).
     """
     recipients = _Recipients(headers, sender, max_recipients, lists)
     heuristics = frozenset(r for r, level in _confidence(result).items() if level == "heuristic")
     groups = group_by_patch(result.findings, series)
-    mails = [
-        _patch_mail(patch, list(fs), heuristics, recipients, reproduce)
-        for patch, fs in groups
-        if patch is not None and patch.message_id
-    ]
+    model = [f for report in validation or () for f in report.findings]
+    # A single patch without a cover letter has no summary mail: its reply carries the
+    # model results (they used to be lost: "nothing to reply to" beside a violation)
+    single = series.cover is None and len(series.patches) == 1
+    fold = single and bool(model) and bool(series.patches[0].message_id)
+    mails = []
+    for patch, fs in groups:
+        if patch is None or not patch.message_id:
+            continue
+        if fold:
+            mails.append(
+                _patch_mail(
+                    patch,
+                    [*fs, *model],
+                    heuristics,
+                    recipients,
+                    reproduce,
+                    boot_lines(validation or ()),
+                )
+            )
+            fold = False
+        else:
+            mails.append(_patch_mail(patch, list(fs), heuristics, recipients, reproduce))
+    if fold:  # the model found something, lint nothing
+        patch = series.patches[0]
+        mails.append(
+            _patch_mail(
+                patch, model, heuristics, recipients, reproduce, boot_lines(validation or ())
+            )
+        )
     patch_groups = sum(1 for p, _ in groups if p is not None)
     series_wide = any(p is None for p, _ in groups)
-    model_found = any(report.findings for report in validation or ())
+    # the summary: for a cover letter, several patches with findings, series-wide
+    # findings, or model results of a series of several patches (answering patch 1)
     wanted = series.cover is not None or patch_groups > 1 or series_wide
-    if (result.findings or model_found) and wanted and series.patches:
+    wanted = wanted or (bool(model) and not single)
+    if (result.findings or model) and wanted and series.patches:
         target = series.cover or series.patches[0]
         if target.message_id:
             mails.append(
