@@ -7,6 +7,7 @@ booted in the bundled model and the cover-letter reply summarises the boots.
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
@@ -38,6 +39,8 @@ def lint(engine: Engine, thread: Thread) -> LintResult:
 
 
 def reproduce_command(thread: Thread) -> str:
+    if thread.source is not None:
+        return f"patchbot lint {shlex.quote(thread.source)}"
     return f"patchbot lint --archive {thread.base} --msgid '<{thread.message_id}>'"
 
 
