@@ -2,6 +2,8 @@
 
 Prints exactly the messages it would send unless --send.  `--queue` delivers what the
 ledger still holds (replies an SMTP server refused, or a crash left unconfirmed).
+`--resolve MSGID sent|drop|resend` settles a reply whose delivery was interrupted when
+no archive can say whether it arrived.
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--queue", action="store_true", help="deliver the replies still queued in the ledger"
     )
+    p.add_argument(
+        "--resolve",
+        nargs=2,
+        metavar=("MSGID", "sent|drop|resend"),
+        help="settle a reply whose delivery was interrupted when no archive can tell: it is "
+        "on the list (sent), never send it (drop), or it is not there (resend)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,8 +48,12 @@ def run(args: argparse.Namespace) -> int:
     from patchbot.post.message import as_bytes
     from patchbot.post.prepared import read_replies, thread_key
 
+    if args.resolve:
+        if args.inputs or args.queue:
+            raise InputError("--resolve goes alone: no MBOX files, no --queue")
+        return _resolve(args)
     if not args.inputs and not args.queue:
-        raise InputError("give MBOX files of replies to post, or --queue")
+        raise InputError("give MBOX files of replies to post, --queue or --resolve")
     if args.queue and not args.send and not args.inputs:
         args.send = True  # --queue means deliver: there is nothing else to do with it
     config = load_config(args.config)
@@ -62,3 +75,16 @@ def run(args: argparse.Namespace) -> int:
             actions += poster.queue([msg], thread_key(msg))
         actions += poster.flush()
     return cli_support.report(actions)
+
+
+def _resolve(args: argparse.Namespace) -> int:
+    from patchbot.config import load_config
+    from patchbot.post import cli_support
+    from patchbot.post.message import bracket
+
+    message_id, how = args.resolve
+    post = cli_support.settings(args, load_config(args.config))
+    with cli_support.ledger(args, post) as ledger:
+        row = ledger.resolve(bracket(message_id), how)
+    sys.stdout.write(f"resolved {row.message_id}: {how} (now {row.state})\n")
+    return 0

@@ -1,4 +1,7 @@
-"""`patchbot review`: lint a series from the archive and reply to it on the list.
+"""`patchbot review`: lint a series from the archive (or a local mbox) and reply to it.
+
+A FILE is read as the archive's thread would be (headers for To/Cc/References included),
+so its replies and their Message-IDs are the same; no archive is needed to print them.
 
 Prints the replies (an mbox of complete messages) unless --send; with --send they go
 through the per-list policy, the ledger and SMTP (see docs/POSTING.md).
@@ -15,12 +18,17 @@ from patchbot.post.options import add_options
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "review",
-        help="lint a series from a public-inbox archive and print (or --send) the review replies",
-        description="Fetch the thread of MESSAGE-ID, lint its newest series version and write "
-        "a reply to each patch with findings. Nothing is sent without --send.",
+        help="lint a series from a public-inbox archive or a local mbox and print (or --send) "
+        "the review replies",
+        description="Fetch the thread of MESSAGE-ID (or read the mbox FILE), lint its newest "
+        "series version and write a reply to each patch with findings. Nothing is sent "
+        "without --send.",
     )
     p.add_argument(
-        "message_id", metavar="MESSAGE-ID", help="a Message-ID of the series, or its URL"
+        "message_id",
+        metavar="MESSAGE-ID|FILE",
+        help="a Message-ID of the series, its URL, or a local mbox of the series (no archive "
+        "needed)",
     )
     add_options(p, archive_help="public-inbox archive (default: archive in the config)")
     p.add_argument("--tree", metavar="T", help="kernel tree with the pre-images")
@@ -41,8 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    from pathlib import Path
 
     from patchbot.config import load_config
+    from patchbot.errors import InputError
     from patchbot.post import cli_support
     from patchbot.post.deliver import Poster
     from patchbot.post.message import mbox_text
@@ -53,9 +63,17 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     post = cli_support.settings(args, config)
     sender = post.sender_or_error()
-    base, mid = split_reference(args.message_id, cli_support.archive(args, config, required=False))
-    fetched = thread.load(base, mid, tree=args.tree)
-    if args.newest:
+    archive = cli_support.archive(args, config, required=False)
+    local = Path(args.message_id).is_file()
+    if local:  # a local mbox: everything the replies need is in the file
+        if args.newest:
+            raise InputError("--newest searches an archive; it does not go with a FILE")
+        fetched = thread.load_file(args.message_id, tree=args.tree)
+        base = archive
+    else:
+        base, mid = split_reference(args.message_id, archive)
+        fetched = thread.load(base, mid, tree=args.tree)
+    if args.newest and not local and base is not None:
         later = newest_revision(base, fetched.series)
         if later:
             sys.stderr.write(f"patchbot: a newer revision is <{later}>: reviewing that\n")
@@ -64,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         sys.stderr.write(f"patchbot: warning: {warning}\n")
     validation = review.validate(fetched, args.tree) if args.validate else None
-    messages = review.reply_messages(fetched, result, sender=sender, validation=validation)
+    messages = review.reply_messages(
+        fetched, result, sender=sender, validation=validation, settings=post
+    )
     if not args.send:
         if not messages:
             sys.stderr.write("patchbot: no findings, nothing to reply to\n")
@@ -76,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
         actions = poster.queue(messages, key) + poster.flush()
         ledger.record_review(key, thread.revision(fetched.series))
     problem = None
-    if post.patchwork is not None:
-        from patchbot.errors import InputError
+    if post.patchwork is not None and not local:  # checks link to the archived patches
         from patchbot.post.patchwork import Patchwork
 
         client = Patchwork(post.patchwork)

@@ -3,6 +3,7 @@
 Silent unless --send (or send = true in [post]); SIGTERM finishes the current step and
 exits 0 with the ledger committed; --once polls a single time and exits 2 when part of
 the pass failed (archive unreachable or malformed, a reply not delivered), 0 otherwise.
+One bot per ledger: a second `watch` on the same ledger exits 2 at start.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     with cli_support.ledger(args, post) as ledger:
+        ledger.hold_for_watch()  # one bot per ledger: a second one exits 2
         bot = Bot(
             archive=base,
             engine=build_engine(config),

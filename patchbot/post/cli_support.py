@@ -52,8 +52,10 @@ def report(actions: list[Action]) -> int:
         sys.stdout.write(action.line() + "\n")
     failed = [a for a in actions if a.what in ("failed", "waiting")]
     if failed:
+        hints = [a.hint for a in failed if a.hint]
+        advice = hints[-1] if hints else "retry with `patchbot post --queue`"
         raise InputError(
             f"{len(failed)} repl{'y' if len(failed) == 1 else 'ies'} not delivered and kept in "
-            f"the ledger queue ({failed[-1].detail}); retry with `patchbot post --queue`"
+            f"the ledger queue ({failed[-1].detail}); {advice}"
         )
     return 0

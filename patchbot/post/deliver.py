@@ -4,9 +4,11 @@ queue(): policy first (a muted list gets nothing, a series over its cap gets ``c
 rows), then one ``queued`` ledger row per new Message-ID; a Message-ID the ledger knows is
 left alone.  flush(): for each ``queued``/``sending`` row, ask the archive whether the
 message is there already (a crash after SMTP but before ``sent`` was recorded), honour the
-per-hour cap, commit ``sending``, run SMTP, commit ``sent`` - or put the row back in the
-queue with the error.  An uncertain row (``sending`` after a crash, or a connection that
-broke during DATA) is only retried once the archive says the message is not there and it
+per-hour cap, claim the row (``sending``, atomically: a row another process claimed is
+left to it), run SMTP, commit ``sent`` - or put the row back in the queue with the error.
+A ``sending`` row that a live process is delivering is ``in-flight``, not a failure.
+An uncertain row (``sending`` after a crash, or a connection that broke during DATA) is
+only retried once the archive says the message is not there and it
 is older than ``settle`` seconds (a real archive can take minutes to show new mail).
 """
 
@@ -28,13 +30,22 @@ from patchbot.post.settings import PostSettings
 
 log = logging.getLogger(__name__)
 
+# an interrupted delivery and no archive to ask: only the operator can tell whether it
+# arrived, so the error names the way out instead of a retry that cannot help
+RESOLVE = (
+    "no archive can tell whether it arrived: look at the list, then run "
+    "`patchbot post --resolve MSGID sent|drop|resend`"
+)
+
 
 @dataclass(frozen=True)
 class Action:
-    what: str  # muted, known, capped, queued, sent, in-archive, waiting, deferred, failed, held
+    what: str  # muted, known, capped, queued, sent, in-archive, in-flight, waiting, deferred,
+    # failed, held
     message_id: str
     in_reply_to: str
     detail: str = ""
+    hint: str = ""  # what the operator can do about it, for the one-line error
 
     def line(self) -> str:
         tail = f": {self.detail}" if self.detail else ""
@@ -66,6 +77,11 @@ class Poster:
         for msg in messages:
             mid, parent = str(msg["Message-ID"]), str(msg["In-Reply-To"])
             rcpts = recipients(msg)
+            most = self.settings.max_recipients
+            if len(rcpts) > most:  # a hand-made reply to `post`
+                why = f"{len(rcpts)} recipients, over max-recipients = {most}"
+                actions.append(self._log(Action("muted", mid, parent, why)))
+                continue
             verdict = choose_list(rcpts, self.settings.lists)
             if not verdict.allowed:
                 actions.append(self._log(Action("muted", mid, parent, verdict.reason)))
@@ -91,9 +107,12 @@ class Poster:
 
     def flush(self) -> list[Action]:
         actions = []
-        for row in self.ledger.rows("sending", "queued"):
+        for listed in self.ledger.rows("sending", "queued"):
             if self.stop():
                 break
+            row = self.ledger.get(listed.message_id)  # another process may have moved it
+            if row is None or row.state not in ("sending", "queued"):
+                continue
             action = self._deliver(row)
             if action is not None:
                 actions.append(self._log(action))
@@ -104,6 +123,9 @@ class Poster:
         policy = self.settings.lists.get(row.list_addr)
         if policy is None or not policy.send:
             return Action("held", mid, parent, f"list {row.list_addr} is muted now")
+        if row.state == "sending" and self.ledger.in_flight():
+            # another live process is delivering (it holds the lock until it commits)
+            return Action("in-flight", mid, parent, "another process is delivering it")
         uncertain = row.state == "sending" or row.uncertain
         if uncertain and time.time() - row.updated < self.settle:
             return Action("waiting", mid, parent, "a delivery may be in flight; checking later")
@@ -119,17 +141,26 @@ class Poster:
                     return Action("waiting", mid, parent, f"cannot check the archive: {exc}")
                 log.info("archive check for %s failed (%s); it was never handed over", mid, exc)
         elif uncertain:
-            return Action("waiting", mid, parent, "may have been delivered; no archive to check")
+            return Action(
+                "waiting", mid, parent, "may have been delivered; no archive to check", RESOLVE
+            )
         cap = may_send_now(self.ledger, policy)
         if not cap.allowed:
             return Action("deferred", mid, parent, cap.reason)
-        self.ledger.mark_sending(mid)  # committed before SMTP: a crash now is recoverable
-        try:
-            smtp.send(self.settings.smtp, self.envelope_from(), row.rcpts, row.raw)
-        except smtp.DeliveryError as exc:
-            self.ledger.mark_failed(mid, str(exc), uncertain=exc.uncertain)
-            return Action("failed", mid, parent, f"{exc}; kept in the queue for a retry")
-        self.ledger.mark_sent(mid)
+        with self.ledger.delivering():
+            # committed before SMTP, so a crash now is recoverable; and atomic, so when
+            # another process (a second flush of the same ledger) took the row first,
+            # this one leaves it alone
+            if not self.ledger.claim(row):
+                log.debug("%s is being delivered by another process", mid)
+                return None
+            try:
+                smtp.send(self.settings.smtp, self.envelope_from(), row.rcpts, row.raw)
+            except smtp.DeliveryError as exc:
+                self.ledger.mark_failed(mid, str(exc), uncertain=exc.uncertain)
+                hint = RESOLVE if exc.uncertain and not self.archive else ""
+                return Action("failed", mid, parent, f"{exc}; kept in the queue for a retry", hint)
+            self.ledger.mark_sent(mid)
         return Action("sent", mid, parent, f"to {', '.join(row.rcpts)}")
 
     def envelope_from(self) -> str:

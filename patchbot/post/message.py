@@ -12,12 +12,15 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import hashlib
+import logging
+import re
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import Protocol
 
 from patchbot import __version__
 from patchbot.errors import InputError
+from patchbot.post.addresses import clean_address
 
 # Bump when the mapping from (reviewed message, findings) to replies changes in a way that
 # must produce new replies rather than being recognised as already sent.
@@ -25,6 +28,7 @@ MSGID_SCHEME = "patchbot-review-1"
 # SMTP is 7-bit safe only with this; git send-email writes the same
 MBOX_SEPARATOR = "From patchbot Thu Jan  1 00:00:00 1970\n"
 POLICY = email.policy.SMTP.clone(max_line_length=998)
+log = logging.getLogger(__name__)
 
 
 class Reply(Protocol):
@@ -70,20 +74,21 @@ def build_message(
     reply: Reply, *, sender: str, date: str | None = None, list_id: str | None = None
 ) -> EmailMessage:
     """The full message for ``reply``; ``date`` defaults to now (RFC 2822 form)."""
-    if not reply.in_reply_to:
+    if not _one_line(reply.in_reply_to).strip("<> "):
         raise InputError(f"{reply.subject!r}: a review reply needs the reviewed Message-ID")
+    to, cc = _addresses(reply.to), _addresses(reply.cc)
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
-    if reply.to:
-        msg["To"] = ", ".join(reply.to)
-    if reply.cc:
-        msg["Cc"] = ", ".join(reply.cc)
-    msg["Subject"] = reply.subject
+    if to:
+        msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = _one_line(reply.subject)
     msg["Date"] = date or email.utils.formatdate(localtime=False)
     msg["Message-ID"] = deterministic_message_id(reply.in_reply_to, reply.findings_digest, sender)
-    msg["In-Reply-To"] = bracket(reply.in_reply_to)
-    refs = [bracket(r) for r in reply.references] or [bracket(reply.in_reply_to)]
-    msg["References"] = " ".join(dict.fromkeys(refs))
+    msg["In-Reply-To"] = _msgid(reply.in_reply_to)
+    refs = [_msgid(r) for r in reply.references if _MSGID_RE.match(_msgid(r))]
+    msg["References"] = " ".join(dict.fromkeys(refs or [_msgid(reply.in_reply_to)]))
     # RFC 3834: vacation responders and other bots must not answer an automated reply
     msg["Auto-Submitted"] = "auto-generated"
     msg["X-Patchbot-Findings"] = reply.findings_digest
@@ -94,6 +99,30 @@ def build_message(
         reply.body, charset="utf-8", cte="8bit" if reply.body.isascii() else "quoted-printable"
     )
     return msg
+
+
+_MSGID_RE = re.compile(r"^<[^<>\s]+>$")
+
+
+def _one_line(text: str) -> str:
+    """A header value from hostile input: no CR, LF or other control characters."""
+    return " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", text).split())
+
+
+def _msgid(message_id: str) -> str:
+    return bracket(_one_line(message_id).replace(" ", ""))
+
+
+def _addresses(values: Sequence[str]) -> list[str]:
+    """Each address cleaned (patchbot.post.addresses); unusable ones are left out."""
+    out = []
+    for value in values:
+        cleaned = clean_address(value)
+        if cleaned is None:
+            log.info("left out the unusable recipient %r", value)
+        else:
+            out.append(cleaned)
+    return out
 
 
 def recipients(msg: EmailMessage) -> list[str]:

@@ -1,7 +1,10 @@
 """Read prepared reply messages (an mbox from `patchbot review`) for `patchbot post`.
 
 Each message is checked before anything is sent: it must parse as MIME without defects
-and carry From (or a configured sender), To or Cc, Subject, Message-ID and In-Reply-To.
+and carry From (or a configured sender), To or Cc, Subject, Message-ID and In-Reply-To;
+every address must be local@domain with no control characters in its name (see
+patchbot.post.addresses).  A `lint --format review` draft is told apart and pointed at
+`patchbot review FILE`.
 One bad message stops the whole run with a one-line error, so nothing half-sends.
 """
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from patchbot.errors import InputError
+from patchbot.post.addresses import problem as address_problem
 from patchbot.post.message import bracket, parse_bytes
 from patchbot.series.load import read_capped
 from patchbot.series.mail import split_mbox
@@ -53,20 +57,52 @@ def read_replies(
     return out
 
 
+ADDRESS_HEADERS = ("From", "To", "Cc", "Sender", "Reply-To")
+NEEDED = ("Subject", "Message-ID", "In-Reply-To")
+
+
+def _raw_headers(msg: EmailMessage) -> dict[str, list[str]]:
+    """Header values as written, unfolded and not yet parsed: parsing a hostile address
+    header raises inside the email package, so each one is checked before that."""
+    found: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        text = " ".join(str(value).replace("\r", " ").replace("\n", " ").split())
+        found.setdefault(name.lower(), []).append(text)
+    return found
+
+
 def _check(msg: EmailMessage, where: str, sender: str | None) -> EmailMessage:
     defects = list(msg.defects) + [d for part in msg.walk() for d in part.defects]
     if defects:
         raise InputError(f"{where}: broken MIME ({type(defects[0]).__name__}); nothing sent")
     if msg.is_multipart():
         raise InputError(f"{where}: a review reply must be one text/plain part; nothing sent")
-    for name in ("Subject", "Message-ID", "In-Reply-To"):
-        if not msg.get(name):
+    raw = _raw_headers(msg)
+    if not raw.get("message-id") and not raw.get("from") and not raw.get("to"):
+        # what `lint --format review` writes: a draft to edit and send by hand
+        raise InputError(
+            f"{where}: a draft without Message-ID, From or To (as `lint --format review` "
+            "writes); `patchbot review FILE` writes complete replies; nothing sent"
+        )
+    for name in NEEDED:
+        if not "".join(raw.get(name.lower(), [])):
             raise InputError(f"{where}: no {name} header; nothing sent")
-    if not _MID_RE.match(str(msg["Message-ID"]).strip()):
-        raise InputError(f"{where}: malformed Message-ID {str(msg['Message-ID'])!r}; nothing sent")
-    if not (msg.get("To") or msg.get("Cc")):
+    mids = raw["message-id"]
+    if len(mids) > 1 or not _MID_RE.match(mids[0]):
+        raise InputError(f"{where}: malformed Message-ID {' '.join(mids)!r}; nothing sent")
+    parent = " ".join(raw["in-reply-to"])
+    if not any(_MID_RE.match(word) for word in parent.split()):
+        raise InputError(f"{where}: malformed In-Reply-To {parent!r}; nothing sent")
+    for name in ADDRESS_HEADERS:
+        for value in raw.get(name.lower(), []):
+            why = address_problem(name, value)
+            if why:
+                raise InputError(f"{where}: {why}; nothing sent")
+    if len(raw.get("from", [])) > 1:
+        raise InputError(f"{where}: more than one From header; nothing sent")
+    if not (raw.get("to") or raw.get("cc")):
         raise InputError(f"{where}: no To or Cc; nothing sent")
-    if not msg.get("From"):
+    if "from" not in raw:
         if not sender:
             raise InputError(f"{where}: no From header and no sender configured; nothing sent")
         msg["From"] = sender

@@ -3,7 +3,8 @@
 ``[post]`` accepts the sendemail names as git spells them (``smtpServer``,
 ``smtpServerPort``, ``smtpEncryption``, ``smtpUser``, ``smtpPass``, ``from``,
 ``envelopeSender``) so a maintainer can copy them from ~/.gitconfig, plus patchbot's own:
-``send`` (watch sends without --send), ``ledger`` (SQLite file), ``[post.lists."ADDR"]``
+``send`` (watch sends without --send), ``ledger`` (SQLite file), ``max-recipients`` (To +
+Cc of one reply, 10), ``[post.lists."ADDR"]``
 tables (the per-list policy) and ``[post.patchwork]``.  Unknown keys are ConfigErrors.
 """
 
@@ -27,12 +28,16 @@ SENDEMAIL_KEYS = (
     "from",
     "envelopeSender",
 )
-OWN_KEYS = {"send", "ledger", "lists", "patchwork", "timeout"}
+OWN_KEYS = {"send", "ledger", "lists", "patchwork", "timeout", "max-recipients"}
 LIST_KEYS = {"send", "max-per-series", "max-per-hour"}
 PATCHWORK_KEYS = {"url", "token", "context", "target-url"}
 ENCRYPTIONS = ("none", "ssl", "tls")
 DEFAULT_MAX_PER_SERIES = 10
 DEFAULT_MAX_PER_HOUR = 20
+# To + Cc of one reply.  A patch names its own recipients, so without a cap anyone could
+# aim the bot at a crowd of third parties by Cc'ing them; kernel patches rarely Cc more
+# than the list, the author and a handful of maintainers.
+DEFAULT_MAX_RECIPIENTS = 10
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class PostSettings:
     ledger: Path | None = None
     lists: dict[str, ListPolicy] = field(default_factory=dict)
     patchwork: PatchworkSettings | None = None
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
 
     def sender_or_error(self) -> str:
         if not self.sender:
@@ -239,4 +245,14 @@ def load_post_settings(
         ledger=(base / ledger).resolve() if ledger else None,
         lists=_lists(where, table.get("lists", {})),
         patchwork=_patchwork(where, table["patchwork"]) if "patchwork" in table else None,
+        max_recipients=_max_recipients(where, table.get("max-recipients")),
     )
+
+
+def _max_recipients(where: str, value: Any) -> int:
+    if value is None:
+        return DEFAULT_MAX_RECIPIENTS
+    number = _int(where, "max-recipients", value)
+    if number < 2:
+        raise ConfigError(f"{where}: max-recipients must be at least 2 (the author and the list)")
+    return number

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
@@ -19,10 +20,13 @@ from typing import Any, Protocol
 from patchbot import __version__
 from patchbot.api import Finding
 from patchbot.engine import LintResult
+from patchbot.post.addresses import clean_address
 from patchbot.report.common import count_summary, group_by_patch, reply_subject
 from patchbot.review.comments import comment_lines
 from patchbot.review.quote import quote_patch, wrap
 from patchbot.series.model import Patch, Series
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,25 @@ class BootLike(Protocol):
 
 
 def findings_digest(findings: Sequence[Finding]) -> str:
-    """sha256 over (rule, path, line, message) of each finding, order-independent."""
-    keys = sorted((f.rule, f.path, str(f.line), " ".join(f.message.split())) for f in findings)
+    """sha256 over the identity of each finding, order-independent.
+
+    A lint finding is (rule, path, line, message): the same input gives the same ones.  A
+    model-boot finding is only (rule, path), once: its line, message and number depend
+    on timing (a hang is reported at the event the watchdog caught, with that event in
+    its message), and the Message-ID built from this digest must not change between two
+    runs on the same input, or the same reply would go out twice."""
+    lint = [
+        (f.rule, f.path, str(f.line), " ".join(f.message.split()))
+        for f in findings
+        if not _from_model(f)
+    ]
+    model = {(f.rule, f.path, "model", "") for f in findings if _from_model(f)}
+    keys = sorted([*lint, *model])
     return hashlib.sha256("\n".join("\0".join(k) for k in keys).encode()).hexdigest()
+
+
+def _from_model(finding: Finding) -> bool:
+    return bool(finding.platform or finding.fault)
 
 
 def bracket(message_id: str) -> str:
@@ -91,9 +111,13 @@ def _render(name: str, **values: Any) -> str:
 
 
 def _author(patch: Patch) -> str:
-    if patch.author_email:
-        return email.utils.formataddr((patch.author_name, patch.author_email))
-    return patch.author_name or "the author"
+    return _author_address(patch) or patch.author_name or "the author"
+
+
+def _author_address(patch: Patch) -> str | None:
+    if not patch.author_email:
+        return None
+    return clean_address(email.utils.formataddr((patch.author_name, patch.author_email)))
 
 
 def _how(findings: Sequence[Finding]) -> str:
@@ -118,29 +142,79 @@ def _confidence(result: LintResult) -> dict[str, str]:
     return {loaded.rule.id: loaded.rule.confidence for loaded in result.rules}
 
 
+DEFAULT_MAX_RECIPIENTS = 10  # as patchbot.post.settings.DEFAULT_MAX_RECIPIENTS
+
+
 class _Recipients:
-    def __init__(self, headers: Mapping[str, MessageHeaders] | None, sender: str) -> None:
+    """Who a reply goes to: the reviewed message's From, then its To/Cc, capped.
+
+    The patch chooses its own recipients, so they are filtered and capped, or anyone could
+    aim the bot at a crowd (issue 16): at most ``limit`` addresses in To + Cc, taken in
+    this order: the author, the lists patchbot is configured for, the people the patch
+    itself names in its trailers (Cc:, Signed-off-by:, Acked-by: ... - the maintainers
+    it was sent to), then the other addresses in header order.  Our own address, repeats
+    and unusable addresses are left out."""
+
+    def __init__(
+        self,
+        headers: Mapping[str, MessageHeaders] | None,
+        sender: str,
+        limit: int = DEFAULT_MAX_RECIPIENTS,
+        lists: Collection[str] = (),
+    ) -> None:
         self.headers = headers or {}
         self.me = email.utils.parseaddr(sender)[1].lower()
+        self.limit = limit
+        self.lists = {a.lower() for a in lists}
 
     def of(self, patch: Patch) -> tuple[list[str], list[str], list[str]]:
         """(to, cc, references) for a reply to ``patch``."""
         mid = bracket(patch.message_id)
         head = self.headers.get(patch.message_id.strip().strip("<>"))
         if head is None:  # only the Series is known: reply to the author, thread by parent
-            to = [_author(patch)] if patch.author_email else []
+            author = _author_address(patch)
+            to = [author] if author else []
             parent = [bracket(patch.in_reply_to)] if patch.in_reply_to.strip("<> ") else []
             return to, [], [*parent, mid]
         author = email.utils.parseaddr(head.sender)[1].lower()
-        cc: list[str] = []
+        named = {
+            email.utils.parseaddr(t.value)[1].lower()
+            for t in patch.trailers
+            if t.key.lower() in _PEOPLE_TRAILERS
+        }
         seen = {author, self.me}
-        for addr in [*head.to, *head.cc]:
+        candidates: list[tuple[int, int, str]] = []
+        for order, addr in enumerate([*head.to, *head.cc]):
             bare = email.utils.parseaddr(addr)[1].lower()
             if bare and bare not in seen:
                 seen.add(bare)
-                cc.append(addr)
+                rank = 0 if bare in self.lists else 1 if bare in named else 2
+                candidates.append((rank, order, addr))
+        to = [head.sender] if head.sender else []
+        room = max(0, self.limit - len(to))
+        kept = sorted(sorted(candidates)[:room], key=lambda c: c[1])
+        if len(candidates) > room:
+            log.info(
+                "reply to %s: %d of %d Cc addresses kept (max-recipients = %d)",
+                mid,
+                len(kept),
+                len(candidates),
+                self.limit,
+            )
         refs = list(dict.fromkeys([*(bracket(r) for r in head.references), mid]))
-        return ([head.sender] if head.sender else []), cc, refs
+        return to, [addr for _rank, _order, addr in kept], refs
+
+
+_PEOPLE_TRAILERS = {
+    "cc",
+    "signed-off-by",
+    "acked-by",
+    "reviewed-by",
+    "tested-by",
+    "reported-by",
+    "suggested-by",
+    "co-developed-by",
+}
 
 
 def _patch_mail(
@@ -149,6 +223,7 @@ def _patch_mail(
     heuristics: frozenset[str],
     recipients: _Recipients,
     reproduce: str | None,
+    boots: Sequence[str] = (),
 ) -> ReviewMail:
     def comment(finding: Finding) -> list[str]:
         return comment_lines(finding, finding.rule in heuristics)
@@ -159,6 +234,8 @@ def _patch_mail(
         if finding.path and finding.path != "COMMIT_MSG":
             loose.append(f"{finding.path}:{finding.line}:")
         loose += [*comment(finding), ""]
+    if boots:  # no cover letter to carry the boot summary (a single patch)
+        loose += [*boots, ""]
     while loose and loose[-1] == "":
         loose.pop()
     body = _render(
@@ -271,26 +348,58 @@ def compose_replies(
     validation: Sequence[BootLike] | None = None,
     reproduce: str | None = None,
     headers: Mapping[str, MessageHeaders] | None = None,
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS,
+    lists: Collection[str] = (),
 ) -> list[ReviewMail]:
     """The replies to ``series`` for ``result``: patch mails in series order, then the cover.
 
     ``headers`` maps a bare Message-ID to the reviewed message's From/To/Cc/References
     (patchbot.watch.thread.Thread.headers); without it a reply goes to the patch author.
-    No mail for a patch without findings; no summary when nothing was found.
+    No mail for a patch without findings; no summary when nothing was found.  A single
+    patch without a cover letter gets the model results in its own reply.
+    ``max_recipients`` caps To + Cc of each mail; ``lists`` (the configured list
+    addresses) are kept first when the cap cuts (see _Recipients).
     """
-    recipients = _Recipients(headers, sender)
+    recipients = _Recipients(headers, sender, max_recipients, lists)
     heuristics = frozenset(r for r, level in _confidence(result).items() if level == "heuristic")
     groups = group_by_patch(result.findings, series)
-    mails = [
-        _patch_mail(patch, list(fs), heuristics, recipients, reproduce)
-        for patch, fs in groups
-        if patch is not None and patch.message_id
-    ]
+    model = [f for report in validation or () for f in report.findings]
+    # A single patch without a cover letter has no summary mail: its reply carries the
+    # model results (they used to be lost: "nothing to reply to" beside a violation)
+    single = series.cover is None and len(series.patches) == 1
+    fold = single and bool(model) and bool(series.patches[0].message_id)
+    mails = []
+    for patch, fs in groups:
+        if patch is None or not patch.message_id:
+            continue
+        if fold:
+            mails.append(
+                _patch_mail(
+                    patch,
+                    [*fs, *model],
+                    heuristics,
+                    recipients,
+                    reproduce,
+                    boot_lines(validation or ()),
+                )
+            )
+            fold = False
+        else:
+            mails.append(_patch_mail(patch, list(fs), heuristics, recipients, reproduce))
+    if fold:  # the model found something, lint nothing
+        patch = series.patches[0]
+        mails.append(
+            _patch_mail(
+                patch, model, heuristics, recipients, reproduce, boot_lines(validation or ())
+            )
+        )
     patch_groups = sum(1 for p, _ in groups if p is not None)
     series_wide = any(p is None for p, _ in groups)
-    model_found = any(report.findings for report in validation or ())
+    # the summary: for a cover letter, several patches with findings, series-wide
+    # findings, or model results of a series of several patches (answering patch 1)
     wanted = series.cover is not None or patch_groups > 1 or series_wide
-    if (result.findings or model_found) and wanted and series.patches:
+    wanted = wanted or (bool(model) and not single)
+    if (result.findings or model) and wanted and series.patches:
         target = series.cover or series.patches[0]
         if target.message_id:
             mails.append(

@@ -29,6 +29,11 @@ from patchbot.watch.thread import Thread, complete, load, revision, series_key
 
 log = logging.getLogger(__name__)
 
+# tries of a review that raises (counted in the ledger, across restarts) before the bot
+# gives that revision up: a passing fault (the tree moving under a build) gets a second
+# chance, a deterministic crash on hostile input costs three error lines, not one a pass
+MAX_ATTEMPTS = 3
+
 
 @dataclass
 class Bot:
@@ -66,11 +71,16 @@ class Bot:
         for mid in patch_threads(entries):
             if self.stop():
                 return ok
+            if self.ledger.failures(f"thread:{mid}", "load") >= MAX_ATTEMPTS:
+                continue  # given up on (logged then)
             try:
                 thread = load(self.archive, mid, tree=self.tree)
             except InputError as exc:
                 log.error("skipping thread <%s> for now: %s", mid, exc)
                 ok = False
+                continue
+            except Exception as exc:  # a bug met by hostile input: this thread only
+                ok = self._failed(f"thread:{mid}", "load", f"thread <{mid}>", exc) and ok
                 continue
             series = thread.series
             root = bare((series.cover or series.patches[0]).message_id)
@@ -86,10 +96,52 @@ class Bot:
             for older in revisions[:-1]:  # superseded before the bot got to it
                 if self._mark(key, revision(older.series)):
                     log.info("superseded v%d of %s", series_version(older.series), key)
-            queued = self._consider(key, newest) or queued
+            done, ok_here = self._review_isolated(key, newest)
+            queued = done or queued
+            ok = ok and ok_here
         if queued and not self.stop():  # the queue as it was was flushed at the start
             ok = self._flush() and ok
         return ok
+
+    def _review_isolated(self, key: str, thread: Thread) -> tuple[bool, bool]:
+        """_consider() with any exception caught: (replies queued, no failure).
+
+        One hostile series must not stop the bot for every other one: the error is logged
+        with the series, counted in the ledger and retried on later passes, at most
+        MAX_ATTEMPTS times in all (restarts included), then that revision is given up."""
+        rev = revision(thread.series)
+        if self.ledger.failures(key, rev) >= MAX_ATTEMPTS:
+            return False, True  # given up before; logged then
+        try:
+            return self._consider(key, thread), True
+        except Exception as exc:
+            label = f"v{series_version(thread.series)} of {key} (<{thread.message_id}>)"
+            if not self._failed(key, rev, label, exc):
+                self._mark(key, rev)
+            return False, False
+
+    def _failed(self, key: str, rev: str, label: str, exc: Exception) -> bool:
+        """Log and count one failure; False once it has failed MAX_ATTEMPTS times."""
+        why = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        attempts = self.ledger.record_failure(key, rev, why)
+        log.debug("the failure in %s", label, exc_info=exc)
+        if attempts >= MAX_ATTEMPTS:
+            log.error(
+                "internal error in %s (%d of %d attempts), giving up on it: %s",
+                label,
+                attempts,
+                MAX_ATTEMPTS,
+                why,
+            )
+            return False
+        log.error(
+            "internal error in %s (attempt %d of %d), retrying on the next pass: %s",
+            label,
+            attempts,
+            MAX_ATTEMPTS,
+            why,
+        )
+        return True
 
     def _flush(self) -> bool:
         """Deliver the queue; False when a reply is still undelivered (failed, or waiting
@@ -134,7 +186,9 @@ class Bot:
                 "validated %s in the model: %d boots, %d findings", label, len(validation), found
             )
         sender = self.settings.sender_or_error()
-        messages = review.reply_messages(thread, result, sender=sender, validation=validation)
+        messages = review.reply_messages(
+            thread, result, sender=sender, validation=validation, settings=self.settings
+        )
         log.info("reviewed %s: %d findings, %d replies", label, len(result.findings), len(messages))
         if self.send:
             queued = any(a.what == "queued" for a in self.poster.queue(messages, key))
@@ -162,7 +216,11 @@ class Bot:
     def run(self, interval: float, sleep: Callable[[float], bool]) -> None:
         """Poll until stop(); ``sleep(seconds)`` returns True when woken to stop."""
         while not self.stop():
-            self.poll()
+            try:
+                self.poll()
+            except Exception as exc:  # e.g. the ledger's disk: log it, try the next pass
+                log.error("poll failed, retrying on the next pass: %s: %s", type(exc).__name__, exc)
+                log.debug("the failure", exc_info=exc)
             if self.stop() or sleep(interval):
                 break
         log.info("stopped; the ledger %s is up to date", self.ledger.path)

@@ -7,6 +7,7 @@ booted in the bundled model and the cover-letter reply summarises the boots.
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from patchbot.engine import Engine, LintResult, load_rules, select_rules
 from patchbot.errors import InputError
 from patchbot.post.message import Reply, build_message
 from patchbot.post.patchwork import Check
+from patchbot.post.settings import PostSettings
 from patchbot.report.common import count_summary, group_by_patch
 from patchbot.watch.thread import Thread
 
@@ -37,13 +39,16 @@ def lint(engine: Engine, thread: Thread) -> LintResult:
 
 
 def reproduce_command(thread: Thread) -> str:
+    if thread.source is not None:
+        return f"patchbot lint {shlex.quote(thread.source)}"
     return f"patchbot lint --archive {thread.base} --msgid '<{thread.message_id}>'"
 
 
 def validate(thread: Thread, tree: str | None) -> list[BootReport]:
     """Boot every modelled driver the series touches, on none, tdx and snp with every
     single fault (what `patchbot validate` does).  A series that does not apply to the
-    tree is logged and reviewed by lint alone: the replies still go out."""
+    tree, or that the model fails on (a driver event the model cannot read), is logged
+    and reviewed by lint alone: the replies still go out."""
     from patchbot.kernel.tree import resolve_tree
     from patchbot.validate.boot import boot_series
 
@@ -53,6 +58,14 @@ def validate(thread: Thread, tree: str | None) -> list[BootReport]:
     except InputError as exc:
         log.warning("not validated in the model: %s", exc)
         return []
+    except Exception as exc:  # a bug in the model met by hostile input: lint still replies
+        log.error(
+            "not validated in the model (internal error %s: %s); reviewed by lint alone",
+            type(exc).__name__,
+            " ".join(str(exc).split()),
+        )
+        log.debug("the model failure", exc_info=exc)
+        return []
 
 
 def compose(
@@ -61,11 +74,13 @@ def compose(
     *,
     sender: str,
     validation: Sequence[BootReport] | None = None,
+    settings: PostSettings | None = None,
 ) -> Sequence[Reply]:
     """The review mails: one per patch with findings, then the series summary.
 
     The thread's headers go in so each reply goes To the reviewed message's From with its
-    To/Cc copied to Cc, and References continue the archived thread."""
+    To/Cc copied to Cc (capped at ``settings.max_recipients``, the configured lists
+    first), and References continue the archived thread."""
     from patchbot.review.compose import compose_replies
 
     return compose_replies(
@@ -75,6 +90,8 @@ def compose(
         reproduce=reproduce_command(thread),
         headers=thread.headers,
         validation=validation,
+        max_recipients=(settings or PostSettings()).max_recipients,
+        lists=(settings or PostSettings()).lists.keys(),
     )
 
 
@@ -84,8 +101,9 @@ def reply_messages(
     *,
     sender: str,
     validation: Sequence[BootReport] | None = None,
+    settings: PostSettings | None = None,
 ) -> list[EmailMessage]:
-    mails = compose(thread, result, sender=sender, validation=validation)
+    mails = compose(thread, result, sender=sender, validation=validation, settings=settings)
     return [build_message(mail, sender=sender) for mail in mails]
 
 

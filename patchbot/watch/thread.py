@@ -6,7 +6,6 @@ To, Cc and References, so they are read here from the same mbox.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -15,9 +14,10 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 
 from patchbot.errors import InputError
+from patchbot.post.addresses import clean_addresses
 from patchbot.series.archive import fetch_thread
 from patchbot.series.assemble import assemble
-from patchbot.series.load import messages_from_bytes, read_tree_images
+from patchbot.series.load import messages_from_bytes, read_capped, read_tree_images
 from patchbot.series.model import Patch, Series
 
 _CHANGE_ID_RE = re.compile(r"^change-id:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -34,10 +34,11 @@ class Headers:
 
 @dataclass
 class Thread:
-    base: str
+    base: str  # the archive it came from; "" for a local file
     message_id: str  # the one it was fetched by, without <>
     series: Series
     headers: dict[str, Headers] = field(default_factory=dict)  # bare Message-ID -> headers
+    source: str | None = None  # the local mbox it was read from (`review FILE`)
 
     def headers_of(self, patch: Patch) -> Headers:
         found = self.headers.get(patch.message_id.strip("<>"))
@@ -47,8 +48,8 @@ class Thread:
 
 
 def _addresses(msg: Message, name: str) -> list[str]:
-    pairs = email.utils.getaddresses([str(v) for v in msg.get_all(name, [])])
-    return [email.utils.formataddr(p) for p in pairs if p[1]]
+    """Usable addresses only, names decoded and cleaned: they go into our replies' headers."""
+    return clean_addresses([str(v) for v in msg.get_all(name, [])])
 
 
 def header_index(data: bytes) -> dict[str, Headers]:
@@ -61,7 +62,7 @@ def header_index(data: bytes) -> dict[str, Headers]:
             continue
         refs = re.findall(r"<[^<>\s]+>", str(msg.get("References", "")))
         index[mid] = Headers(
-            sender=" ".join(str(msg.get("From", "")).split()),
+            sender=next(iter(_addresses(msg, "From")), ""),
             to=_addresses(msg, "To"),
             cc=_addresses(msg, "Cc"),
             references=refs,
@@ -78,6 +79,29 @@ def load(base: str, message_id: str, *, tree: str | None = None) -> Thread:
     if tree is not None:
         read_tree_images(series, tree)
     return Thread(base=base, message_id=mid, series=series, headers=header_index(data))
+
+
+MAX_FILE = 64 << 20  # as `patchbot lint` reads a series
+
+
+def load_file(path: str, *, tree: str | None = None) -> Thread:
+    """A thread from a local mbox (`patchbot review FILE`): what load() makes of an
+    archived thread, so the replies are the same ones, with the same Message-IDs."""
+    try:
+        with open(path, "rb") as handle:
+            data = read_capped(handle, MAX_FILE)
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror}") from None
+    series = assemble(messages_from_bytes(data, path), path, replies_expected=True)
+    if tree is not None:
+        read_tree_images(series, tree)
+    first = series.cover or series.patches[0]
+    if not first.message_id.strip("<> "):
+        raise InputError(
+            f"{path}: the patches carry no Message-ID, so there is nothing to reply to"
+        )
+    mid = first.message_id.strip().strip("<>")
+    return Thread(base="", message_id=mid, series=series, headers=header_index(data), source=path)
 
 
 def series_key(series: Series) -> str:
