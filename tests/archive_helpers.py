@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -67,24 +68,27 @@ class Inbox:
         )
 
     def deliver(self, mail: bytes) -> tuple[bool, str]:
-        """Archive one message; (False, why) when mda diverted it to the emergency maildir."""
-        parked = self._parked()
+        """Archive one message; (False, why) when mda diverted it to the emergency maildir.
+
+        Each delivery gets its own emergency maildir: mda writes every message there
+        before it imports it, so with one shared directory a delivery running at the
+        same time (the SMTP intake archiving a bot reply while a test seeds a new
+        revision) looked like a parked message and failed the test about 1 run in 4.
+        """
+        emergency = Path(tempfile.mkdtemp(prefix="mda-", dir=self.root / "emergency"))
         result = subprocess.run(
             ["public-inbox-mda"],
             input=mail,
-            env={**self.env, "ORIGINAL_RECIPIENT": self.address},
+            env={**self.env, "ORIGINAL_RECIPIENT": self.address, "PI_EMERGENCY": str(emergency)},
             capture_output=True,
             check=False,
         )
         if result.returncode != 0:
             return False, f"mda exit {result.returncode}"
-        if self._parked() - parked:
+        if any(p.is_file() for p in emergency.rglob("*")):
             why = result.stderr.decode(errors="replace").strip() or "refused by the prechecks"
             return False, why.splitlines()[0]
         return True, ""
-
-    def _parked(self) -> set[Path]:
-        return {p for p in (self.root / "emergency").rglob("*") if p.is_file()}
 
     @contextmanager
     def serve(self) -> Iterator[str]:
