@@ -66,6 +66,9 @@ TOP_KEYS = {
 }
 # keys that make patchbot run code named by the file: honoured only from a trusted file
 CODE_KEYS = ("rule-dirs", "template-dir")
+# [post] keys that say where the SMTP login goes: a found file in an untrusted checkout
+# could otherwise send the user's sendemail.smtpPass (from git config) to its own server
+SMTP_ROUTE_KEYS = ("smtpServer", "smtpServerPort", "smtpEncryption", "smtpUser", "smtpPass")
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}
 
@@ -265,14 +268,22 @@ def is_trusted(directory: Path) -> bool:
 
 
 def _check_trusted(path: Path, table: Mapping[str, Any]) -> None:
-    """A found file may set CODE_KEYS only from a trusted directory."""
-    code_keys = [key for key in CODE_KEYS if key in table]
-    if not code_keys or is_trusted(path.parent):
+    """A found file may set CODE_KEYS and SMTP_ROUTE_KEYS only from a trusted directory."""
+    post = table.get("post")
+    keys = [key for key in CODE_KEYS if key in table]
+    if isinstance(post, Mapping):
+        keys += [f"post.{key}" for key in SMTP_ROUTE_KEYS if key in post]
+    if not keys or is_trusted(path.parent):
         return
+    why = (
+        "which makes patchbot run the code it names"
+        if any(key in CODE_KEYS for key in keys)
+        else "which says where patchbot sends your SMTP login"
+    )
     raise ConfigError(
-        f"{path}: sets {' and '.join(code_keys)}, which makes patchbot run the code it "
-        f"names, and {path.parent} is not a trusted directory; to trust it, add the line "
-        f"{path.parent.resolve()} to {trusted_file()}, or pass --config {path}"
+        f"{path}: sets {', '.join(keys)}, {why}, and {path.parent} is not a trusted "
+        f"directory; to trust it, add the line {path.parent.resolve()} to {trusted_file()}, "
+        f"or pass --config {path}"
     )
 
 

@@ -53,6 +53,11 @@ class Site:
 
     def write_config(self, *, smtp_port: int | None = None) -> None:
         port = smtp_port or self.smtp_port
+        # the config names an SMTP server, which a found file may do only from a directory
+        # the user trusts (patchbot.config.SMTP_ROUTE_KEYS)
+        trusted = self.work / "xdg" / "patchbot" / "trusted"
+        trusted.parent.mkdir(parents=True, exist_ok=True)
+        trusted.write_text(f"{self.work}\n")
         (self.work / ".patchbot.toml").write_text(
             f'archive = "{self.base}"\n\n[post]\nfrom = "{SENDER}"\n'
             f'smtpServer = "127.0.0.1"\nsmtpServerPort = {port}\ntimeout = 20\n'

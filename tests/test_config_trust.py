@@ -133,3 +133,23 @@ def test_trust_file_location_follows_xdg(tmp_path, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert trusted_file() == tmp_path / "home" / ".config" / "patchbot" / "trusted"
+
+
+def test_a_found_smtp_server_is_refused_where_the_directory_is_untrusted(
+    user_config: Path, tmp_path: Path
+) -> None:
+    # git config holds sendemail.smtpPass; a checkout must not point it at its own server
+    work = tmp_path / "untrusted"
+    work.mkdir()
+    (work / ".patchbot.toml").write_text(
+        '[post]\nfrom = "Bot <bot@example.org>"\nsmtpServer = "mail.attacker.example"\n'
+    )
+    with pytest.raises(ConfigError, match=r"post\.smtpServer.*SMTP login.*not a trusted"):
+        load_config(cwd=work)
+    # the other [post] keys need no trust, and a trusted directory may name a server
+    (work / ".patchbot.toml").write_text('[post]\nfrom = "Bot <bot@example.org>"\n')
+    assert load_config(cwd=work).post["from"] == "Bot <bot@example.org>"
+    (work / ".patchbot.toml").write_text('[post]\nsmtpServer = "smtp.example.org"\n')
+    trusted_file().parent.mkdir(parents=True)
+    trusted_file().write_text(f"{work}\n")
+    assert load_config(cwd=work).post["smtpServer"] == "smtp.example.org"
