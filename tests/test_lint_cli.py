@@ -6,6 +6,7 @@ import io
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
@@ -243,3 +244,13 @@ def test_checkpatch_format_for_b4_prep_check(project, run_cli, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(PATCH1.read_bytes())))
     code, out, err = run_cli("lint", "--format", "checkpatch", "-", "--select", "demo-signoff")
     assert (code, out, err) == (0, "", "")
+
+
+@pytest.mark.kernel_tree
+def test_tree_by_version_name_reads_the_embedded_tree(run_cli, kernel_tree):
+    # `--tree 6.1` is the cached Debian tree, for a series as for an audit
+    example = Path(__file__).resolve().parent.parent / "examples" / "virtio-mem-coco-rfc.mbox"
+    by_name = run_cli("lint", "--format", "json", "--tree", "6.1", str(example))
+    by_path = run_cli("lint", "--format", "json", "--tree", str(kernel_tree), str(example))
+    assert by_name[0] == 1, by_name[2]
+    assert json.loads(by_name[1])["findings"] == json.loads(by_path[1])["findings"]

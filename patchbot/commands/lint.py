@@ -153,7 +153,9 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
         from patchbot.cparse.treestore import for_tree
         from patchbot.kernel.tree import resolve_tree
 
-        with treedb.active(for_tree(resolve_tree(args.tree))):
+        # `--tree 6.12` names an embedded tree: every later step wants its path
+        args.tree = str(resolve_tree(args.tree))
+        with treedb.active(for_tree(Path(args.tree))):
             return _lint(args, engine)
     return _lint(args, engine)
 
