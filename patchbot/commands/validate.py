@@ -74,7 +74,7 @@ def run_kernel(args: argparse.Namespace) -> int:
     series = None
     if args.series:
         series = read_series(args.series, stdin=sys.stdin.buffer)
-        patches = kernel_patches(series)
+        patches = kernel_patches(series, args.series)
         if not patches:
             raise InputError(f"{' '.join(args.series)}: no patch with a diff")
         base = series_base(series, args.series)
