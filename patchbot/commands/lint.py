@@ -31,7 +31,9 @@ QUIET_FORMATS = ("b4", "checkpatch")
 
 EPILOG = """\
 modes: patches (INPUT, -, --git, --msgid) report only what each patch introduces; --file and
---paths (audit) report everything in the files.
+--paths (audit) report everything in the files, with the CoCo rules only: the style rules
+(duplicated-logic, repeated-expression, restating-comment) review what a patch adds, and
+run in an audit only when --select or --enable names them.
 
 exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error,
 3 internal error (a broken or crashing rule; the other rules still report).
@@ -123,6 +125,7 @@ def build_engine(args: argparse.Namespace, config: Config, fmt: str) -> Engine:
         enable=_id_list(args.enable),
         disable=_id_list(args.disable),
         select=_id_list(args.select),
+        audit=bool(args.files or args.paths),
     )
     if fmt in QUIET_FORMATS:
         # b4 pipes one patch at a time into a check command: a series-wide rule would only
