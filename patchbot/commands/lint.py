@@ -85,6 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="kernel tree with the pre-images (series mode) or to audit (--paths)",
     )
     p.add_argument(
+        "--no-tree",
+        action="store_true",
+        help="in series mode, do not read pre-images from the kernel tree the current "
+        "directory is in (by default it is used like --tree, as checkpatch.pl uses it)",
+    )
+    p.add_argument(
         "--file",
         dest="files",
         nargs="+",
@@ -179,7 +185,7 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
 
         # assemble() keeps the newest version when the thread holds several
         base = args.archive or engine.config.archive
-        series = load_thread(msgid, base=base, tree=args.tree)
+        series = load_thread(msgid, base=base, tree=_series_tree(args))
         if not series.patches:
             raise InputError(f"no patches with a diff found in the thread of {msgid}")
         return engine.lint_series(series, images.source_files)
@@ -187,12 +193,25 @@ def lint(args: argparse.Namespace, engine: Engine) -> LintResult:
 
     if args.repo and not args.git:
         raise InputError("--repo only makes sense with --git BASE..TIP")
+    tree = args.tree if args.git else _series_tree(args)  # a git range has its own files
     series = load_series(
-        args.inputs, git_range=args.git, repo=args.repo, tree=args.tree, stdin=sys.stdin.buffer
+        args.inputs, git_range=args.git, repo=args.repo, tree=tree, stdin=sys.stdin.buffer
     )
     if not series.patches:
         raise InputError("no patches with a diff found in the input")
     return engine.lint_series(series, images.source_files)
+
+
+def _series_tree(args: argparse.Namespace) -> str | None:
+    """--tree, else the kernel tree the current directory is in (unless --no-tree)."""
+    if args.tree is not None or args.no_tree:
+        return args.tree
+    from patchbot.kernel.enclosing import enclosing_kernel_tree
+
+    found = enclosing_kernel_tree()
+    if found is not None:
+        log.info("pre-images from the kernel tree %s (the current directory is in it)", found)
+    return str(found) if found is not None else None
 
 
 # Real kernel files leave tree-sitter a few ERROR nodes around exotic macros (about 0.1% of
