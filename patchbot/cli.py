@@ -7,9 +7,11 @@ Each subcommand lives in patchbot/commands/<name>.py and exposes
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
 
@@ -28,17 +30,33 @@ def subcommands() -> tuple[str, ...]:
     return tuple(name for name in _FIRST if name in found) + tuple(sorted(found - set(_FIRST)))
 
 
+_INVALID_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line and exit code 2."""
+    """argparse that reports usage errors as one line and exit code 2, and names the
+    nearest choice when a command or an option value is mistyped."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"patchbot: error: {message}\n")
+        sys.stderr.write(f"patchbot: error: {message}{_suggestion(message)}\n")
         raise SystemExit(EXIT_USAGE)
+
+
+def _suggestion(message: str) -> str:
+    m = _INVALID_CHOICE.search(message)
+    if not m:
+        return ""
+    choices = [c.strip().strip("'") for c in m["choices"].split(",")]
+    near = difflib.get_close_matches(m["given"], choices, n=1, cutoff=0.5)
+    return f"; did you mean '{near[0]}'?" if near else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="patchbot", description="Lint, generate and validate CoCo guest-memory kernel patches."
+        prog="patchbot",
+        description="Lint, generate and validate CoCo guest-memory kernel patches.",
+        epilog="Run 'patchbot COMMAND --help' for a command's options. Exit codes: 0 clean, "
+        "1 findings or a failed validation, 2 usage or input error, 3 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"patchbot {__version__}")
     parser.add_argument(
@@ -60,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="patchbot: %(levelname)s: %(message)s",
     )
-    if not getattr(args, "func", None):
-        parser.print_usage(sys.stderr)
+    if not getattr(args, "func", None):  # bare `patchbot`: what there is to run
+        parser.print_help(sys.stdout)
         return EXIT_USAGE
     try:
         return int(args.func(args))

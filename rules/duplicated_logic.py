@@ -132,6 +132,7 @@ RULE = Rule(
     scope="series",
     summary="two added blocks are the same code up to names or a mirrored operation pair",
     confidence="heuristic",
+    patch_review_only=True,
     options={
         "window_tokens": 18,  # k-gram length hashed
         "winnow_window": 4,  # keep the minimum hash of every 4 consecutive k-grams

@@ -119,10 +119,16 @@ def _message(hit: PathHit) -> str:
             f"by {free}(); leak them when re-encryption fails"
         )
     if hit.current is not hit.start:
-        return (
-            f"after {start}() fails, {cur}() is tried but its result is not checked "
-            f"before {free}(); free the pages only if {cur}() succeeds, leak them otherwise"
+        unchecked = (
+            f"its result is not checked before {free}(); free the pages only if {cur}() "
+            f"succeeds, leak them otherwise"
         )
+        if hit.start_status == "failed":
+            return f"after {start}() fails, {cur}() is tried but {unchecked}"
+        if hit.failed_call:  # the start worked; a later call failed and its unwind converts
+            failed = hit.failed_call
+            return f"when {failed}() fails, {cur}() converts the pages back but {unchecked}"
+        return f"{cur}() converts the pages again but {unchecked}"
     return (
         f"the result of {cur}() is not checked before {free}() frees the pages; if it "
         f"fails they may still be shared: free only on success, leak otherwise"

@@ -78,6 +78,7 @@ RULE = Rule(
     scope="file",
     summary="a non-trivial expression is repeated; give it a local variable or a helper",
     confidence="high",
+    patch_review_only=True,
     options={
         "min_operators": 2,  # binary operators and casts
         "min_operands": 3,  # identifiers, fields and numbers

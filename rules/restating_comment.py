@@ -84,6 +84,7 @@ RULE = Rule(
     scope="file",
     summary="a comment only restates the statement below it",
     confidence="heuristic",
+    patch_review_only=True,
     options={
         "min_overlap": 0.6,  # share of the comment's content words found in the code
         "min_words": 2,  # shorter comments ("/* ok */") are left alone

@@ -44,3 +44,17 @@ def test_free_while_shared_across_functions_points_at_the_decrypt() -> None:
     (cross,) = [f for f in result.findings if f.function == "demo_remove"]
     assert cross.message.endswith("?")  # a heuristic: phrased as a question
     assert [(r.line, r.function) for r in cross.related] == [(59, "demo_probe")]
+
+
+def test_leak_after_a_later_call_fails_names_that_call_not_the_conversion() -> None:
+    """The decrypt succeeded; the device request failed and its error path re-encrypts
+    without checking: the message and trace name the request, not the decrypt."""
+    result = check_annotated_c(COCO / "leak_on_failure.c", ["leak-on-failure"])
+    (finding,) = [f for f in result.findings if f.function == "demo_give_to_device"]
+    assert finding.message.startswith(
+        "when demo_send_buffer() fails, set_memory_encrypted() converts the pages back"
+    ), finding.message
+    assert "set_memory_decrypted() fails" not in finding.message
+    notes = [t.note for t in finding.trace]
+    assert notes[0] == "set_memory_decrypted() succeeds here"
+    assert "branch 'if (rc)' is true (demo_send_buffer() failed)" in notes

@@ -109,6 +109,45 @@ def test_series_shape(git_tree: Path, generated: dict[str, Path], feature: str):
     assert git(git_tree, "status", "--porcelain") == ""
 
 
+def test_missing_signoff_is_dropped_only_where_patchbot_left_it_out(
+    git_tree: Path, generated: dict[str, Path], tmp_path: Path
+):
+    """validate --kernel keeps checkpatch's MISSING_SIGN_OFF for every patch but the ones
+    `generate series` wrote without --signoff: their X-Patchbot-Generated header says so."""
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.kernel import checkpatch_findings, kernel_patches
+
+    def missing_signoff(outdir: Path) -> list[bool]:
+        found = kernel_patches(read_series([str(outdir)]), [str(outdir)])
+        return [
+            any(f.rule == "checkpatch/MISSING_SIGN_OFF" for f in checkpatch_findings(git_tree, p))
+            for p in found
+        ]
+
+    unsigned = tmp_path / "unsigned"
+    proc = patchbot("generate", "series", "virtio-mem-coco", "--tree", str(git_tree),
+                    "--branch", "gen/unsigned", "-o", str(unsigned))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for patch in patches(unsigned):
+        assert "\nX-Patchbot-Generated: patchbot generate series virtio-mem-coco\n" in (
+            patch.read_text().split("\n\n", 1)[0] + "\n"
+        )
+    assert missing_signoff(unsigned) == [False, False]
+    # the same mails without the header are a contributor's: the sign-off is missing
+    stripped = tmp_path / "stripped"
+    stripped.mkdir()
+    for patch in patches(unsigned):
+        text = re.sub(r"^X-Patchbot-Generated: .*\n", "", patch.read_text(), flags=re.M)
+        (stripped / patch.name).write_text(text)
+    assert missing_signoff(stripped) == [True, True]
+    # generated with --signoff: the header says so, and the sign-off is there
+    signed = generated["virtio-mem-coco"]
+    assert "X-Patchbot-Generated: patchbot generate series virtio-mem-coco --signoff" in (
+        patches(signed)[0].read_text()
+    )
+    assert missing_signoff(signed) == [False, False]
+
+
 def test_virtio_mem_cover_asks_the_reviewers_questions(generated: dict[str, Path]):
     cover = (generated["virtio-mem-coco"] / "0000-cover-letter.patch").read_text()
     assert "feature bit" in cover and "expect on unplug" in cover

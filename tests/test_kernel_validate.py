@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from patchbot.kernel.workspace import REQUIRED_OPTIONS, workspace_for
-from patchbot.validate.checkpatch import checkpatch
+from patchbot.validate.checkpatch import checkpatch, parse_checkpatch
 from patchbot.validate.kernel import KernelPatch, series_base, validate_kernel
 from patchbot.validate.progress import Progress
 from patchbot.validate.qemu import QemuBoot, judge
@@ -115,6 +115,40 @@ def test_base_commit_trailer_is_found_in_the_series_files(tmp_path):
     assert series_base(plain, [str(text)]) is None
 
 
+def test_build_warnings_read_as_findings_of_their_patch(tmp_path):
+    """A new W=1 warning reads like lint's findings: under its patch's header without
+    repeating the label, pointing at its own make.log line, no model platform/fault,
+    sorted by line whatever order make printed it in."""
+    from patchbot.engine import LintResult
+    from patchbot.kernel.build import MakeResult
+    from patchbot.kernel.workspace import Diagnostic
+    from patchbot.report import render
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.kernel import MakeLog, build_finding, order_findings
+
+    series = read_series([str(SERIES / "w1-warning")])
+    log = MakeLog(tmp_path / "make.log")
+    log.append("base W=1 C=1", MakeResult(True, 1.0, [], "  CC      drivers/virtio/virtio_mem.o"))
+    late = Diagnostic(SRC, 900, "warning", "no previous prototype for 'virtio_mem_b'")
+    early = Diagnostic(SRC, 120, "warning", "symbol 'virtio_mem_a' was not declared")
+    log.append("1/2 W=1 C=1", MakeResult(True, 2.0, [late, early], "make: done\nreally"))
+    found = [build_finding("kernel/new-warning", "1/2", d, log.at(d)) for d in (late, early)]
+    text = render(
+        LintResult(findings=order_findings(found, ["1/2", "2/2"]), series=series, mode="series"),
+        "text",
+    )
+    lines = text.splitlines()
+    assert lines[0].startswith("[PATCH 1/2] ")
+    assert lines[1].startswith(f"{SRC}:120:1: warning: symbol 'virtio_mem_a' was not declared")
+    assert lines[3].startswith(f"{SRC}:900:1: warning: no previous prototype")
+    assert "platform" not in text and "fault" not in text and "1/2:" not in text
+    logged = (tmp_path / "make.log").read_text().splitlines()
+    for finding, diag in zip(found, (late, early), strict=True):
+        at = finding.related[0]
+        assert at.path.endswith("make.log") and logged[at.line - 1].endswith(diag.message)
+        assert f"make.log:{at.line}:1: note: " in text
+
+
 @pytest.mark.kernel_tree
 def test_checkpatch_from_the_tree_maps_types_to_rules(kernel_tree):
     mbox = (
@@ -130,7 +164,63 @@ def test_checkpatch_from_the_tree_maps_types_to_rules(kernel_tree):
     rules = {f.rule: f for f in findings}
     assert "checkpatch/TRAILING_STATEMENTS" in rules, findings
     f = rules["checkpatch/TRAILING_STATEMENTS"]
-    assert (f.path, f.line) == (SRC, 2257) and f.message.startswith("1/1: ")
+    assert (f.path, f.line) == (SRC, 2257) and not f.message.startswith("1/1")
+
+
+def test_checkpatch_commit_message_lines_are_parsed_with_their_empty_path():
+    # checkpatch --terse --showfile prints commit-message findings with an empty path
+    # and a line number that counts nothing; the sign-off check carries the diff's last
+    # file and line (both as the 6.1 checkpatch printed them on the bundled example)
+    mbox = (
+        "From: A Dev <dev@example.org>\nSubject: [PATCH 2/3] virtio-mem: accept it\n\n"
+        'Accept plugged memory.\n\nFixes: 5f1f79b ("virtio-mem: x")\n'
+        "Assisted-by: Claude (claude-opus-4-6)\n---\n"
+        f"diff --git a/{SRC} b/{SRC}\n"
+    )
+    output = (
+        ":1743: WARNING:BAD_FIXES_TAG: Please use correct Fixes: style 'Fixes: <12 chars "
+        'of sha1> ("<title line>")\' - ie: \'Fixes: f35b04d52338 ("linux")\'\n'
+        ":1743: WARNING:UNKNOWN_COMMIT_ID: Unknown commit id '5f1f79b', maybe rebased or "
+        "not pulled?\n"
+        ":1743: WARNING:BAD_SIGN_OFF: Assisted-by expects 'AGENT_NAME:MODEL_VERSION [TOOL1] "
+        "[TOOL2]' format\n"
+        f"{SRC}:2024: ERROR:MISSING_SIGN_OFF: Missing Signed-off-by: line(s)\n"
+        f"{SRC}:832: CHECK:PREFER_KERNEL_TYPES: Prefer kernel type 'u64' over 'uint64_t'\n"
+    )
+    found = {f.rule.removeprefix("checkpatch/"): f for f in parse_checkpatch(output, mbox)}
+    where = {rule: (f.path, f.line) for rule, f in found.items()}
+    assert where == {
+        "BAD_FIXES_TAG": ("COMMIT_MSG", 5),
+        "UNKNOWN_COMMIT_ID": ("COMMIT_MSG", 5),
+        "BAD_SIGN_OFF": ("COMMIT_MSG", 6),
+        "MISSING_SIGN_OFF": ("COMMIT_MSG", 6),
+        "PREFER_KERNEL_TYPES": (SRC, 832),
+    }
+    assert found["UNKNOWN_COMMIT_ID"].message.startswith("Unknown commit id '5f1f79b'")
+
+
+@pytest.mark.kernel_tree
+def test_checkpatch_of_the_example_reports_its_commit_message_findings(kernel_tree):
+    """The bundled example through the tree's checkpatch.pl --strict: patch 2/3's
+    Fixes: and Assisted-by: findings, and 3/3's missing sign-off (a contributor's patch,
+    not one patchbot generated), at the COMMIT_MSG lines lint reports them on."""
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.kernel import checkpatch_findings, kernel_patches
+
+    example = str(Path(__file__).parent.parent / "examples" / "virtio-mem-coco-rfc.mbox")
+    patches = kernel_patches(read_series([example]), [example])
+    assert [p.signoff_expected for p in patches] == [True, True, True]
+    second = {f.rule: f for f in checkpatch_findings(kernel_tree, patches[1])}
+    assert {r: (f.path, f.line, f.patch) for r, f in second.items()} == {
+        "checkpatch/BAD_FIXES_TAG": ("COMMIT_MSG", 8, "2/3"),
+        "checkpatch/UNKNOWN_COMMIT_ID": ("COMMIT_MSG", 8, "2/3"),
+        "checkpatch/BAD_SIGN_OFF": ("COMMIT_MSG", 9, "2/3"),
+    }
+    third = {f.rule: f for f in checkpatch_findings(kernel_tree, patches[2])}
+    assert (
+        third["checkpatch/MISSING_SIGN_OFF"].path,
+        third["checkpatch/MISSING_SIGN_OFF"].line,
+    ) == ("COMMIT_MSG", 6)
 
 
 def test_validate_kernel_of_a_directory_that_is_no_kernel_tree(run_cli, tmp_path):
@@ -232,6 +322,12 @@ def test_w1_warning_of_patch_1_is_new_and_attributed_and_rebuild_is_incremental(
     assert "no previous prototype for" in messages and "virtio_mem_plugged_bytes" in messages
     # C=1: sparse (installed by the setup) says it too, in its own words
     assert "symbol 'virtio_mem_plugged_bytes' was not declared. Should it be static?" in messages
+    # each names its make.log line, carries no model platform, and they come in line order
+    for f in run.findings:
+        assert f.platform is None and not f.message.startswith("1/2")
+        logged = Path(f.related[0].path).read_text().splitlines()
+        assert logged[f.related[0].line - 1].endswith(f.message)
+    assert [f.line for f in run.findings] == sorted(f.line for f in run.findings)
     # the base build had the same object compiled with W=1 and did not warn: only new ones
     assert all(f.path == SRC for f in run.findings)
     # only the patched driver recompiles at each step, not the kernel: besides it, make

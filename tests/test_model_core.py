@@ -143,3 +143,59 @@ def test_driver_that_loops_forever_is_a_hang_with_its_last_events(kernel_tree, t
     result = run_one(get("virtio-mem"), built.so_path, "none", "lifecycle-sbm", time_limit=1.0)
     assert result.violation is not None and result.violation.name == "hang"
     assert result.violation.trace[-1].func.startswith("virtio_mem_")
+
+
+def _violation_on(platform: str) -> object:
+    """The unaccepted-to-buddy violation as the model raises it on ``platform``."""
+    m = _model(platform)
+    m.host_plug(0x1000, 4)
+    with pytest.raises(ViolationError) as exc:
+        m.to_buddy(0x1000, 4, "generic_online_page")
+    return exc.value.violation
+
+
+def _events(n: int) -> list:
+    from patchbot.model.bridge import Event
+
+    return [Event(i, "kzalloc", "demo_probe", 10 + i, (0, 0, 0, 0)) for i in range(n)]
+
+
+def test_a_finding_merged_across_platforms_names_each_platforms_term() -> None:
+    from patchbot.model.findings import to_findings
+    from patchbot.model.runner import RunResult
+
+    source = "static int demo_probe(struct demo *d)\n{\n}\n" + "\n" * 60
+    runs = []
+    for platform in ("tdx", "snp"):
+        violation = _violation_on(platform)
+        violation.trace = _events(3)
+        runs.append(RunResult("lifecycle", platform, None, violation))
+    (finding,) = to_findings(runs, "drivers/demo.c", source)
+    assert finding.platform == "tdx,snp"
+    assert "TDG.MEM.PAGE.ACCEPT" in finding.message and "PVALIDATE" in finding.message
+    assert "(TDG.MEM.PAGE.ACCEPT on tdx, PVALIDATE on snp)" in finding.message
+    # one platform: its own term only
+    (alone,) = to_findings(runs[1:], "drivers/demo.c", source)
+    assert "PVALIDATE" in alone.message and "TDG" not in alone.message
+
+
+def test_a_trace_cut_at_its_start_says_how_many_events_it_left_out() -> None:
+    from patchbot.model.bridge import TRACE_LEN, Session
+    from patchbot.model.findings import to_findings
+    from patchbot.model.runner import RunResult
+
+    source = "static int demo_probe(struct demo *d)\n{\n}\n" + "\n" * 80
+    for total, dropped in ((TRACE_LEN + 16, 16), (TRACE_LEN, 0)):
+        session = Session(PageModel(PLATFORMS["tdx"]), {}, {})
+        session.events = _events(total)
+        violation = _violation_on("tdx")
+        session.record(violation, session.events[-1])
+        (finding,) = to_findings([RunResult("s", "tdx", None, violation)], "drivers/demo.c", source)
+        notes = [loc.note for loc in finding.trace]
+        if dropped:
+            assert len(notes) == TRACE_LEN + 1
+            assert (
+                notes[0] == f"... {dropped} earlier events (the trace keeps the last {TRACE_LEN})"
+            )
+        else:
+            assert len(notes) == TRACE_LEN and not notes[0].startswith("...")

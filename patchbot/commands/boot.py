@@ -17,12 +17,31 @@ from patchbot.model.platforms import PLATFORMS
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "boot", help="boot a driver in the CoCo memory model (or a real kernel with --qemu)"
+        "boot",
+        help="boot a driver in the CoCo memory model (or a real kernel with --qemu)",
+        description="Compile a tree's unmodified driver against patchbot's kernel shim and "
+        "run its lifecycle in the model of the CoCo memory paths, once clean and once per "
+        "injected fault, on each platform; or (--qemu) build a real tinyconfig kernel and "
+        "boot it under QEMU with virtio-mem resized up and down. Exit 1 on findings.",
     )
-    p.add_argument("--driver", choices=sorted(DRIVERS), help="driver to boot in the model")
-    p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
+    p.add_argument(
+        "--driver",
+        choices=sorted(DRIVERS),
+        help=f"driver to boot in the model: {', '.join(sorted(DRIVERS))} (required unless --qemu)",
+    )
+    p.add_argument(
+        "--platform",
+        choices=[*PLATFORMS, "all"],
+        default="all",
+        help="CoCo profile of the model: none (no CoCo), tdx, snp, or all of them (default: all)",
+    )
     p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
-    p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "b4"],
+        default="text",
+        help="output format of the findings (default: text)",
+    )
     p.add_argument(
         "--qemu",
         action="store_true",

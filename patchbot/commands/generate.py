@@ -29,25 +29,71 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--template-dir", metavar="DIR", help="templates that win over config and bundled ones"
     )
     what = p.add_subparsers(dest="what", metavar="{list,helper,series}", required=True)
-    what.add_parser("list", help="list the helpers and series that can be generated")
+    what.add_parser(
+        "list",
+        help="list the helpers and series that can be generated",
+        description="List the helpers and series that can be generated.",
+    )
 
-    h = what.add_parser("helper", help="render one helper; insert it into the tree's file")
-    h.add_argument("name")
+    h = what.add_parser(
+        "helper",
+        help="render one helper; insert it into the tree's file",
+        description="Render one helper (and the helpers it calls) and insert it above the "
+        "function that uses it in the tree's file, or print it (--print).",
+        epilog=_catalogue("helper"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    h.add_argument("name", help="which helper (listed below)")
     h.add_argument("--tree", help="kernel tree whose file gets the helper (not with --print)")
-    h.add_argument("--param", action="append", default=[], metavar="K=V")
+    h.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set a template parameter (listed below with its default); repeatable",
+    )
     h.add_argument("--print", action="store_true", help="print the code, do not edit the tree")
 
     s = what.add_parser(
-        "series", help="commit a feature series on a new branch and format-patch it"
+        "series",
+        help="commit a feature series on a new branch and format-patch it",
+        description="Commit a feature series on a new branch of the tree (the worktree and "
+        "the checked-out branch are not touched) and write it with git format-patch and a "
+        "cover letter to OUTDIR.",
+        epilog=_catalogue("series"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("feature")
+    s.add_argument("feature", help="which series (listed below)")
     s.add_argument("--tree", required=True, help="git repository of the kernel tree")
     s.add_argument("--branch", required=True, help="new branch for the commits")
     s.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="format-patch output")
-    s.add_argument("--param", action="append", default=[], metavar="K=V")
+    s.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set a template parameter (listed below with its default); repeatable",
+    )
     s.add_argument("--signoff", action="store_true", help="add Signed-off-by from git config")
     s.add_argument("--assisted-by", metavar="AGENT:MODEL", help="add an Assisted-by: trailer")
     p.set_defaults(func=run)
+
+
+def _catalogue(kind: str) -> str:
+    """The helpers (or series) with their --param names and defaults, for --help."""
+    from patchbot.generate.features import FEATURES, HELPERS  # dataclasses only: cheap
+
+    if kind == "helper":
+        entries = [(n, h.summary, FEATURES[h.feature].params) for n, h in HELPERS.items()]
+    else:
+        entries = [(n, f.summary, f.params) for n, f in FEATURES.items()]
+    lines = [
+        f"{'helpers' if kind == 'helper' else 'series'} (--param NAME=VALUE overrides a default):"
+    ]
+    for name, summary, params in entries:
+        lines.append(f"  {name:20} {summary}")
+        lines.append(f"  {'':20} defaults: {', '.join(f'{k}={v}' for k, v in params.items())}")
+    return "\n".join(lines)
 
 
 def _params(pairs: list[str], known: dict[str, str]) -> dict[str, str]:

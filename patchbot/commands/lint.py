@@ -31,7 +31,9 @@ QUIET_FORMATS = ("b4", "checkpatch")
 
 EPILOG = """\
 modes: patches (INPUT, -, --git, --msgid) report only what each patch introduces; --file and
---paths (audit) report everything in the files.
+--paths (audit) report everything in the files, with the CoCo rules only: the style rules
+(duplicated-logic, repeated-expression, restating-comment) review what a patch adds, and
+run in an audit only when --select or --enable names them.
 
 exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error,
 3 internal error (a broken or crashing rule; the other rules still report).
@@ -83,6 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="kernel tree with the pre-images (series mode) or to audit (--paths)",
     )
     p.add_argument(
+        "--no-tree",
+        action="store_true",
+        help="in series mode, do not read pre-images from the kernel tree the current "
+        "directory is in (by default it is used like --tree, as checkpatch.pl uses it)",
+    )
+    p.add_argument(
         "--file",
         dest="files",
         nargs="+",
@@ -123,6 +131,7 @@ def build_engine(args: argparse.Namespace, config: Config, fmt: str) -> Engine:
         enable=_id_list(args.enable),
         disable=_id_list(args.disable),
         select=_id_list(args.select),
+        audit=bool(args.files or args.paths),
     )
     if fmt in QUIET_FORMATS:
         # b4 pipes one patch at a time into a check command: a series-wide rule would only
@@ -190,7 +199,7 @@ def _lint(args: argparse.Namespace, engine: Engine) -> LintResult:
 
         # assemble() keeps the newest version when the thread holds several
         base = args.archive or engine.config.archive
-        series = load_thread(msgid, base=base, tree=args.tree)
+        series = load_thread(msgid, base=base, tree=_series_tree(args))
         if not series.patches:
             raise InputError(f"no patches with a diff found in the thread of {msgid}")
         return engine.lint_series(series, images.source_files)
@@ -198,12 +207,25 @@ def _lint(args: argparse.Namespace, engine: Engine) -> LintResult:
 
     if args.repo and not args.git:
         raise InputError("--repo only makes sense with --git BASE..TIP")
+    tree = args.tree if args.git else _series_tree(args)  # a git range has its own files
     series = load_series(
-        args.inputs, git_range=args.git, repo=args.repo, tree=args.tree, stdin=sys.stdin.buffer
+        args.inputs, git_range=args.git, repo=args.repo, tree=tree, stdin=sys.stdin.buffer
     )
     if not series.patches:
         raise InputError("no patches with a diff found in the input")
     return engine.lint_series(series, images.source_files)
+
+
+def _series_tree(args: argparse.Namespace) -> str | None:
+    """--tree, else the kernel tree the current directory is in (unless --no-tree)."""
+    if args.tree is not None or args.no_tree:
+        return args.tree
+    from patchbot.kernel.enclosing import enclosing_kernel_tree
+
+    found = enclosing_kernel_tree()
+    if found is not None:
+        log.info("pre-images from the kernel tree %s (the current directory is in it)", found)
+    return str(found) if found is not None else None
 
 
 # Real kernel files leave tree-sitter a few ERROR nodes around exotic macros (about 0.1% of

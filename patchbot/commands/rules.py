@@ -15,14 +15,34 @@ from patchbot.ruledoc import refresh_readme, render_rules_markdown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("rules", help="list, explain and document the lint rules")
+    p = sub.add_parser(
+        "rules",
+        help="list, explain and document the lint rules",
+        description="List the lint rules, print one rule's documentation, or regenerate "
+        "docs/RULES.md and the README rules table from the rule docstrings.",
+    )
     p.add_argument("--config", metavar="F", help="config file (for extra rule-dirs)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p))
-    listing = actions.add_parser("list", help="id, severity, scope and summary of every rule")
-    listing.add_argument("--format", choices=("text", "json"), default="text")
-    explain = actions.add_parser("explain", help="print a rule's documentation")
+    listing = actions.add_parser(
+        "list",
+        help="id, severity, scope and summary of every rule",
+        description="Print the id, severity, scope and summary of every rule.",
+    )
+    listing.add_argument(
+        "--format", choices=("text", "json"), default="text", help="default: a text table"
+    )
+    explain = actions.add_parser(
+        "explain",
+        help="print a rule's documentation",
+        description="Print a rule's documentation: what it does, why it matters, an "
+        "example, the fix, known false positives and references.",
+    )
     explain.add_argument("rule_id", metavar="ID", help="rule id or alias")
-    doc = actions.add_parser("doc", help="regenerate docs/RULES.md from the rule docstrings")
+    doc = actions.add_parser(
+        "doc",
+        help="regenerate docs/RULES.md from the rule docstrings",
+        description="Regenerate docs/RULES.md and the README rules table from the rule docstrings.",
+    )
     doc.add_argument("--output", metavar="FILE", help="write here instead of docs/RULES.md")
     doc.add_argument(
         "--check",

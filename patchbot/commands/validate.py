@@ -15,16 +15,34 @@ from patchbot.model.platforms import PLATFORMS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="apply a series and boot every driver it touches")
+    p = sub.add_parser(
+        "validate",
+        help="apply a series and boot every driver it touches",
+        description="Apply a series to a scratch copy of the tree and boot every modelled "
+        "driver it touches in the CoCo memory model, with every single fault; or (--kernel) "
+        "git am it onto a worktree of a real tree, run checkpatch.pl --strict, build after "
+        "each patch (W=1, sparse) and boot the kernel under QEMU. Exit 1 on findings.",
+    )
     p.add_argument(
         "series",
         nargs="*",
         help="mbox, .patch files, a format-patch directory, or - for stdin "
         "(with --kernel and no series: build and boot the bare tree)",
     )
-    p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
+    p.add_argument(
+        "--platform",
+        choices=[*PLATFORMS, "all"],
+        default="all",
+        help="CoCo profile of the model: none (no CoCo), tdx, snp, or all of them "
+        "(default: all; not used by --kernel)",
+    )
     p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
-    p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "sarif", "b4"],
+        default="text",
+        help="output format of the findings (default: text)",
+    )
     p.add_argument(
         "--kernel",
         action="store_true",
@@ -77,7 +95,7 @@ def run_kernel(args: argparse.Namespace) -> int:
         # git am refuses a file beyond a symlink, but applies the link itself, and the
         # build would then read through it: the kernel path refuses symlink diffs too
         refuse_symlinks(series)
-        patches = kernel_patches(series)
+        patches = kernel_patches(series, args.series)
         if not patches:
             raise InputError(f"{' '.join(args.series)}: no patch with a diff")
         base = series_base(series, args.series)

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 from patchbot.api import Location
 from patchbot.cparse.cfg import EXIT, Edge
-from patchbot.cparse.exprs import implied_status, text_of
+from patchbot.cparse.exprs import Call, implied_status, text_of
 from patchbot.cparse.functions import Function, MemEvent
 from patchbot.cparse.objects import (
     Flags,
@@ -69,6 +69,9 @@ class PathHit:
     status: str  # current's outcome on this path: failed / ok / unchecked
     steps: tuple[PathStep, ...]  # conversion, branches, gotos, event: for Finding.trace
     start_status: str = "unchecked"  # start's own outcome on this path
+    # when current is a re-conversion on an error path: the call whose failure the path
+    # took to get there (``rc = send(...); if (rc) { set_memory_encrypted(...); ...``)
+    failed_call: str | None = None
 
     def trace(self, path: str, function: str | None = None) -> list[Location]:
         return [Location(path, s.line, function=function, note=s.note) for s in self.steps]
@@ -158,8 +161,10 @@ def follow_conversion(
                 key = (id(event), id(state.current), state.status, state.origin)
                 if key not in reported:
                     reported.add(key)
-                    steps, start_status = _steps(func, parent, state, event)
-                    yield PathHit(start, event, state.current, state.status, steps, start_status)
+                    steps, start_status, failed = _steps(func, parent, state, event)
+                    yield PathHit(
+                        start, event, state.current, state.status, steps, start_status, failed
+                    )
                 if event.kind in ("free", "transfer"):
                     ended = True
                 if event.kind == "conversion":
@@ -217,7 +222,9 @@ def _steps(
     parent: dict[_State, tuple[_State, _Note] | None],
     state: _State,
     event: MemEvent,
-) -> tuple[tuple[PathStep, ...], str]:
+) -> tuple[tuple[PathStep, ...], str, str | None]:
+    """The trace of a hit, the start's outcome, and the call whose failure led to the
+    last re-conversion on the path (None if there is none, or it is the start)."""
     chain: list[tuple[_State, _Note]] = []  # (state, note of the edge that led to it)
     cur: _State | None = state
     while cur is not None:
@@ -232,21 +239,60 @@ def _steps(
     start_status = [st.status for st in states if st.current is first][-1]
     steps = [PathStep(first.line, f"{first.name}() {_OUTCOME[start_status]}")]
     previous = first
-    for prev, lazy in chain:
+    branch: tuple[int, int, Edge] | None = None  # (step index, chain index, edge) of the last
+    failed: str | None = None  # branch that says nothing about the governing conversion
+
+    def reconverted(current: MemEvent) -> None:
+        nonlocal failed
+        steps.append(PathStep(current.line, f"{current.name}() converts the same memory again"))
+        failed = None
+        if branch is not None:
+            at, upto, edge = branch
+            call = _failed_call(func, [prev.node for prev, _ in chain[: upto + 1]], edge)
+            if call is not None:
+                failed = call.name
+                steps[at] = PathStep(steps[at].line, f"{steps[at].note} ({failed}() failed)")
+
+    for index, (prev, lazy) in enumerate(chain):
         if prev.current is not previous:
-            steps.append(
-                PathStep(prev.current.line, f"{prev.current.name}() converts the same memory again")
-            )
+            reconverted(prev.current)
             previous = prev.current
+            branch = None
         note = lazy if isinstance(lazy, str) else _edge_note(func, *lazy[:2], prev.current, lazy[2])
         if note:
             steps.append(PathStep(func.cfg.nodes[prev.node].line, note))
+            if not isinstance(lazy, str) and lazy[1].kind in ("true", "false") and lazy[2] is None:
+                branch = (len(steps) - 1, index, lazy[1])
     if state.current is not previous:
-        steps.append(
-            PathStep(state.current.line, f"{state.current.name}() converts the same memory again")
-        )
+        reconverted(state.current)
     steps.append(PathStep(event.line, event.note or f"{event.name}() called here"))
-    return tuple(steps), start_status
+    return tuple(steps), start_status, failed
+
+
+def _failed_call(func: Function, path: list[int], edge: Edge) -> Call | None:
+    """The call whose failure taking ``edge`` (out of ``path[-1]``) means: a call in the
+    condition itself, or the last call the path assigned to the variable the condition
+    tests (``rc = f(...); if (rc)``).  None when the branch is no such test."""
+    taken = edge.kind == "true"
+    calls: dict[int, list[Call]] = {}
+    for nid, call in func.calls():
+        calls.setdefault(nid, []).append(call)
+    for call in calls.get(path[-1], ()):
+        if implied_status(edge.cond, taken, call, None) == "failed":
+            return call
+    assigned: set[str] = set()  # a later assignment hides the earlier ones
+    for node in reversed(path[:-1]):
+        for name, start, end in reversed(func.assignments_at(node)):
+            if name is None or name in assigned:
+                continue
+            assigned.add(name)
+            inside = [c for c in calls.get(node, ()) if start <= c.span[0] and c.span[1] <= end]
+            if inside:
+                call = min(inside, key=lambda c: c.span[0])  # the outermost: it starts first
+                status = implied_status(edge.cond, taken, call, name)
+                if status is not None:
+                    return call if status == "failed" else None
+    return None
 
 
 def conversion_outcome_note(hit: PathHit) -> str:

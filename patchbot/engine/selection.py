@@ -42,8 +42,10 @@ def select_rules(
     enable: Sequence[str] = (),
     disable: Sequence[str] = (),
     select: Sequence[str] = (),
+    audit: bool = False,
 ) -> list[ActiveRule]:
-    """The rules to run.  --select narrows to a list, --enable and --disable win last."""
+    """The rules to run.  --select narrows to a list, --enable and --disable win last.
+    In an ``audit`` (--file/--paths) the patch_review_only rules are off unless named."""
     check_against_rules(config, rules)
     settings = {}
     for name, value in config.rules.items():
@@ -58,6 +60,8 @@ def select_rules(
         rule_id = item.rule.id
         conf = settings.get(rule_id)
         on = True if conf is None or conf.enabled is None else conf.enabled
+        if audit and item.rule.patch_review_only and not (conf and conf.enabled):
+            on = False
         if selected:
             on = rule_id in selected
         if rule_id in enabled:

@@ -20,6 +20,7 @@ from typing import Any
 from patchbot.errors import InputError
 from patchbot.generate.cfile import CFile
 from patchbot.generate.features import Commit, Edit, Feature
+from patchbot.generate.marker import GENERATED_HEADER, generated_value
 from patchbot.generate.render import Renderer, align_continuations
 
 log = logging.getLogger(__name__)
@@ -189,8 +190,14 @@ def generate_series(
     log.info("generate: %d commits on %s", len(commits), branch)
 
     outdir.mkdir(parents=True, exist_ok=True)
+    header = f"{GENERATED_HEADER}: {generated_value(feature.name, signoff)}"
     names = repo.git.format_patch(
-        "--cover-letter", f"--base={base}", "-o", str(outdir), f"{base}..{branch}"
+        "--cover-letter",
+        f"--base={base}",
+        f"--add-header={header}",
+        "-o",
+        str(outdir),
+        f"{base}..{branch}",
     ).splitlines()
     patches = [Path(n) if Path(n).is_absolute() else Path(tree, n) for n in names]
     _fill_cover(patches[0], feature.cover_subject, cover)

@@ -136,6 +136,7 @@ class Session:
     def record(self, violation: Violation, ev: Event | None) -> None:
         violation.event = ev
         violation.trace = self.events[-TRACE_LEN:]
+        violation.trace_dropped = max(0, len(self.events) - TRACE_LEN)
         self.violation = violation
 
     def fail(self, name: str, message: str) -> None:

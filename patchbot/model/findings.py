@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from patchbot.api import Finding, Location, Severity
 from patchbot.model.bridge import Event
 from patchbot.model.runner import RunResult
+from patchbot.model.state import PLATFORMS
 
 _FUNC_DEF = re.compile(
     r"^(?:static\s+|inline\s+|const\s+|unsigned\s+|enum\s+\w+\s+|struct\s+\w+\s+|"
@@ -43,19 +44,27 @@ def to_findings(
     With ``dedupe`` the same (violation, driver line) found on several runs is reported
     once, with the trace and fault of its first run (pass clean runs first) and
     ``platform`` listing every platform it occurred on ("tdx,snp"), so nothing is
-    hidden.  Without it there is one finding per (violation, line, platform).
+    hidden; its message names each platform's own term (see merged_message).  Without
+    it there is one finding per (violation, line, platform).
     """
     funcs = driver_functions(source_text)
     by_key: dict[tuple[str, int, str | None], Finding] = {}
+    messages: dict[tuple[str, int, str | None], dict[str, str]] = {}  # platform -> message
+    scenarios: dict[tuple[str, int, str | None], str] = {}
     for run in results:
         v = run.violation
         if v is None:
             continue
         trace = [_location(ev, path, funcs) for ev in v.trace if isinstance(ev, Event)]
+        if v.trace_dropped:  # the bridge keeps the last TRACE_LEN events: say so
+            kept = len(v.trace)
+            note = f"... {v.trace_dropped} earlier events (the trace keeps the last {kept})"
+            trace.insert(0, Location("<model>", 0, note=note))
         driver_locs = [loc for loc in trace if loc.path == path]
         anchor = driver_locs[-1] if driver_locs else None
         line = anchor.line if anchor else 1
         key = (v.name, line, None if dedupe else run.platform)
+        messages.setdefault(key, {}).setdefault(run.platform, v.message)
         seen = by_key.get(key)
         if seen is not None:
             platforms = (seen.platform or "").split(",")
@@ -73,4 +82,27 @@ def to_findings(
             platform=run.platform,
             fault=run.fault.describe() if run.fault else "none",
         )
+        scenarios[key] = run.scenario
+    for key, finding in by_key.items():
+        if len(messages[key]) > 1:
+            finding.message = f"[{scenarios[key]}] {merged_message(messages[key])}"
     return list(by_key.values())
+
+
+def merged_message(by_platform: dict[str, str]) -> str:
+    """One message for a violation seen on several platforms.  The model words its
+    messages in each platform's terms (TDG.MEM.PAGE.ACCEPT on tdx, PVALIDATE on snp);
+    where they differ only there, the term becomes the list of both, else each
+    platform's message is given."""
+    texts = set(by_platform.values())
+    if len(texts) == 1:
+        return texts.pop()
+    terms = {p: PLATFORMS[p].accept_name if p in PLATFORMS else p for p in by_platform}
+    hole = "\0"
+    templates = {m.replace(terms[p], hole) for p, m in by_platform.items()}
+    if len(templates) == 1:
+        template = templates.pop()
+        if hole in template:
+            both = ", ".join(f"{terms[p]} on {p}" for p in by_platform)
+            return template.replace(hole, both)
+    return "; ".join(f"{p}: {m}" for p, m in by_platform.items())

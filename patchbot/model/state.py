@@ -97,6 +97,7 @@ class Violation:
     pfn: int
     event: Any = None  # bridge.Event, set by the session
     trace: list[Any] = field(default_factory=list)
+    trace_dropped: int = 0  # events before the kept trace (the session keeps the last ones)
 
 
 class ViolationError(Exception):

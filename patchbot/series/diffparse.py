@@ -49,6 +49,8 @@ def _diff_line(kind: str, text: str, old_no: int | None, new_no: int | None) -> 
     return line
 
 
+# "index 1a2b3c4..5d6e7f8 100644": the pre- and post-image blob ids (7 to 64 hex digits)
+_INDEX_RE = re.compile(r"index ([0-9a-f]{7,64})\.\.[0-9a-f]{7,64}(?: \d+)?$")
 _EXTENDED_HEADERS = (
     "index ",
     "old mode ",
@@ -127,6 +129,7 @@ class _FileBuilder:
         self.rename_from: str | None = None
         self.rename_to: str | None = None
         self.binary = False
+        self.old_blob: str | None = None
 
     def paths(self) -> tuple[str | None, str | None]:
         old = self.rename_from or (self.minus if self.saw_minus else self.git_old)
@@ -165,6 +168,8 @@ def parse_diff(text: str) -> ParsedDiff:
             result.warnings.append("dropped a file diff with no usable path")
             return _DROPPED
         fd = FileDiff(old_path=old, new_path=new, is_binary=builder.binary)
+        if old is not None:
+            fd.old_blob = builder.old_blob
         result.files.append(fd)
         return fd
 
@@ -255,6 +260,10 @@ def _header_line(builder: _FileBuilder, line: str) -> bool:
         builder.rename_to = line[len("rename to ") :]
     elif line.startswith("Binary files ") and line.endswith(" differ"):
         builder.binary = True
+    elif line.startswith("index "):
+        m = _INDEX_RE.match(line)
+        if m and m.group(1).strip("0"):  # all zeros: the file is new
+            builder.old_blob = m.group(1)
     elif not line.startswith(_EXTENDED_HEADERS):
         return False
     return True

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,7 +175,11 @@ def _is_mboxrd(separator: bytes) -> bool:
 
 
 def read_tree_images(series: Series, tree: str) -> None:
-    """Fill series.pre_images from a kernel tree for every path the series touches."""
+    """Fill series.pre_images from a kernel tree for every path the series touches.
+
+    When a diff's ``index`` line names a blob the tree's git objects hold, that blob is
+    the pre-image, even if the tree's HEAD has moved on since the patch was made;
+    otherwise the file as it is in the tree."""
     root = Path(tree)
     if not root.is_dir():
         raise InputError(f"--tree {tree}: not a directory")
@@ -186,9 +192,30 @@ def read_tree_images(series: Series, tree: str) -> None:
             path = fd.old_path
             if path is None or path in series.pre_images or path in created:
                 continue
+            exact = git_blob(root, fd.old_blob) if fd.old_blob else None
+            if exact is not None:
+                series.pre_images[path] = exact.decode("utf-8", "replace")
+                continue
             full = root / path
             if not full.is_file():
                 patch.warnings.append(f"{path} is not in the tree {tree}")
                 continue
             series.pre_images[path] = full.read_bytes().decode("utf-8", "replace")
     log.debug("read %d pre-images from %s", len(series.pre_images), os.fspath(root))
+
+
+_BLOB_ID = re.compile(r"[0-9a-f]{7,64}")
+
+
+def git_blob(root: Path, blob: str) -> bytes | None:
+    """The blob ``blob`` (hex, possibly abbreviated) from the git repository at ``root``,
+    or None if root is no repository or its objects do not hold exactly one such blob."""
+    if not _BLOB_ID.fullmatch(blob) or not (root / ".git").exists():
+        return None  # hex only: nothing git could read as an option or a revision range
+    proc = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "blob", blob],
+        capture_output=True,
+        check=False,
+        env={**os.environ, "GIT_CEILING_DIRECTORIES": str(root.resolve().parent)},
+    )
+    return proc.stdout if proc.returncode == 0 else None

@@ -40,6 +40,9 @@ class FileDiff:
     new_path: str | None  # None for a deleted file
     hunks: list[Hunk] = field(default_factory=list)
     is_binary: bool = False
+    # the pre-image blob the git `index` line names (abbreviated hex), None without one or
+    # for a new file: with a tree whose objects hold it, the exact pre-image
+    old_blob: str | None = None
 
     @property
     def path(self) -> str:

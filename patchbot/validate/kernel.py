@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING
 
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import InputError
+from patchbot.generate.marker import GENERATED_HEADER
 from patchbot.kernel import build, workspace
 from patchbot.kernel.workspace import Diagnostic, Workspace
+from patchbot.series.commitmsg import parse_subject
 from patchbot.series.model import Patch, Series
 from patchbot.validate.progress import Progress
 
@@ -41,9 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-f]{7,40})\s*$", re.M)
-# patchbot generates patches without a Signed-off-by unless asked (--signoff): the
-# sign-off is the author's to add, so its absence is not a finding here
-CHECKPATCH_IGNORED = ("MISSING_SIGN_OFF",)
+_MAIL_START = re.compile(r"^(?=From [0-9a-f]{40} )", re.M)
 
 
 @dataclass
@@ -52,6 +52,9 @@ class KernelPatch:
     title: str
     mbox: str
     files: list[str]
+    # False only for a patch `patchbot generate series` wrote without --signoff: the
+    # sign-off is the author's to add, so checkpatch's MISSING_SIGN_OFF is no finding
+    signoff_expected: bool = True
 
 
 @dataclass
@@ -65,15 +68,57 @@ class KernelRun:
     boot_summary: str = ""
 
 
-def kernel_patches(series: Series) -> list[KernelPatch]:
-    """The series' patches as mails `git am` takes (the parsed parts, re-assembled)."""
+def kernel_patches(series: Series, raw_inputs: Sequence[str] = ()) -> list[KernelPatch]:
+    """The series' patches as mails `git am` takes (the parsed parts, re-assembled).
+    ``raw_inputs`` are the files the series was read from: their headers say which
+    patches patchbot generated without --signoff."""
+    unsigned = generated_unsigned(_raw_texts(raw_inputs))
     out = []
     for p in series.patches:
         if p.is_cover or not p.diff_text:
             continue
         files = [f.path for f in p.files if f.path]
-        out.append(KernelPatch(p.label, p.title, _mbox(p), files))
+        kp = KernelPatch(p.label, p.title, _mbox(p), files, p.title not in unsigned)
+        out.append(kp)
     return out
+
+
+def generated_unsigned(texts: Sequence[str]) -> set[str]:
+    """Titles of the mails whose GENERATED_HEADER says patchbot wrote them without
+    --signoff (format-patch output, one or more mails per text)."""
+    titles = set()
+    for text in texts:
+        for mail in _MAIL_START.split(text):
+            head = mail.split("\n\n", 1)[0]
+            marker = re.search(rf"^{GENERATED_HEADER}: *(.*)$", head, re.M | re.I)
+            subject = re.search(r"^Subject: *(.*(?:\n[ \t].*)*)", head, re.M)
+            if marker and subject and "--signoff" not in marker.group(1):
+                titles.add(parse_subject(" ".join(subject.group(1).split())).title)
+    return titles
+
+
+def _raw_texts(raw_inputs: Sequence[str]) -> list[str]:
+    texts = []
+    for name in raw_inputs:
+        path = Path(name)
+        if path.is_file():
+            texts.append(path.read_text(errors="replace"))
+        elif path.is_dir():
+            texts += [f.read_text(errors="replace") for f in sorted(path.glob("*.patch"))]
+    return texts
+
+
+def checkpatch_findings(tree: Path, patch: KernelPatch) -> list[Finding]:
+    """The tree's checkpatch on one patch, less what patchbot's own output omits on
+    purpose (MISSING_SIGN_OFF on a patch it generated without --signoff)."""
+    from patchbot.validate.checkpatch import checkpatch
+
+    found = checkpatch(tree, patch.label, patch.mbox)
+    if not patch.signoff_expected:
+        found = [f for f in found if f.rule != "checkpatch/MISSING_SIGN_OFF"]
+    for f in found:
+        f.patch = patch.label
+    return found
 
 
 def _mbox(p: Patch) -> str:
@@ -94,12 +139,7 @@ def _mbox(p: Patch) -> str:
 def series_base(series: Series, raw_inputs: Sequence[str] = ()) -> str | None:
     """The base-commit: trailer of the series, from any of its parts or input files."""
     texts = [t for p in series.patches for t in (p.body, p.notes, p.diff_text)]
-    for name in raw_inputs:
-        path = Path(name)
-        if path.is_file():
-            texts.append(path.read_text(errors="replace"))
-        elif path.is_dir():
-            texts += [f.read_text(errors="replace") for f in sorted(path.glob("*.patch"))]
+    texts += _raw_texts(raw_inputs)
     for text in texts:
         m = _BASE_COMMIT.search(text)
         if m:
@@ -107,17 +147,28 @@ def series_base(series: Series, raw_inputs: Sequence[str] = ()) -> str | None:
     return None
 
 
-def _finding(rule: str, patch: str | None, diag: Diagnostic, log_path: Path) -> Finding:
+def build_finding(rule: str, patch: str | None, diag: Diagnostic, log_at: Location) -> Finding:
+    """A compiler or sparse diagnostic as a finding of ``patch``, with the make.log line
+    that holds it.  The patch is a field, not part of the message: reports already group
+    findings under their patch."""
     return Finding(
         rule=rule,
         severity=Severity.ERROR if diag.kind == "error" else Severity.WARNING,
-        message=(f"{patch}: " if patch else "") + diag.message,
+        message=diag.message,
         path=diag.path,
         line=diag.line,
         patch=patch,
-        related=[Location(str(log_path), 1, note="make output")],
-        platform="qemu-tcg",
-        fault="none",
+        related=[log_at],
+    )
+
+
+def order_findings(findings: list[Finding], labels: Sequence[str]) -> list[Finding]:
+    """Series order, then by file and line, as lint orders its findings (checkpatch,
+    build and boot findings of one patch are collected step by step)."""
+    order = {label: n for n, label in enumerate(labels)}
+    return sorted(
+        findings,
+        key=lambda f: (order.get(f.patch or "", -1), f.path, f.line, f.col, f.rule, f.message),
     )
 
 
@@ -143,19 +194,11 @@ def validate_kernel(
     run_checkpatch: bool = True,
 ) -> KernelRun:
     """Run steps 1-4 above; findings in the result, input problems raised."""
-    from patchbot.validate.checkpatch import checkpatch
-
     run = KernelRun(progress=progress or Progress())
     ws = workspace.workspace_for(tree)
     for i, patch in enumerate(patches if run_checkpatch else (), start=1):
         with run.progress.step(f"checkpatch {i}/{len(patches)}") as step:
-            found = [
-                f
-                for f in checkpatch(tree, patch.label, patch.mbox)
-                if f.rule.removeprefix("checkpatch/") not in CHECKPATCH_IGNORED
-            ]
-            for f in found:
-                f.patch = patch.label
+            found = checkpatch_findings(tree, patch)
             run.findings += found
             step.result = f"{len(found)} finding(s)" if found else "clean"
     with workspace.locked(ws):
@@ -164,6 +207,7 @@ def validate_kernel(
             image = ws.root / "bzImage.boot"  # booted after the lock is released
             shutil.copy2(ws.bzimage, image)
             _boot(ws, image, patches, run, time_limit)
+    run.findings = order_findings(run.findings, [p.label for p in patches])
     return run
 
 
@@ -188,7 +232,7 @@ def _build_series(
     touched = sorted({f for p in patches for f in p.files})
     with run.progress.step("build base") as step:
         result = build.build_image(ws)
-        _log(log_path, "base bzImage", result)
+        MakeLog(log_path).append("base bzImage", result)
         run.compiled["base"] = result.compiled
         if not result.ok:
             why = "; ".join(f"{d.path}:{d.line}: {d.message}" for d in result.errors[:2])
@@ -197,17 +241,18 @@ def _build_series(
                 f"{why or result.tail.splitlines()[-1:]} (see {log_path})"
             )
         checked = build.check_objects(ws, build.built_objects(ws, touched))
-        _log(log_path, "base W=1 C=1", checked)
+        MakeLog(log_path).append("base W=1 C=1", checked)
         previous = checked.warnings
         step.result = f"{len(previous)} warning(s) in touched objects"
     for i, (patch, commit) in enumerate(zip(patches, run.commits, strict=True), start=1):
         with run.progress.step(f"build {i}/{len(patches)}") as step:
             workspace.git(ws.src, "checkout", "-q", "--detach", commit)
             checked = build.check_objects(ws, build.built_objects(ws, touched))
-            _log(log_path, f"{patch.label} W=1 C=1", checked)
+            logged = MakeLog(log_path)
+            logged.append(f"{patch.label} W=1 C=1", checked)
             result = build.build_image(ws) if checked.ok else checked
             if checked.ok:
-                _log(log_path, f"{patch.label} bzImage", result)
+                logged.append(f"{patch.label} bzImage", result)
             run.compiled[patch.label] = checked.compiled + result.compiled
             if not result.ok:
                 errors = result.errors or [
@@ -219,23 +264,47 @@ def _build_series(
                     )
                 ]
                 run.findings += [
-                    _finding("kernel/build-failed", patch.label, d, log_path) for d in errors
+                    build_finding("kernel/build-failed", patch.label, d, logged.at(d))
+                    for d in errors
                 ]
                 step.result = "BUILD FAILED"
                 return
             new = _new(previous, checked.warnings)
-            run.findings += [_finding("kernel/new-warning", patch.label, d, log_path) for d in new]
+            run.findings += [
+                build_finding("kernel/new-warning", patch.label, d, logged.at(d)) for d in new
+            ]
             previous = checked.warnings
             step.result = f"{len(new)} new warning(s)" if new else "ok"
 
 
-def _log(path: Path, what: str, result: build.MakeResult) -> None:
-    with open(path, "a") as out:
-        out.write(f"===== {what}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s\n")
-        out.write(
-            "".join(f"{d.path}:{d.line}: {d.kind}: {d.message}\n" for d in result.diagnostics)
+class MakeLog:
+    """make.log: every make step of the run with its diagnostics, appended step by step;
+    remembers on which of its lines each diagnostic of this step was written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: dict[Diagnostic, int] = {}
+        self.last = 1
+
+    def append(self, what: str, result: build.MakeResult) -> None:
+        text = self.path.read_text() if self.path.exists() else ""
+        line = text.count("\n") + 1
+        block = [f"===== {what}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s"]
+        for d in result.diagnostics:
+            self.lines.setdefault(d, line + len(block))
+            block.append(f"{d.path}:{d.line}: {d.kind}: {d.message}")
+        block.append(result.tail)
+        content = "\n".join(block) + "\n"
+        self.last = line + content.count("\n") - 1
+        with open(self.path, "a") as out:
+            out.write(content)
+
+    def at(self, diag: Diagnostic) -> Location:
+        """Where make.log says it: the diagnostic's own line, else the end of make's
+        output (an error with no gcc line is the last thing make printed)."""
+        return Location(
+            str(self.path), self.lines.get(diag, self.last), note="make's output of this step"
         )
-        out.write(result.tail + "\n")
 
 
 def _am(ws: Workspace, patch: KernelPatch, index: int, total: int) -> str:
@@ -281,8 +350,6 @@ def _boot(
         for f in result.findings:
             if not f.path.endswith("console.log"):
                 f.patch = _blame(ws, f.path, f.line, run, labels)
-                if f.patch:
-                    f.message = f"{f.patch}: {f.message}"
         run.findings += result.findings
         run.boot = result
         step.result = f"{len(result.findings)} finding(s)" if result.findings else "clean"
