@@ -106,14 +106,17 @@ def test_headers_thread_under_the_reviewed_message(mails, linted):
 
 
 def test_comment_lines_fit_in_72_columns_and_quotes_stay_whole(any_linted):
-    _, _, mails = any_linted
+    _, result, mails = any_linted
     for mail in mails:
         for line in _body_lines(mail):
             if line.startswith(">") or line.startswith("On "):
                 continue
             # a single word longer than the width (a path, the reproduce command) stays whole
             assert len(line) <= WRAP or " " not in line.strip() or line.strip() == REPRODUCE
-    assert any(len(ln) > WRAP for m in mails for ln in _body_lines(m) if ln.startswith(">"))
+    if any(f.path != "COMMIT_MSG" for f in result.findings):
+        # code is quoted: some quoted code line is longer than the width and was not wrapped
+        # (coco-v3 has only a commit-message finding since its short-circuit false alarm went)
+        assert any(len(ln) > WRAP for m in mails for ln in _body_lines(m) if ln.startswith(">"))
 
 
 def test_quoted_lines_are_real_patch_lines_in_order_with_cuts_exactly_where_cut(any_linted):
