@@ -109,7 +109,7 @@ def test_headers_thread_under_the_reviewed_message(mails, linted):
 
 
 def test_comment_lines_fit_in_72_columns_and_quotes_stay_whole(any_linted):
-    _, result, mails = any_linted
+    _, _, mails = any_linted
     for mail in mails:
         for line in _body_lines(mail):
             if line.startswith(">") or line.startswith("On "):
