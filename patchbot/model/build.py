@@ -137,15 +137,22 @@ def _digest(paths: list[Path], extra: list[str]) -> str:
 
 
 def build_driver(
-    driver_file: Path, tree: Path, shim_name: str, rel_source: str
+    driver_file: Path,
+    tree: Path,
+    shim_name: str,
+    rel_source: str,
+    extra_includes: tuple[Path, ...] | list[Path] = (),
 ) -> BuildResult | BuildFailure:
-    """Compile ``driver_file`` (the possibly patched copy of ``rel_source`` in ``tree``)."""
+    """Compile ``driver_file`` (the possibly patched copy of ``rel_source`` in ``tree``).
+    ``extra_includes`` (the tree-derived headers of patchbot.model.treeshim) come after
+    the hand-written shim and before the tree's UAPI headers."""
     sources = [driver_file, *shim_sources(shim_name)]
     uapi = tree / "include" / "uapi"
-    includes = [*shim_dirs(shim_name), uapi]
+    header_dirs = [*shim_dirs(shim_name), *extra_includes]
+    includes = [*header_dirs, uapi]
     flags = [*CFLAGS, *(f"-I{d}" for d in includes)]
     digest = _digest(
-        sources + [p for d in shim_dirs(shim_name) for p in sorted(d.rglob("*.h"))],
+        sources + [p for d in header_dirs for p in sorted(d.rglob("*.h"))],
         [*flags, str(uapi)],
     )
     out_dir = cache_dir() / "model-builds"
