@@ -21,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--driver", choices=sorted(DRIVERS), help="driver to boot in the model")
     p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
-    p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    p.add_argument(
+        "--tree",
+        help="kernel tree: 6.1 or 6.12 (embedded) or a PATH (default: the newest embedded)",
+    )
     p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
     p.add_argument(
         "--qemu",

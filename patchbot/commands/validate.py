@@ -23,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(with --kernel and no series: build and boot the bare tree)",
     )
     p.add_argument("--platform", choices=[*PLATFORMS, "all"], default="all")
-    p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    p.add_argument(
+        "--tree",
+        help="kernel tree: 6.1 or 6.12 (embedded) or a PATH (default: the newest embedded)",
+    )
     p.add_argument("--format", choices=["text", "json", "sarif", "b4"], default="text")
     p.add_argument(
         "--kernel",

@@ -44,9 +44,13 @@ class Definition:
     text: str  # the definition as the tree spells it
 
 
+# Bump when classify() changes, so cached answers of an older classifier are not reused.
+CLASSIFIER_VERSION = "3"
+
+
 def tree_key(tree: Path) -> str:
     """Identity of a tree for the caches: its path and its top Makefile (the version)."""
-    h = hashlib.sha256(str(tree.resolve()).encode())
+    h = hashlib.sha256(f"{CLASSIFIER_VERSION}:{tree.resolve()}".encode())
     makefile = tree / "Makefile"
     if makefile.is_file():
         h.update(makefile.read_bytes())
@@ -133,6 +137,11 @@ def classify(lines: list[str], i: int, name: str) -> tuple[str, str] | None:
         return "macro", _macro(lines, i)
     if re.match(rf"^typedef\b[^;{{]*\b{name}\s*;", line):
         return "typedef", line
+    if re.match(rf"^typedef\b[^;{{]*\(\s*\*\s*{name}\s*\)\s*\(", line):
+        end = i  # a function-pointer type, its parameters maybe on further lines
+        while ";" not in lines[end] and end + 1 < len(lines) and end - i < 8:
+            end += 1
+        return "typedef", "\n".join(lines[i : end + 1])
     if re.match(rf"^}}\s*{name}\s*;", line):
         for k in range(i - 1, max(-1, i - 200), -1):
             if lines[k].startswith("typedef"):

@@ -76,11 +76,15 @@ _NAME_ERRORS = [
 ]
 _MISSING_HEADER = re.compile(r"([\w/.-]+\.h): No such file or directory")
 _LOC = re.compile(r"^(\S+?):(\d+):\d+: (?:fatal )?error: (.*)$")
+_LINK_LOC = re.compile(r"^(\S+?):(\d+): (undefined reference .*)$")  # ld: no column
 _STRIP_ATTRS = re.compile(
     r"\b(?:extern|__must_check|__cold|__init|__exit|asmlinkage|notrace|__malloc|__pure|"
     r"__weak|__sched|__attribute_const__|__deprecated|__noreturn|__flatten|__always_inline|"
     r"__printf\([^)]*\)|__scanf\([^)]*\)|__alloc_size\([^)]*\)|__realloc_size\([^)]*\)|"
-    r"__attribute__\s*\(\(.*?\)\))\s*"
+    r"__attribute__\s*\(\(.*?\)\)|"
+    # sparse and layout annotations the shim has no use for
+    r"__rcu|__percpu|__private|__randomize_layout|__packed|__aligned\([^)]*\)|"
+    r"____cacheline_aligned(?:_in_smp)?)\s*"
 )
 
 
@@ -118,6 +122,16 @@ def memory_path_names() -> frozenset[str]:
 
 def _shim_has_header(shim_name: str, header: str) -> bool:
     return any((d / header).is_file() for d in shim_dirs(shim_name))
+
+
+def _shim_defines_struct(shim_name: str, struct: str) -> bool:
+    """Does the hand-written shim define ``struct NAME { ... }`` (not just declare it)?"""
+    pattern = re.compile(rf"\bstruct\s+{struct}\s*\{{")
+    return any(
+        pattern.search(p.read_text(errors="replace"))
+        for d in shim_dirs(shim_name)
+        for p in d.rglob("*.h")
+    )
 
 
 def split_driver(text: str) -> int:
@@ -267,7 +281,7 @@ def base_header(shim_name: str) -> str:
 def _diagnostic_lines(failure: BuildFailure, driver_name: str) -> list[tuple[str, int, str]]:
     out = []
     for d in failure.diagnostics:
-        m = _LOC.match(d)
+        m = _LOC.match(d) or _LINK_LOC.match(d)
         if m:
             out.append((m.group(1), int(m.group(2)), m.group(3)))
         else:
@@ -329,11 +343,17 @@ def _resolve(
                 gen.headers.append(header)
                 progress = True
             continue
-        in_driver = path == driver
+        # ld names the translation unit (tu/<driver name>), gcc the #line file
+        in_driver = path == driver or Path(path).name == driver_file.name
         for kind, pat in _NAME_ERRORS:
             hit = pat.search(msg)
             if not hit:
                 continue
+            if kind == "member" and not _shim_defines_struct(shim_name, hit.group(1)):
+                prev = wanted.setdefault(hit.group(1), ("struct", []))
+                if in_driver and line not in prev[1]:
+                    prev[1].append(line)
+                break
             if kind == "member":
                 struct, member = hit.group(1), hit.group(2)
                 entry = needs.setdefault(
@@ -368,16 +388,17 @@ def _resolve(
         if defn is None:
             _need(needs, name, "defined neither by the shim nor by the tree's headers", lines)
             continue
-        if kind == "link" or defn.kind == "function":
+        if defn.kind == "function":
             proto = _prototype(defn)
             if proto is None:
                 _need(needs, name, f"{defn.header} returns a struct by value: no stub", lines)
                 continue
-            if kind != "link":
-                gen.defs[name] = ("function", proto)
+            gen.defs[name] = ("function", proto)
             gen.stubs.append(name)
+        elif defn.kind == "variable":
+            gen.defs[name] = ("variable", _clean(defn.text))  # a zeroed tentative definition
         else:
-            gen.defs[name] = (defn.kind, _clean(defn.text) if defn.kind == "inline" else defn.text)
+            gen.defs[name] = (defn.kind, _clean(defn.text))
         log.debug("derived %s (%s) from %s", name, defn.kind, defn.header)
         progress = True
     return progress
