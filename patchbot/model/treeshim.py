@@ -44,6 +44,7 @@ from patchbot.model.build import (
     BuildFailure,
     BuildResult,
     build_driver,
+    check_syntax,
     shim_dirs,
 )
 from patchbot.model.treedefs import Definition, TreeDefinitions, tree_key
@@ -183,8 +184,8 @@ class GeneratedShim:
         self.stubs: list[str] = []  # names linked to the zero stub
         self.failed: set[str] = set()
 
-    def load(self) -> bool:
-        state = self.dir / "state.json"
+    def load(self, state: Path | None = None) -> bool:
+        state = state or self.dir / "state.json"
         if not state.is_file():
             return False
         data = json.loads(state.read_text())
@@ -193,8 +194,10 @@ class GeneratedShim:
         return True
 
     def save(self) -> None:
-        data = {"defs": self.defs, "headers": self.headers, "stubs": self.stubs}
-        (self.dir / "state.json").write_text(json.dumps(data, indent=1))
+        data = json.dumps({"defs": self.defs, "headers": self.headers, "stubs": self.stubs})
+        (self.dir / "state.json").write_text(data)
+        # the next driver of this shim on this tree (a patched copy) starts from here
+        (self.dir.parent / f"{self.dir.name.split('-')[0]}-latest.json").write_text(data)
 
     def render(self, base_header: str) -> str:
         order = ("macro", "typedef", "enum", "struct", "variable", "function", "inline")
@@ -301,15 +304,28 @@ def build_following_tree(
     key = hashlib.sha256(driver_text + shim_digest.digest()).hexdigest()[:20]
     gen = GeneratedShim(cache_dir() / "model-tree" / tree_key(tree) / f"{shim_name}-{key}")
     cached = gen.load()
+    if not cached:  # a patched driver usually needs what the last build derived
+        gen.load(gen.dir.parent / f"{shim_name}-latest.json")
     defs = TreeDefinitions(tree)
     memory_path = memory_path_names()
     base = base_header(shim_name)
     outcome = TreeBuild(result=BuildFailure(rel_source), cached=cached)
     needs: dict[str, NeedsApi] = {}
+    include = [gen.dir / "include"]
+    syntax_ok = cached
     for rounds in range(1, MAX_ROUNDS + 1):
         tu = gen.write(driver_file, base)
-        result = build_driver(tu, tree, shim_name, rel_source, extra_includes=[gen.dir / "include"])
-        outcome.result, outcome.rounds = result, rounds
+        outcome.rounds = rounds
+        if not syntax_ok:
+            # cheap rounds first: headers, names and types need no code generation
+            errors = check_syntax(tu, tree, shim_name, include)
+            if errors:
+                failure = BuildFailure(rel_source, [], errors)
+                if _resolve(failure, gen, defs, memory_path, needs, driver_file, shim_name):
+                    continue
+            syntax_ok = True  # or stuck: the full build reports what is left
+        result = build_driver(tu, tree, shim_name, rel_source, extra_includes=include)
+        outcome.result = result
         if isinstance(result, BuildResult):
             gen.save()
             break
