@@ -152,7 +152,7 @@ def test_driver_that_never_returns_is_a_hang_with_its_last_events(kernel_tree, t
 
 def test_validate_cli_reports_the_violation_and_exits_1(run_cli, kernel_tree):
     series = FIXTURES / "cc-shared-no-mmap-decrypt"
-    code, out, _ = run_cli("validate", str(series), "--platform", "snp")
+    code, out, _ = run_cli("validate", "--tree", "6.1", str(series), "--platform", "snp")
     assert code == 1
     assert "shared-read-through-encrypted-mapping" in out
     assert f"{SOURCE}:{expected_keys(series).pop().rsplit(':', 1)[1]}" in out
@@ -173,7 +173,7 @@ def test_series_that_does_not_apply_is_an_input_error(run_cli, kernel_tree, tmp_
     diff = difflib.unified_diff(wrong_base, edited, f"a/{SOURCE}", f"b/{SOURCE}", n=3)
     patch = tmp_path / "bad.patch"
     patch.write_text("".join(diff))
-    code, _, err = run_cli("validate", str(patch))
+    code, _, err = run_cli("validate", "--tree", "6.1", str(patch))
     assert code == 2
     assert "does not apply" in err
 
