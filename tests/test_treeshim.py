@@ -88,3 +88,10 @@ def test_boot_cli_picks_the_tree_by_version(run_cli):
     )
     assert code == 1, err
     assert "unaccepted-to-buddy" in out and "generic_online_page()" in out
+
+
+def test_attribute_stripping_keeps_names_that_only_start_like_one():
+    from patchbot.model.treeshim import _clean
+
+    text = "static inline size_t __must_check size_mul(size_t a) { __must_check_overflow(a); }"
+    assert _clean(text) == "static inline size_t size_mul(size_t a) { __must_check_overflow(a); }"

@@ -45,7 +45,7 @@ class Definition:
 
 
 # Bump when classify() changes, so cached answers of an older classifier are not reused.
-CLASSIFIER_VERSION = "3"
+CLASSIFIER_VERSION = "4"
 
 
 def tree_key(tree: Path) -> str:
@@ -196,7 +196,7 @@ class TreeDefinitions:
 
     def _grep(self, names: list[str]) -> dict[str, dict[str, str] | None]:
         roots = [r for r in INCLUDE_ROOTS if (self.tree / r).is_dir()]
-        cmd = ["grep", "-rnwIF", "--include=*.h"]
+        cmd = ["grep", "-RnwIF", "--include=*.h"]  # -R: a scratch tree may be symlinks
         for n in names:
             cmd += ["-e", n]
         self.greps += 1

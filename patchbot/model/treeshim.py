@@ -35,6 +35,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from patchbot.cparse.catalogue import load_catalogue
@@ -85,7 +86,7 @@ _STRIP_ATTRS = re.compile(
     r"__attribute__\s*\(\(.*?\)\)|"
     # sparse and layout annotations the shim has no use for
     r"__rcu|__percpu|__private|__randomize_layout|__packed|__aligned\([^)]*\)|"
-    r"____cacheline_aligned(?:_in_smp)?)\s*"
+    r"____cacheline_aligned(?:_in_smp)?)(?!\w)\s*"
 )
 
 
@@ -125,14 +126,21 @@ def _shim_has_header(shim_name: str, header: str) -> bool:
     return any((d / header).is_file() for d in shim_dirs(shim_name))
 
 
+def _shim_names(shim_name: str, name: str) -> bool:
+    """Does the hand-written shim define or declare ``name`` anywhere?"""
+    return re.search(rf"\b{re.escape(name)}\b", _shim_text(shim_name)) is not None
+
+
+@lru_cache(maxsize=8)
+def _shim_text(shim_name: str) -> str:
+    return "\n".join(
+        p.read_text(errors="replace") for d in shim_dirs(shim_name) for p in sorted(d.rglob("*.h"))
+    )
+
+
 def _shim_defines_struct(shim_name: str, struct: str) -> bool:
     """Does the hand-written shim define ``struct NAME { ... }`` (not just declare it)?"""
-    pattern = re.compile(rf"\bstruct\s+{struct}\s*\{{")
-    return any(
-        pattern.search(p.read_text(errors="replace"))
-        for d in shim_dirs(shim_name)
-        for p in d.rglob("*.h")
-    )
+    return re.search(rf"\bstruct\s+{struct}\s*\{{", _shim_text(shim_name)) is not None
 
 
 def split_driver(text: str) -> int:
@@ -351,6 +359,7 @@ def _resolve(
     progress = False
     driver = str(driver_file)
     wanted: dict[str, tuple[str, list[int]]] = {}
+    broken: list[tuple[str, str]] = []  # (derived name, the error in its definition)
     for path, line, msg in _diagnostic_lines(failure, driver_file.name):
         m = _MISSING_HEADER.search(msg)
         if m:
@@ -391,8 +400,14 @@ def _resolve(
             if path.endswith("pb_tree.h"):
                 owner = gen.owner_of_line(line)
                 if owner and owner not in gen.failed:
-                    progress |= _downgrade(gen, owner, msg, needs)
-    names = [n for n in wanted if n not in gen.defs and n not in gen.stubs]
+                    broken.append((owner, msg))
+    # a name the shim defines is reported only as a knock-on error (e.g. kzalloc passed
+    # to a macro that is not derived yet): never replace the shim's semantics
+    names = [
+        n
+        for n in wanted
+        if n not in gen.defs and n not in gen.stubs and not _shim_names(shim_name, n)
+    ]
     found = defs.lookup(names) if names else {}
     for name in names:
         kind, lines = wanted[name]
@@ -417,6 +432,12 @@ def _resolve(
             gen.defs[name] = (defn.kind, _clean(defn.text))
         log.debug("derived %s (%s) from %s", name, defn.kind, defn.header)
         progress = True
+    if not progress:
+        # only when nothing else was missing: a macro whose helpers are not derived yet
+        # fails to parse for that reason alone
+        for owner, msg in broken:
+            if owner in gen.defs and owner not in gen.failed:
+                progress |= _downgrade(gen, owner, msg, needs)
     return progress
 
 
