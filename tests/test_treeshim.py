@@ -95,3 +95,41 @@ def test_attribute_stripping_keeps_names_that_only_start_like_one():
 
     text = "static inline size_t __must_check size_mul(size_t a) { __must_check_overflow(a); }"
     assert _clean(text) == "static inline size_t size_mul(size_t a) { __must_check_overflow(a); }"
+
+
+def _tree_with_header(tmp_path: Path, base: Path, name: str, text: str) -> Path:
+    """A scratch tree: ``base``'s headers by symlink plus one header of our own."""
+    tree = tmp_path / "tree"
+    (tree / "include" / "linux").mkdir(parents=True)
+    (tree / "Makefile").write_text((base / "Makefile").read_text())
+    for entry in (base / "include").iterdir():
+        if entry.name != "linux":
+            (tree / "include" / entry.name).symlink_to(entry)
+    for entry in (base / "include" / "linux").iterdir():
+        (tree / "include" / "linux" / entry.name).symlink_to(entry)
+    (tree / "include" / "linux" / name).write_text(text)
+    return tree
+
+
+def test_a_macro_chain_of_a_newer_tree_is_derived_and_ends_in_the_shims_allocator(
+    tmp_path, monkeypatch
+):
+    tree = _tree_with_header(
+        tmp_path,
+        tree_for("6.12"),
+        "fixture_obj.h",
+        "#define __fixture_pick_gfp(a, b, ...) b\n"
+        "#define fixture_gfp(...) __fixture_pick_gfp(, ##__VA_ARGS__, GFP_KERNEL)\n"
+        "#define __fixture_alloc(ALLOC, GFP, TYPE) ((TYPE *)ALLOC(sizeof(TYPE), GFP))\n"
+        "#define fixture_zalloc_obj(P, ...) \\\n"
+        "\t__fixture_alloc(kzalloc, fixture_gfp(__VA_ARGS__), typeof(P))\n"
+        "#define FIXTURE_BUDGET (INT_MAX / 2)\n",
+    )
+    monkeypatch.setenv("PATCHBOT_CACHE", str(tmp_path / "cache"))
+    built = build_following_tree(
+        FIXTURES / "obj_alloc.c", tree, "common", "drivers/fixture/obj_alloc.c"
+    )
+    assert isinstance(built.result, BuildResult), built.needs_api or built.result
+    for name in ("fixture_zalloc_obj", "__fixture_alloc", "fixture_gfp", "INT_MAX"):
+        assert name in built.generated
+    assert "kzalloc" not in built.generated  # the shim's allocator, with its fault point
