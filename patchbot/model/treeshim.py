@@ -191,6 +191,7 @@ class GeneratedShim:
         self.headers: list[str] = []
         self.stubs: list[str] = []  # names linked to the zero stub
         self.failed: set[str] = set()
+        self.spans: list[tuple[int, int, str]] = []  # pb_tree.h lines of each definition
 
     def load(self, state: Path | None = None) -> bool:
         state = state or self.dir / "state.json"
@@ -224,7 +225,7 @@ class GeneratedShim:
             f"#include <{base_header}>",
             *(f"struct {s};" for s in structs),
         ]
-        self.spans: list[tuple[int, int, str]] = []
+        self.spans = []
         for kind in order:
             for name, (k, text) in sorted(self.defs.items()):
                 if k != kind:
@@ -239,7 +240,7 @@ class GeneratedShim:
         return "\n".join(out) + "\n"
 
     def owner_of_line(self, line: int) -> str | None:
-        for first, last, name in getattr(self, "spans", []):
+        for first, last, name in self.spans:
             if first <= line <= last:
                 return name
         return None
@@ -284,12 +285,12 @@ class GeneratedShim:
         return tu
 
 
-def base_header(shim_name: str) -> str:
-    """The header every shim header of this driver pulls in (its linux/kernel.h)."""
-    return "linux/kernel.h"
+# Every shim directory has a linux/kernel.h that pulls in that driver's base header
+# (pb_kernel.h, pb_heap_kernel.h): generated headers start from it.
+BASE_HEADER = "linux/kernel.h"
 
 
-def _diagnostic_lines(failure: BuildFailure, driver_name: str) -> list[tuple[str, int, str]]:
+def _diagnostic_lines(failure: BuildFailure) -> list[tuple[str, int, str]]:
     out = []
     for d in failure.diagnostics:
         m = _LOC.match(d) or _LINK_LOC.match(d)
@@ -316,7 +317,7 @@ def build_following_tree(
         gen.load(gen.dir.parent / f"{shim_name}-latest.json")
     defs = TreeDefinitions(tree)
     memory_path = memory_path_names()
-    base = base_header(shim_name)
+    base = BASE_HEADER
     outcome = TreeBuild(result=BuildFailure(rel_source), cached=cached)
     needs: dict[str, NeedsApi] = {}
     include = [gen.dir / "include"]
@@ -360,7 +361,7 @@ def _resolve(
     driver = str(driver_file)
     wanted: dict[str, tuple[str, list[int]]] = {}
     broken: list[tuple[str, str]] = []  # (derived name, the error in its definition)
-    for path, line, msg in _diagnostic_lines(failure, driver_file.name):
+    for path, line, msg in _diagnostic_lines(failure):
         m = _MISSING_HEADER.search(msg)
         if m:
             header = m.group(1)
