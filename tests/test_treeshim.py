@@ -133,3 +133,11 @@ def test_a_macro_chain_of_a_newer_tree_is_derived_and_ends_in_the_shims_allocato
     for name in ("fixture_zalloc_obj", "__fixture_alloc", "fixture_gfp", "INT_MAX"):
         assert name in built.generated
     assert "kzalloc" not in built.generated  # the shim's allocator, with its fault point
+
+
+def test_a_shim_function_called_with_another_signature_is_model_needs_api(tree):
+    built = build_following_tree(
+        FIXTURES / "new_signature.c", tree, "system_heap", "drivers/fixture/new_signature.c"
+    )
+    assert [(n.name, n.lines) for n in built.needs_api] == [("alloc_pages", [12])]
+    assert "another signature" in built.needs_api[0].reason

@@ -75,6 +75,10 @@ _NAME_ERRORS = [
     ),
     ("link", re.compile(rf"undefined reference to {Q}(\w+){Q}")),
     ("member", re.compile(rf"{Q}struct (\w+){Q} has no member named {Q}(\w+){Q}")),
+    # the hand-written shim spells a function differently from this tree
+    ("signature", re.compile(rf"too (?:many|few) arguments to function {Q}(\w+){Q}")),
+    ("signature", re.compile(rf"incompatible type for argument \d+ of {Q}(\w+){Q}")),
+    ("signature", re.compile(r'macro "(\w+)" (?:passed \d+ arguments, but takes just|requires)')),
 ]
 _MISSING_HEADER = re.compile(r"([\w/.-]+\.h): No such file or directory")
 _LOC = re.compile(r"^(\S+?):(\d+):\d+: (?:fatal )?error: (.*)$")
@@ -379,6 +383,10 @@ def _resolve(
                 prev = wanted.setdefault(hit.group(1), ("struct", []))
                 if in_driver and line not in prev[1]:
                     prev[1].append(line)
+                break
+            if kind == "signature":
+                reason = "the shim declares it with another signature than this tree"
+                _need(needs, hit.group(1), reason, [line] if in_driver else [])
                 break
             if kind == "member":
                 struct, member = hit.group(1), hit.group(2)
