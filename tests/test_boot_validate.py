@@ -165,3 +165,13 @@ def test_validate_tree_without_the_file(run_cli, tmp_path):
     code, _, err = run_cli("validate", str(FIXTURES / "correct.patch"), "--tree", str(tmp_path))
     assert code == 2
     assert "not in the tree" in err
+
+
+@pytest.mark.kernel_tree
+@pytest.mark.parametrize("version", TREES)
+def test_lint_takes_the_tree_by_version_and_finds_exact_pre_images(run_cli, version, tmp_path):
+    patch = _patch_for(version, tmp_path, "correct")
+    code, out, err = run_cli("lint", "--tree", version, str(patch), "--format", "json")
+    assert code in (0, 1), err
+    assert "does not apply" not in err  # the pre-image came from that tree
+    assert json.loads(out)["findings"] is not None
