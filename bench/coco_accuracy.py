@@ -1,8 +1,10 @@
 """Accuracy of the CoCo memory rules against a labelled corpus, and audit wall time.
 
-The corpus is tests/labels/linux-6.1-coco.toml: every function of the Debian
-linux-source-6.1 tree that calls set_memory_{en,de}crypted() or dma_set_{en,de}crypted(),
-plus our own fixtures, each labelled with the CoCo rule ids a correct tool reports there.
+The corpora are tests/labels/linux-<version>-coco.toml, one per embedded tree: every
+function of the Debian linux-source tree that calls set_memory_{en,de}crypted() or
+dma_set_{en,de}crypted(), plus our own fixtures, each labelled with the CoCo rule ids a
+correct tool reports there.  The 6.12 corpus extends the 6.1 one (`base`) with the
+functions new in 6.12 and lists its known false positives.
 This script audits the listed tree directories and fixture files with the engine (as
 ``patchbot lint --paths`` does), then compares per (path, function, rule):
 
@@ -10,7 +12,8 @@ This script audits the listed tree directories and fixture files with the engine
 * a label entry with no finding: false negative;
 * any other CoCo-rule finding, in a labelled function or not: false positive.
 
-Usage: python3 bench/coco_accuracy.py [--tree DIR] [--json] [--profile]
+Usage: python3 bench/coco_accuracy.py [--tree VERSION] [--json] [--profile]
+(every embedded tree with a corpus when --tree is not given)
 Prints precision/recall per rule and overall, every mismatch, and the audit wall time
 (target: no mismatches, audit under 30 s). Exit status 1 when there is a mismatch.
 """
@@ -33,7 +36,13 @@ from patchbot.engine import Engine, load_rules, select_rules
 from patchbot.series.images import tree_sources
 
 REPO = Path(__file__).resolve().parent.parent
-LABELS = REPO / "tests" / "labels" / "linux-6.1-coco.toml"
+LABELS_DIR = REPO / "tests" / "labels"
+LABELS = LABELS_DIR / "linux-6.1-coco.toml"
+
+
+def labels_for(version: str) -> Path:
+    return LABELS_DIR / f"linux-{version}-coco.toml"
+
 
 Key = tuple[str, str, str]  # (path, function, rule id)
 
@@ -45,6 +54,7 @@ class Corpus:
     fixtures: list[str]
     labels: dict[tuple[str, str], set[str]]  # (path, function) -> expected rule ids
     reasons: dict[tuple[str, str], str]
+    known_fp: set[Key] = field(default_factory=set)  # findings a correct tool would not report
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Score:
     fp: set[Key] = field(default_factory=set)
     fn: set[Key] = field(default_factory=set)
     messages: dict[Key, str] = field(default_factory=dict)
+    known: set[Key] = field(default_factory=set)  # the corpus' known false positives
 
     def per_rule(self, rule: str) -> tuple[int, int, int]:
         return tuple(  # type: ignore[return-value]
@@ -64,25 +75,35 @@ class Score:
         out = [f"missed  {r} {p} {f}()" for p, f, r in sorted(self.fn)]
         out += [
             f"extra   {r} {p} {f}(): {self.messages.get((p, f, r), '')}"
-            for p, f, r in sorted(self.fp)
+            for p, f, r in sorted(self.fp - self.known)
+        ]
+        out += [
+            f"gone    {r} {p} {f}(): a known false positive is no longer reported"
+            for p, f, r in sorted(self.known - self.fp)
         ]
         return out
 
 
 def load_corpus(path: Path = LABELS) -> Corpus:
     data = tomllib.loads(path.read_text())
-    labels: dict[tuple[str, str], set[str]] = {}
-    reasons: dict[tuple[str, str], str] = {}
+    base = load_corpus(path.parent / data["base"]) if "base" in data else None
+    for key in ("rules", "audit", "fixtures"):
+        if base is not None and key not in data:
+            data[key] = getattr(base, key)
+    labels: dict[tuple[str, str], set[str]] = dict(base.labels) if base else {}
+    reasons: dict[tuple[str, str], str] = dict(base.reasons) if base else {}
+    inherited = set(labels)
     for entry in data.get("site", []) + data.get("fixture", []):
         key = (entry["path"], entry["function"])
-        if key in labels:
+        if key in labels and key not in inherited:
             raise ValueError(f"{path}: {key} labelled twice")
         unknown = set(entry["expected"]) - set(data["rules"])
         if unknown:
             raise ValueError(f"{path}: {key}: unknown rule ids {sorted(unknown)}")
         labels[key] = set(entry["expected"])
         reasons[key] = entry["reason"]
-    return Corpus(data["rules"], data["audit"], data["fixtures"], labels, reasons)
+    known = {(p, f, r) for p, f, r in data.get("known_false_positives", [])}
+    return Corpus(data["rules"], data["audit"], data["fixtures"], labels, reasons, known)
 
 
 def corpus_sources(corpus: Corpus, tree: Path) -> list[SourceFile]:
@@ -120,6 +141,7 @@ def score(corpus: Corpus, findings: list[Finding], files: list[SourceFile]) -> S
     result.tp = predicted & expected
     result.fn = expected - predicted
     result.fp = predicted - expected
+    result.known = set(corpus.known_fp)
     return result
 
 
@@ -151,6 +173,8 @@ def report(corpus: Corpus, result: Score, seconds: float, nfiles: int) -> str:
     absent = missing_rules(corpus)
     if absent:
         lines.append("rules not loaded (their labels count as misses): " + ", ".join(absent))
+    lines.append(f"known false positives (listed in the labels): {len(result.known)}")
+    lines.extend(f"  {r} {p} {f}()" for p, f, r in sorted(result.known))
     lines.append(f"mismatches: {len(result.mismatches)}")
     lines.extend("  " + m for m in result.mismatches)
     return "\n".join(lines) + "\n"
@@ -158,16 +182,29 @@ def report(corpus: Corpus, result: Score, seconds: float, nfiles: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    parser.add_argument("--tree", help="embedded tree version (default: each one with a corpus)")
     parser.add_argument("--json", action="store_true", help="print figures as JSON")
     parser.add_argument(
         "--profile", action="store_true", help="also time each rule alone over the corpus"
     )
     args = parser.parse_args(argv)
-    from patchbot.kernel.tree import resolve_tree
+    from patchbot.kernel.tree import installed_trees
 
-    tree = resolve_tree(args.tree)
-    corpus = load_corpus()
+    versions = [args.tree] if args.tree else [t.version for t in installed_trees()]
+    status = 0
+    for version in versions:
+        if not labels_for(version).is_file():
+            continue
+        sys.stdout.write(f"== linux-source-{version}\n")
+        status |= run_one(version, args)
+    return status
+
+
+def run_one(version: str, args: argparse.Namespace) -> int:
+    from patchbot.kernel.tree import tree_for
+
+    tree = tree_for(version)
+    corpus = load_corpus(labels_for(version))
     start = time.perf_counter()
     files = corpus_sources(corpus, tree)
     findings, errors = run_rules(corpus.rules, files)

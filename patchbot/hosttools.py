@@ -58,13 +58,13 @@ TOOLS: tuple[HostTool, ...] = (
         "linux-source-6.1 tarball",
         "linux-source-6.1",
         path="/usr/src/linux-source-6.1.tar.xz",
-        needed_for="the default kernel tree",
+        needed_for="the 6.1 kernel tree (--tree 6.1)",
     ),
     HostTool(
         "linux-source-6.12 tarball",
         "linux-source-6.12",
         path="/usr/src/linux-source-6.12.tar.xz",
-        needed_for="the 6.12 kernel tree (bookworm-backports)",
+        needed_for="the default kernel tree, 6.12 (bookworm-backports)",
     ),
     HostTool("public-inbox", "public-inbox", program="public-inbox-httpd", needed_for=_ARCHIVE),
     HostTool(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: install what is needed, then
 #  1. lint the bundled RFC-shaped virtio-mem CoCo series against the real 6.1 tree, and
-#  2. boot the unpatched 6.1 virtio_mem.c in the TDX model of the memory paths.
+#  2. boot the unpatched virtio_mem.c of the default (newest) tree, 6.12, in the TDX model.
 # It runs patchbot from this checkout's .venv (made by setup.sh); `patchbot` below is
 # .venv/bin/patchbot.
 set -uo pipefail

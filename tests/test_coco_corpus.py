@@ -1,8 +1,9 @@
-"""Accuracy gate: the CoCo rules against the labelled corpus from the real 6.1 tree.
+"""Accuracy gate: the CoCo rules against the labelled corpora of the real 6.1 and 6.12 trees.
 
-tests/labels/linux-6.1-coco.toml labels every function of the Debian linux-source-6.1 tree
-that calls a conversion, plus our fixtures.  The audit must reproduce the labels exactly:
-every labelled violation found, nothing reported anywhere else.
+tests/labels/linux-<version>-coco.toml labels every function of the Debian linux-source
+tree that calls a conversion, plus our fixtures.  The audit must reproduce the labels
+exactly: every labelled violation found, nothing reported anywhere else but the corpus'
+listed known false positives (6.12 has two, in drivers/hv/hv.c).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import importlib.util
 import re
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -34,11 +34,16 @@ def _bench() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module")
-def audit(kernel_tree: Path):
+VERSIONS = ("6.1", "6.12")
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def audit(request: pytest.FixtureRequest):
+    from patchbot.kernel.tree import tree_for
+
     bench = _bench()
-    corpus = bench.load_corpus()
-    files = bench.corpus_sources(corpus, kernel_tree)
+    corpus = bench.load_corpus(bench.labels_for(request.param))
+    files = bench.corpus_sources(corpus, tree_for(request.param))
     findings, errors = bench.run_rules(corpus.rules, files)
     return bench, corpus, files, findings, errors
 
@@ -58,9 +63,14 @@ def test_audit_matches_labels(audit) -> None:
 
 @pytest.mark.slow
 @pytest.mark.kernel_tree
-def test_labels_cover_every_call_site(kernel_tree: Path) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+def test_labels_cover_every_call_site(version: str) -> None:
     """Every function in the tree that calls a conversion has a label (grep is the judge)."""
-    corpus = _bench().load_corpus()
+    from patchbot.kernel.tree import tree_for
+
+    kernel_tree = tree_for(version)
+    bench = _bench()
+    corpus = bench.load_corpus(bench.labels_for(version))
     out = subprocess.run(
         ["grep", "-rnE", "--include=*.c", r"\b(set_memory|dma_set)_(en|de)crypted\s*\(", "."],
         cwd=kernel_tree,
@@ -70,8 +80,10 @@ def test_labels_cover_every_call_site(kernel_tree: Path) -> None:
     ).stdout
     sites: set[tuple[str, str]] = set()
     for line in out.splitlines():
-        path, number, _ = line.split(":", 2)
+        path, number, text = line.split(":", 2)
         path = path.removeprefix("./")
+        if text.lstrip().startswith(("*", "/*", "//")):
+            continue  # a comment naming the API (6.12's arch/x86/hyperv/ivm.c)
         span = function_at((kernel_tree / path).read_text(errors="replace"), int(number))
         assert span is not None, f"{path}:{number} is outside any function"
         sites.add((path, span.name))
@@ -98,8 +110,13 @@ def test_scoring_reports_misses_and_extras() -> None:
     assert bench.score(corpus, [], []).fn == {("a.c", "f", "leak-on-failure")}
 
 
-def test_labels_file_is_well_formed() -> None:
-    corpus = _bench().load_corpus()
+@pytest.mark.parametrize("version", VERSIONS)
+def test_labels_file_is_well_formed(version: str) -> None:
+    bench = _bench()
+    corpus = bench.load_corpus(bench.labels_for(version))
+    for path, function, rule in corpus.known_fp:
+        assert corpus.labels.get((path, function)) == set(), (path, function, rule)
+        assert rule in corpus.rules
     assert len(corpus.rules) == 11
     for key, reason in corpus.reasons.items():
         assert reason.strip(), f"{key} has no reason"

@@ -1,4 +1,5 @@
-"""The generated series on Debian's linux-source-6.1: shape, git am, checkpatch, lint, model.
+"""The generated series on Debian's linux-source-6.1 and -6.12: shape, git am, checkpatch,
+lint, model.
 
 Each feature is generated once per session into a `git clone --shared` of the cached
 tree (so its base-commit also exists in the cached tree, which the real-kernel test in
@@ -55,13 +56,23 @@ def snapshot(repo: Path) -> tuple[str, str, str, str]:
     )
 
 
+@pytest.fixture(scope="session", params=("6.1", "6.12"))
+def embedded(request: pytest.FixtureRequest) -> Path:
+    """Each embedded tree in turn: the series are generated, applied, linted, booted in
+    the model and built under QEMU on both (6.12 spells system_heap_allocate's flags
+    u32/u64; placement by parsing carries)."""
+    from patchbot.kernel.tree import tree_for
+
+    return tree_for(request.param)
+
+
 @pytest.fixture(scope="session")
-def git_tree(kernel_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def git_tree(embedded: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from patchbot.kernel.workspace import ensure_git
 
-    ensure_git(kernel_tree)  # the cached tree becomes a git repository once
-    dest = tmp_path_factory.mktemp("generate") / "linux"
-    git(kernel_tree, "clone", "-q", "--shared", str(kernel_tree), str(dest))
+    ensure_git(embedded)  # the cached tree becomes a git repository once
+    dest = tmp_path_factory.mktemp(f"generate-{embedded.name}") / "linux"
+    git(embedded, "clone", "-q", "--shared", str(embedded), str(dest))
     git(dest, "config", "user.name", NAME)
     git(dest, "config", "user.email", EMAIL)
     return dest
@@ -153,7 +164,8 @@ def test_virtio_mem_cover_asks_the_reviewers_questions(generated: dict[str, Path
     assert "feature bit" in cover and "expect on unplug" in cover
 
 
-def test_dma_buf_cover_says_the_dma_attribute_is_missing_in_6_1(generated: dict[str, Path]):
+def test_dma_buf_cover_says_the_dma_attribute_is_missing(generated: dict[str, Path]):
+    """Neither 6.1 nor 6.12 defines DMA_ATTR_CC_SHARED."""
     cover = (generated["dma-buf-shared-heap"] / "0000-cover-letter.patch").read_text()
     assert "has no CC-shared DMA\nattribute (DMA_ATTR_CC_SHARED)" in cover
     series = "".join(p.read_text() for p in patches(generated["dma-buf-shared-heap"]))
@@ -233,11 +245,11 @@ def test_model_boots_virtio_mem_series_clean_with_every_fault(
     assert model(git_tree, generated["virtio-mem-coco"]) == []
 
 
-def test_model_dma_buf_on_6_1_only_misses_the_absent_dma_attribute(
+def test_model_dma_buf_only_misses_the_absent_dma_attribute(
     git_tree: Path, generated: dict[str, Path]
 ):
-    """6.1 has no DMA_ATTR_CC_SHARED, so the series leaves it out (the cover letter says
-    so); the model, whose DMA API has it, reports exactly that and nothing else."""
+    """6.1 and 6.12 have no DMA_ATTR_CC_SHARED, so the series leaves it out (the cover
+    letter says so); the model, whose DMA API has it, reports exactly that and nothing else."""
     findings = model(git_tree, generated["dma-buf-shared-heap"])
     assert {f["rule"] for f in findings} == {"dma-shared-without-cc-attr"}
     assert {f["function"] for f in findings} == {"system_heap_map_dma_buf"}
@@ -279,13 +291,13 @@ def test_unmodified_tree_still_fails_on_tdx(git_tree: Path):
 @pytest.mark.qemu
 @pytest.mark.parametrize("feature", FEATURES)
 def test_validate_kernel_builds_and_boots_the_series(
-    kernel_tree: Path, generated: dict[str, Path], feature: str
+    embedded: Path, generated: dict[str, Path], feature: str
 ):
     """The real-kernel path (patchbot validate --kernel): git am in a worktree of the
     cached tree (the series' base-commit is its HEAD), checkpatch --strict, W=1 C=1 on the
     touched objects after each patch with no new warnings, bzImage, a QEMU boot with
     virtio-mem resized up and down and the dma-heap test program."""
-    proc = patchbot("validate", "--kernel", "--tree", str(kernel_tree), str(generated[feature]))
+    proc = patchbot("validate", "--kernel", "--tree", str(embedded), str(generated[feature]))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "patchbot: no findings in 2 patches" in proc.stdout
     for step in ("build 1/2: ok", "build 2/2: ok", "boot + resize + dma-heap: clean"):

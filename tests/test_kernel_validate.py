@@ -239,7 +239,7 @@ def test_validate_without_series_or_kernel_is_an_input_error(run_cli):
 def test_unknown_base_commit_is_one_line_and_exit_2(run_cli, kernel_tree, tmp_path):
     src = SERIES / "unplug-warn" / "0001-virtio-mem-document-the-unit-of-an-unplug-request.patch"
     (tmp_path / "p.patch").write_text(src.read_text() + "\nbase-commit: " + "e" * 40 + "\n")
-    code, out, err = run_cli("validate", "--kernel", str(tmp_path / "p.patch"))
+    code, out, err = run_cli("validate", "--kernel", "--tree", "6.1", str(tmp_path / "p.patch"))
     assert code == 2 and out == "", err
     last = err.strip().splitlines()[-1]
     assert last == f"patchbot: error: base-commit {'e' * 40} is not a commit in {kernel_tree}"
@@ -253,7 +253,7 @@ def test_patch_that_does_not_apply_names_patch_and_hunk_and_aborts(run_cli, kern
         if patch.name.startswith("0002"):  # context the tree does not have
             text = text.replace(" \tif (vm->in_sbm)\n", " \tif (vm->in_bbm_mode)\n", 1)
         (tmp_path / patch.name).write_text(text)
-    code, out, err = run_cli("validate", "--kernel", str(tmp_path))
+    code, out, err = run_cli("validate", "--kernel", "--tree", "6.1", str(tmp_path))
     assert code == 2 and out == ""
     last = err.strip().splitlines()[-1]
     assert last.startswith("patchbot: error: patch 2/2 (virtio-mem: refuse unplug requests")
@@ -294,7 +294,9 @@ def test_series_that_breaks_the_build_in_patch_2_is_attributed_to_it(
     run_cli, kernel_tree, tmp_path
 ):
     series = SERIES / "build-break"
-    code, out, err = run_cli("validate", "--kernel", str(series), "--format", "json")
+    code, out, err = run_cli(
+        "validate", "--kernel", "--tree", "6.1", str(series), "--format", "json"
+    )
     assert code == 1, err
     findings = json.loads(out)["findings"]
     assert {f["rule"] for f in findings} == {"kernel/build-failed"}, findings
@@ -350,7 +352,9 @@ def test_w1_warning_of_patch_1_is_new_and_attributed_and_rebuild_is_incremental(
 @pytest.mark.qemu
 def test_unplug_warn_at_run_time_is_found_and_attributed_to_patch_2(run_cli, kernel_tree, tmp_path):
     series = SERIES / "unplug-warn"
-    code, out, err = run_cli("validate", "--kernel", str(series), "--format", "json")
+    code, out, err = run_cli(
+        "validate", "--kernel", "--tree", "6.1", str(series), "--format", "json"
+    )
     assert code == 1, err
     findings = json.loads(out)["findings"]
     assert [f["rule"] for f in findings] == ["qemu-warning"], findings

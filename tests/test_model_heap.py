@@ -118,18 +118,22 @@ def test_cc_shared_heap_converts_only_on_coco_profiles(booted):
     assert any(r.fault and r.fault.kind == "conversion" for r in report.matrix.runs)
 
 
-def test_call_the_shim_lacks_is_a_result_naming_the_symbol(kernel_tree, tmp_path):
+def test_memory_path_call_the_shim_lacks_is_model_needs_api_at_its_call_site(kernel_tree, tmp_path):
+    """dma_resv_init() is dma-buf API (linux/dma-resv.h): never stubbed, named with its line."""
     driver = patched_copy(
         kernel_tree,
         tmp_path,
         "\tbuffer->len = len;\n",
         "\tbuffer->len = len;\n\tdma_resv_init(NULL);\n",
     )
+    line = driver.read_text().splitlines().index("\tdma_resv_init(NULL);") + 1
     report = boot("system-heap", kernel_tree, PLATFORMS, driver)
-    assert report.build_failure is not None
-    assert "dma_resv_init" in report.build_failure.missing
-    assert [f.rule for f in report.findings] == ["shim-needs-symbol"]
-    assert "the shim needs dma_resv_init" in report.findings[0].message
+    assert report.matrix is None
+    assert [f.rule for f in report.findings] == ["model-needs-api"]
+    finding = report.findings[0]
+    assert finding.line == line
+    assert f"dma_resv_init (drivers/dma-buf/heaps/system_heap.c:{line})" in finding.message
+    assert "linux/dma-resv.h" in finding.message
 
 
 def test_driver_that_never_returns_is_a_hang_with_its_last_events(kernel_tree, tmp_path):
@@ -148,7 +152,7 @@ def test_driver_that_never_returns_is_a_hang_with_its_last_events(kernel_tree, t
 
 def test_validate_cli_reports_the_violation_and_exits_1(run_cli, kernel_tree):
     series = FIXTURES / "cc-shared-no-mmap-decrypt"
-    code, out, _ = run_cli("validate", str(series), "--platform", "snp")
+    code, out, _ = run_cli("validate", "--tree", "6.1", str(series), "--platform", "snp")
     assert code == 1
     assert "shared-read-through-encrypted-mapping" in out
     assert f"{SOURCE}:{expected_keys(series).pop().rsplit(':', 1)[1]}" in out
@@ -169,7 +173,7 @@ def test_series_that_does_not_apply_is_an_input_error(run_cli, kernel_tree, tmp_
     diff = difflib.unified_diff(wrong_base, edited, f"a/{SOURCE}", f"b/{SOURCE}", n=3)
     patch = tmp_path / "bad.patch"
     patch.write_text("".join(diff))
-    code, _, err = run_cli("validate", str(patch))
+    code, _, err = run_cli("validate", "--tree", "6.1", str(patch))
     assert code == 2
     assert "does not apply" in err
 

@@ -97,7 +97,7 @@ def test_qemu_series_that_does_not_apply_fails_before_building(run_cli, kernel_t
             1,
         )
     )
-    code, _, err = run_cli("boot", "--qemu", "--series", str(bad))
+    code, _, err = run_cli("boot", "--qemu", "--tree", "6.1", "--series", str(bad))
     assert code == 2
     assert "does not apply" in err and "drivers/virtio/virtio_mem.c" in err
     # progress lines, then the one-line error; nothing was built
@@ -110,7 +110,9 @@ def test_qemu_series_that_does_not_apply_fails_before_building(run_cli, kernel_t
 @pytest.mark.slow
 @pytest.mark.qemu
 def test_boot_qemu_with_the_correct_series_boots_clean(run_cli):
-    code, out, err = run_cli("boot", "--qemu", "--series", str(FIXTURES / "correct.patch"))
+    code, out, err = run_cli(
+        "boot", "--qemu", "--tree", "6.1", "--series", str(FIXTURES / "correct.patch")
+    )
     assert code == 0, (out, err)
     assert "checkpatch" not in err  # boot --qemu builds and boots; validate --kernel lints too
     assert "virtio_mem bound to virtio0" in err and "dma-heap PASS" in err
@@ -143,7 +145,14 @@ def test_series_that_breaks_the_real_build_is_a_finding_at_the_compiler_line(
     assert broken != patch
     (tmp_path / "broken.patch").write_text(broken)
     code, out, err = run_cli(
-        "boot", "--qemu", "--series", str(tmp_path / "broken.patch"), "--format", "json"
+        "boot",
+        "--qemu",
+        "--tree",
+        "6.1",
+        "--series",
+        str(tmp_path / "broken.patch"),
+        "--format",
+        "json",
     )
     assert code == 1, err
     findings = json.loads(out)["findings"]
@@ -192,7 +201,14 @@ def test_warning_in_the_patched_driver_is_reported_at_its_source_line(
         f"diff --git a/{src} b/{src}\n{diff}-- \n2.39.5\n"
     )
     code, out, err = run_cli(
-        "boot", "--qemu", "--series", str(tmp_path / "warn.patch"), "--format", "json"
+        "boot",
+        "--qemu",
+        "--tree",
+        "6.1",
+        "--series",
+        str(tmp_path / "warn.patch"),
+        "--format",
+        "json",
     )
     assert code == 1, err
     findings = json.loads(out)["findings"]

@@ -35,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="all",
         help="CoCo profile of the model: none (no CoCo), tdx, snp, or all of them (default: all)",
     )
-    p.add_argument("--tree", help="kernel tree (default: the cached linux-source-6.1)")
+    p.add_argument(
+        "--tree",
+        help="kernel tree: 6.1 or 6.12 (embedded) or a PATH (default: the newest embedded)",
+    )
     p.add_argument(
         "--format",
         choices=["text", "json", "sarif", "b4"],

@@ -82,7 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tree",
         metavar="T",
-        help="kernel tree with the pre-images (series mode) or to audit (--paths)",
+        help="kernel tree with the pre-images (series mode) or to audit (--paths): "
+        "6.1 or 6.12 (embedded) or a PATH",
     )
     p.add_argument(
         "--no-tree",
@@ -186,6 +187,10 @@ def _lint(args: argparse.Namespace, engine: Engine) -> LintResult:
         result = engine.lint_files(sources)
         result.warnings.extend(_unparsable(sources))
         return result
+    if args.tree:  # a version name (6.1, 6.12) is an embedded tree, as for boot/validate
+        from patchbot.kernel.tree import resolve_tree
+
+        args.tree = str(resolve_tree(args.tree))
     msgid = args.msgid
     inputs = list(args.inputs)
     if msgid is None and not args.git and _is_message_id(inputs):

@@ -111,6 +111,23 @@ def _name_of(head: str) -> str | None:
     return match.group(1) if match else None
 
 
+def parameter_types(text: str, function: str) -> dict[str, str]:
+    """The declared type of each named parameter of ``function`` as the file spells it
+    ({"fd_flags": "u32"} in 6.12's system_heap_allocate, "unsigned long" in 6.1's)."""
+    found = [d for d in definitions(text) if d.name == function]
+    if not found:
+        return {}
+    head = text[found[0].start : found[0].body_start]
+    params = head[head.find("(") + 1 : head.rfind(")")]
+    types: dict[str, str] = {}
+    for param in params.split(","):
+        words = " ".join(param.split())
+        match = re.match(r"^(.*?)\s*\b(\w+)$", words)
+        if match and match.group(1):
+            types[match.group(2)] = match.group(1)
+    return types
+
+
 class CFile:
     """A C file being edited: text plus the path used in error messages."""
 

@@ -38,6 +38,9 @@ class Feature:
     # (parameter, header, candidates): the first candidate #defined in the tree's header
     # becomes the parameter's value, "" if none is (the templates then leave it out)
     probes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # (parameter, function, argument): the argument's type as the target file declares it
+    # (placement by parsing: 6.1 and 6.12 spell system_heap_allocate's flags differently)
+    arg_types: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,8 @@ DB = "dma-buf-shared-heap"
 _ALLOC_HEAD = (
     "static struct dma_buf *system_heap_allocate(struct dma_heap *heap,\n"
     "\t\t\t\t\t    unsigned long len,\n"
-    "\t\t\t\t\t    unsigned long fd_flags,\n"
-    "\t\t\t\t\t    unsigned long heap_flags)\n"
+    "\t\t\t\t\t    {{ fd_flags_type }} fd_flags,\n"
+    "\t\t\t\t\t    {{ heap_flags_type }} heap_flags)\n"
 )
 DMA_BUF = Feature(
     name=DB,
@@ -158,6 +161,10 @@ DMA_BUF = Feature(
             "include/linux/dma-mapping.h",
             ("DMA_ATTR_CC_SHARED", "DMA_ATTR_CC_DECRYPTED"),
         ),
+    ),
+    arg_types=(
+        ("fd_flags_type", "system_heap_allocate", "fd_flags"),
+        ("heap_flags_type", "system_heap_allocate", "heap_flags"),
     ),
     cover_subject="dma-buf: heaps: a system_cc_shared heap for CoCo guests",
     cover=f"{DB}/cover.txt.j2",
@@ -233,7 +240,7 @@ DMA_BUF = Feature(
                     "replace",
                     f"{DB}/alloc_head.c.j2",
                     "system_heap_do_allocate",
-                    "unsigned long fd_flags)",
+                    "{{ fd_flags_type }} fd_flags)",
                 ),
                 Edit(
                     "replace",

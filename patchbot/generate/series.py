@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from patchbot.errors import InputError
-from patchbot.generate.cfile import CFile
+from patchbot.generate.cfile import CFile, parameter_types
 from patchbot.generate.features import Commit, Edit, Feature
 from patchbot.generate.marker import GENERATED_HEADER, generated_value
 from patchbot.generate.render import Renderer, align_continuations
@@ -57,11 +57,29 @@ def apply_edit(cfile: CFile, edit: Edit, render: Renderer) -> None:
     elif edit.kind == "after":
         cfile.insert_after(edit.target, code)
     elif edit.kind == "replace":
-        cfile.replace_in(edit.target, edit.anchor, code)
+        cfile.replace_in(edit.target, fill_anchor(edit.anchor, render.params), code)
     elif edit.kind == "top":
-        cfile.replace_top(edit.anchor, code)
+        cfile.replace_top(fill_anchor(edit.anchor, render.params), code)
     else:  # a feature table bug, not user input
         raise ValueError(f"unknown edit kind {edit.kind!r}")
+
+
+def fill_anchor(anchor: str, params: dict[str, str]) -> str:
+    """An anchor may name parameters ({{ fd_flags_type }}) found by parsing the file."""
+    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: params[m.group(1)], anchor)
+
+
+def arg_types(text: str, feature: Feature) -> dict[str, str]:
+    """Parameters read from the target file itself: the declared types of arguments."""
+    found: dict[str, str] = {}
+    for param, function, argument in feature.arg_types:
+        found[param] = parameter_types(text, function).get(argument, "")
+        if not found[param]:
+            raise InputError(
+                f"{feature.path}: cannot find argument {argument} of {function}(); "
+                "the file has drifted"
+            )
+    return found
 
 
 def check_assisted_by(value: str | None) -> None:
@@ -161,7 +179,9 @@ def generate_series(
     if signoff:
         name, email = identity(repo)
         trailers.append(f"Signed-off-by: {name} <{email}>")
-    render = Renderer({**feature.params, **probe(repo, feature), **params}, template_dir)
+    base_text = (repo.head.commit.tree / feature.path).data_stream.read().decode()
+    parsed = arg_types(base_text, feature)
+    render = Renderer({**feature.params, **probe(repo, feature), **parsed, **params}, template_dir)
     texts = plan(repo, feature, render)
     messages = [message(c, render, trailers) for c in feature.commits]
     cover = render(feature.cover).strip()

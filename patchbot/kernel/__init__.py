@@ -1,1 +1,1 @@
-"""Access to a real kernel tree: Debian's linux-source-6.1, extracted once into the cache."""
+"""Access to real kernel trees: Debian's linux-source-6.1 and -6.12, extracted in the cache."""

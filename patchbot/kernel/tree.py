@@ -3,8 +3,8 @@
 patchbot knows Debian's linux-source packages (6.1 from bookworm, 6.12 from
 bookworm-backports).  Each tarball is extracted once under ~/.cache/patchbot (or
 $PATCHBOT_CACHE).  Extraction goes to a temporary directory that is renamed into place, so
-an interrupted run never leaves a half tree behind.  `default_tree()` is the tree the
-commands use without `--tree`; `--tree 6.12` (a version name) or `--tree PATH` picks another.
+an interrupted run never leaves a half tree behind.  The default tree is the newest one
+installed; `--tree 6.1` (a version name) or `--tree PATH` picks another.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def tree_for(version: str) -> Path:
 
 
 def default_tree() -> Path:
-    """The first installed embedded tree (6.1 until the model follows 6.12), extracted on use."""
+    """The newest installed embedded tree, extracted on use."""
     trees = installed_trees()
     if not trees:
         packages = " or ".join(t.package for t in EMBEDDED)
@@ -125,7 +125,7 @@ def default_tree() -> Path:
             f"no kernel source installed: apt-get install {packages} "
             "(or run scripts/setup.sh), or pass --tree PATH"
         )
-    return extract(trees[0])
+    return extract(trees[-1])  # EMBEDDED is oldest first
 
 
 def resolve_tree(tree: str | None) -> Path:

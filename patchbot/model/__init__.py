@@ -12,6 +12,11 @@ build.py    build_driver(driver_file, tree, shim, rel_source) -> BuildResult | B
             driver + csrc/*.c (the bridge) + shim/common/*.c + shim/<driver>/*.c into one
             .so, cached by content hash.  gcc errors become BuildFailure.missing
             ("the shim needs symbol X"), never a crash.
+treeshim.py build_following_tree(): the shim that follows the tree.  Only the memory-path
+            API is hand-written; what else the driver lacks (headers, macros, enums,
+            typedefs, structs, static inlines, extern functions as prototype + zero stub)
+            is derived from the tree's headers (treedefs.py) over a few gcc rounds and
+            cached per tree; memory-path names become NeedsApi ("model-needs-api").
 bridge.py   Session/Event/Fault: the one ctypes callback, event recording, fault injection
             ("fail the Nth call of kind K"), dispatch to per-api handlers.
 state.py    PageModel: per-page arrays (host backing, Mem state, owner, direct-map PTE,

@@ -127,6 +127,23 @@ def parse_diagnostics(stderr: str, driver_name: str) -> tuple[list[str], list[st
     return missing, errors, first_line
 
 
+def _gcc(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    """The one place the model runs gcc on driver code."""
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def check_syntax(
+    driver_file: Path, tree: Path, shim_name: str, extra_includes: list[Path]
+) -> list[str]:
+    """gcc -fsyntax-only on the driver alone (~10x faster than a build): its error lines.
+    Without -w, so an implicit declaration is an error here and not a link error later."""
+    flags = [f for f in CFLAGS if f not in ("-w", "-shared", "-Wl,-z,defs", "-g")]
+    includes = [*shim_dirs(shim_name), *extra_includes, tree / "include" / "uapi"]
+    cmd = ["gcc", "-fsyntax-only", *flags, *(f"-I{d}" for d in includes), str(driver_file)]
+    proc = _gcc(cmd)
+    return [ln.strip() for ln in proc.stderr.splitlines() if re.search(r": (fatal )?error: ", ln)]
+
+
 def _digest(paths: list[Path], extra: list[str]) -> str:
     h = hashlib.sha256()
     for p in paths:
@@ -137,15 +154,22 @@ def _digest(paths: list[Path], extra: list[str]) -> str:
 
 
 def build_driver(
-    driver_file: Path, tree: Path, shim_name: str, rel_source: str
+    driver_file: Path,
+    tree: Path,
+    shim_name: str,
+    rel_source: str,
+    extra_includes: tuple[Path, ...] | list[Path] = (),
 ) -> BuildResult | BuildFailure:
-    """Compile ``driver_file`` (the possibly patched copy of ``rel_source`` in ``tree``)."""
+    """Compile ``driver_file`` (the possibly patched copy of ``rel_source`` in ``tree``).
+    ``extra_includes`` (the tree-derived headers of patchbot.model.treeshim) come after
+    the hand-written shim and before the tree's UAPI headers."""
     sources = [driver_file, *shim_sources(shim_name)]
     uapi = tree / "include" / "uapi"
-    includes = [*shim_dirs(shim_name), uapi]
+    header_dirs = [*shim_dirs(shim_name), *extra_includes]
+    includes = [*header_dirs, uapi]
     flags = [*CFLAGS, *(f"-I{d}" for d in includes)]
     digest = _digest(
-        sources + [p for d in shim_dirs(shim_name) for p in sorted(d.rglob("*.h"))],
+        sources + [p for d in header_dirs for p in sorted(d.rglob("*.h"))],
         [*flags, str(uapi)],
     )
     out_dir = cache_dir() / "model-builds"
@@ -158,7 +182,7 @@ def build_driver(
     os.close(fd)
     cmd = ["gcc", *flags, "-o", tmp, *map(str, sources)]
     log.debug("building %s: %s", rel_source, " ".join(cmd))
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = _gcc(cmd)
     if proc.returncode != 0:
         Path(tmp).unlink(missing_ok=True)
         missing, errors, first = parse_diagnostics(proc.stderr, driver_file.name)

@@ -10,10 +10,11 @@ from pathlib import Path
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import InputError
 from patchbot.model import drivers
-from patchbot.model.build import BuildFailure, build_driver
+from patchbot.model.build import BuildFailure
 from patchbot.model.findings import to_findings
 from patchbot.model.platforms import PLATFORMS
 from patchbot.model.runner import MatrixResult, run_matrix
+from patchbot.model.treeshim import TreeBuild, build_following_tree
 from patchbot.series.model import Series
 from patchbot.validate.apply import apply_series
 
@@ -27,6 +28,7 @@ class BootReport:
     matrix: MatrixResult | None = None
     build_seconds: float = 0.0
     build_failure: BuildFailure | None = None
+    tree_build: TreeBuild | None = None  # what the shim derived from the tree
 
 
 def boot(
@@ -40,7 +42,26 @@ def boot(
     if not (tree / "include" / "uapi").is_dir():
         raise InputError(f"{tree} has no include/uapi: not a kernel tree")
     report = BootReport(driver)
-    built = build_driver(source, tree, harness.shim, harness.source)
+    report.tree_build = tree_build = build_following_tree(
+        source, tree, harness.shim, harness.source
+    )
+    built = tree_build.result
+    if tree_build.needs_api:
+        report.build_failure = built if isinstance(built, BuildFailure) else None
+        report.findings += [
+            Finding(
+                rule="model-needs-api",
+                severity=Severity.ERROR,
+                message=f"the model cannot boot {harness.source}: {need.message(harness.source)}",
+                path=harness.source,
+                line=need.lines[0] if need.lines else 1,
+                trace=[
+                    Location(harness.source, n, note=f"{need.name} used here") for n in need.lines
+                ],
+            )
+            for need in tree_build.needs_api
+        ]
+        return report
     if isinstance(built, BuildFailure):
         report.build_failure = built
         report.findings.append(

@@ -257,6 +257,9 @@ enum hrtimer_mode { HRTIMER_MODE_REL, HRTIMER_MODE_ABS };
 #define CLOCK_MONOTONIC 1
 struct hrtimer { enum hrtimer_restart (*function)(struct hrtimer *); int active; s64 expires; };
 #define hrtimer_init(t, c, m) do { (t)->active = 0; (t)->function = NULL; } while (0)
+/* 6.15+: init and callback in one call (the model's timers run in virtual time, so this
+ * is hand-written, never derived from the tree) */
+#define hrtimer_setup(t, fn, c, m) do { (t)->active = 0; (t)->function = (fn); } while (0)
 void hrtimer_start(struct hrtimer *t, ktime_t delay, enum hrtimer_mode mode);
 int hrtimer_cancel(struct hrtimer *t);
 #define ms_to_ktime(ms) ((ktime_t)(ms) * 1000000)

@@ -18,6 +18,8 @@
 #define PHYS_PFN(x) ((unsigned long)((x) >> PAGE_SHIFT))
 #define PAGE_ALIGN(x) ALIGN(x, PAGE_SIZE)
 #define MAX_ORDER 5
+/* 6.8 renamed the bound: MAX_PAGE_ORDER is the largest order itself (MAX_ORDER - 1) */
+#define MAX_PAGE_ORDER (MAX_ORDER - 1)
 #define MAX_ORDER_NR_PAGES (1UL << (MAX_ORDER - 1))
 #define pageblock_order (MAX_ORDER - 1)
 #define pageblock_nr_pages (1UL << pageblock_order)
