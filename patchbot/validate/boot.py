@@ -45,7 +45,7 @@ def boot(
         report.build_failure = built
         report.findings.append(
             Finding(
-                rule="shim-needs-symbol",
+                rule=built.sandbox or "shim-needs-symbol",
                 severity=Severity.ERROR,
                 message=built.message(),
                 path=harness.source,
