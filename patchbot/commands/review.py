@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from patchbot.post.options import add_options
+from patchbot.sandbox.mode import add_argument as add_sandbox_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "single fault); the cover-letter reply summarises the boots",
     )
     p.add_argument("--send", action="store_true", help="send the replies (default: print them)")
+    add_sandbox_argument(p)
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     post = cli_support.settings(args, config)
     sender = post.sender_or_error()
+    if args.validate:
+        from patchbot.sandbox.mode import from_args
+
+        from_args(args)  # refuse before fetching anything
     base, mid = split_reference(args.message_id, cli_support.archive(args, config, required=False))
     fetched = thread.load(base, mid, tree=args.tree)
     if args.newest:

@@ -9,6 +9,8 @@ import sys
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.platforms import PLATFORMS
+from patchbot.sandbox.mode import add_argument as add_sandbox_argument
+from patchbot.sandbox.mode import from_args
 
 # The model and the series applier are imported in run(), so that building this parser
 # (done on every start, for --help) costs `patchbot lint` nothing.
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--time-limit", type=float, default=240.0, help="with --kernel: seconds for the boot"
     )
+    add_sandbox_argument(p)
     p.set_defaults(func=run)
 
 
@@ -43,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from patchbot.validate.boot import boot_series
     from patchbot.validate.output import emit, summary
 
+    from_args(args)  # one line and exit 2 when the sandbox cannot be set up
     if args.kernel:
         return run_kernel(args)
     if not args.series:

@@ -7,8 +7,9 @@ patchbot/model/wire.py), then ``{"done":true}``.
 
 Each run forks (the driver's static state starts fresh; a driver that loops forever is
 killed at the time limit), and only the forked child loads the library, after:
-  * stdin/stdout/stderr are /dev/null and every other fd but its result pipe is closed
-    (a driver's printf never reaches the result channel),
+  * stdin is /dev/null, stdout/stderr a pipe that is counted and dropped (past 1 MiB
+    the run is killed), every other fd but its result pipe is closed (a driver's printf
+    never reaches the result channel),
   * its address space and CPU time are limited,
   * the PROCESS seccomp stage is on (no exec, fork, sockets, ptrace...); the FILES stage
     follows once the library is loaded.
@@ -51,6 +52,7 @@ from patchbot.sandbox import seccomp
 
 RING_SLOTS = 16
 SLOT_BYTES = 160
+RUN_OUTPUT = 1 << 20  # what a run may print (to nowhere) before it is killed
 RUN_ADDRESS_SPACE = 1 << 30  # per run: the model machine needs ~60 MiB
 PR_SET_DUMPABLE = 4
 LOAD = "load"  # the scenario name of the load probe's record
@@ -102,16 +104,20 @@ def fork_run(
     """One run in a forked child (``scenario`` None: only load the library)."""
     ring = mmap.mmap(-1, 8 + RING_SLOTS * SLOT_BYTES)
     rfd, wfd = os.pipe()
+    ofd, owfd = os.pipe()  # the run's stdout and stderr: counted, capped, dropped
     pid = os.fork()
     if pid == 0:  # never returns
         os.close(rfd)
-        _child(harness, so_path, platform, scenario, fault, ring, wfd, time_limit)
+        os.close(ofd)
+        _child(harness, so_path, platform, scenario, fault, ring, wfd, owfd, time_limit)
     os.close(wfd)
-    data, timed_out, oversized = _read(rfd, time.monotonic() + time_limit)
-    if timed_out or oversized:
+    os.close(owfd)
+    data, timed_out, oversized, chatty = _read(rfd, ofd, time.monotonic() + time_limit)
+    if timed_out or oversized or chatty:
         os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     os.close(rfd)
+    os.close(ofd)
     last = _ring_read(ring)
     ring.close()
     where = last[-1].describe() if last else "before the first event"
@@ -124,6 +130,9 @@ def fork_run(
     if oversized:
         why = f"the run wrote more than {MAX_RECORD} bytes to its result channel"
         return Violation("sandbox/oversized-result", why, 0, at, last), {}, 0
+    if chatty:
+        why = f"the driver printed more than {RUN_OUTPUT >> 20} MiB; the sandbox killed the run"
+        return Violation("sandbox/output-limit", f"{why}; last event: {where}", 0, at, last), {}, 0
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     if sig in _SIGNALS:
         name, why = _SIGNALS[signal.Signals(sig)]
@@ -143,23 +152,30 @@ def fork_run(
         return Violation("sandbox/bad-result", why, 0, at, last), {}, 0
 
 
-def _read(fd: int, deadline: float) -> tuple[bytes, bool, bool]:
+def _read(rfd: int, ofd: int, deadline: float) -> tuple[bytes, bool, bool, bool]:
+    """(result, timed out, result too big, printed too much) of one run."""
     chunks: list[bytes] = []
-    size = 0
-    while True:
+    size = printed = 0
+    open_fds = [rfd, ofd]
+    while rfd in open_fds:
         left = deadline - time.monotonic()
         if left <= 0:
-            return b"".join(chunks), True, False
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return b"".join(chunks), False, False
-        size += len(chunk)
-        if size > MAX_RECORD:
-            return b"", False, True
-        chunks.append(chunk)
+            return b"".join(chunks), True, False, False
+        ready, _, _ = select.select(open_fds, [], [], left)
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.remove(fd)
+            elif fd == ofd:
+                printed += len(chunk)
+                if printed > RUN_OUTPUT:
+                    return b"", False, False, True
+            else:
+                size += len(chunk)
+                if size > MAX_RECORD:
+                    return b"", False, True, False
+                chunks.append(chunk)
+    return b"".join(chunks), False, False, False
 
 
 def _child(
@@ -170,15 +186,17 @@ def _child(
     fault: Fault | None,
     ring: mmap.mmap,
     wfd: int,
+    owfd: int,
     time_limit: float,
 ) -> None:
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.closerange(3, wfd)
+        os.dup2(null, 0)
+        os.dup2(owfd, 1)
+        os.dup2(owfd, 2)
+        os.closerange(3, wfd)  # only the result pipe stays (close_range: fast)
         os.closerange(wfd + 1, 1 << 16)
         resource.setrlimit(resource.RLIMIT_AS, (RUN_ADDRESS_SPACE, RUN_ADDRESS_SPACE))
         cpu = int(time_limit) + 2

@@ -17,7 +17,7 @@ bwrap.py    bwrap_argv(): the bubblewrap command line: new user/pid/net/ipc/uts/
             bound (read-only or writable), a scrubbed environment, --die-with-parent.
 mode.py     whether the sandbox is on (--no-sandbox turns it off, only when asked),
             and check_available(): one line saying why it cannot be set up and how to fix.
-run.py      run(): start the command in the sandbox, feed stdin, cap stdout/stderr,
+process.py  run(): start the command in the sandbox, feed stdin, cap stdout/stderr,
             kill the whole process tree at the wall clock; SandboxResult.violation()
             names what the sandbox stopped (timeout, output, an rlimit signal).
 seccomp.py  a small BPF filter (x86_64) installed by the model's child in each run
@@ -29,14 +29,12 @@ A violation is a finding of the patch that caused it: rule ``sandbox/<what>``.
 
 from __future__ import annotations
 
-from patchbot.sandbox.limits import Limits
-from patchbot.sandbox.mode import (
-    SandboxUnavailable,
-    check_available,
-    enabled,
-    set_enabled,
-)
-from patchbot.sandbox.run import SandboxResult, run
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from patchbot.sandbox.limits import Limits
+    from patchbot.sandbox.mode import SandboxUnavailable, check_available, enabled, set_enabled
+    from patchbot.sandbox.process import SandboxResult, run
 
 __all__ = [
     "Limits",
@@ -47,3 +45,22 @@ __all__ = [
     "run",
     "set_enabled",
 ]
+_WHERE = {
+    "Limits": "limits",
+    "SandboxResult": "process",
+    "run": "process",
+    "SandboxUnavailable": "mode",
+    "check_available": "mode",
+    "enabled": "mode",
+    "set_enabled": "mode",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy: every command's parser imports the --no-sandbox option from mode.py, and
+    `patchbot lint` should not pay for the process machinery."""
+    import importlib
+
+    if name not in _WHERE:
+        raise AttributeError(name)
+    return getattr(importlib.import_module(f"patchbot.sandbox.{_WHERE[name]}"), name)

@@ -8,11 +8,9 @@ it, before doing any work: running patch content on the host is never a fallback
 
 from __future__ import annotations
 
-import shutil
-import subprocess
+import argparse
 
 from patchbot.errors import InputError
-from patchbot.sandbox.bwrap import bwrap_argv
 
 _STATE = {"enabled": True}
 _AVAILABLE: dict[str, str | None] = {}
@@ -32,6 +30,11 @@ def enabled() -> bool:
 
 def _probe() -> str | None:
     """None when bwrap can create every namespace here, else why it cannot."""
+    import shutil
+    import subprocess
+
+    from patchbot.sandbox.bwrap import bwrap_argv
+
     if shutil.which("bwrap") is None:
         return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
     try:
@@ -65,3 +68,19 @@ def check_available() -> None:
             f"cannot sandbox patch content: {why} (or pass --no-sandbox to run patches "
             "on this host unisolated)"
         )
+
+
+NO_SANDBOX_HELP = (
+    "run patch content (builds, model runs, QEMU) on this host without the sandbox: "
+    "only for patches you trust (docs/SANDBOX.md)"
+)
+
+
+def add_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-sandbox", action="store_true", help=NO_SANDBOX_HELP)
+
+
+def from_args(args: argparse.Namespace) -> None:
+    """Apply --no-sandbox, then refuse early (one line) if the sandbox cannot work here."""
+    set_enabled(not getattr(args, "no_sandbox", False))
+    check_available()
