@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from patchbot.sandbox.limits import Limits
     from patchbot.sandbox.mode import SandboxUnavailable, check_available, enabled, set_enabled
-    from patchbot.sandbox.process import SandboxResult, run
+    from patchbot.sandbox.process import SandboxResult, popen, run
 
 __all__ = [
     "Limits",
@@ -42,6 +42,7 @@ __all__ = [
     "SandboxUnavailable",
     "check_available",
     "enabled",
+    "popen",
     "run",
     "set_enabled",
 ]
@@ -49,6 +50,7 @@ _WHERE = {
     "Limits": "limits",
     "SandboxResult": "process",
     "run": "process",
+    "popen": "process",
     "SandboxUnavailable": "mode",
     "check_available": "mode",
     "enabled": "mode",

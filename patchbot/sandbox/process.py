@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from patchbot.sandbox.bwrap import bwrap_argv, plain_env
 from patchbot.sandbox.limits import Limits
@@ -183,3 +184,34 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
     """bwrap and its session; --die-with-parent then empties the pid namespace."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def popen(
+    command: Sequence[str],
+    *,
+    readable: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
+    stdout: IO[bytes],
+    limits: Limits = DEFAULT_LIMITS,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running command (QEMU) in the sandbox; stdout+stderr to ``stdout``.
+
+    The caller owns the wall clock: killing the returned process (bwrap) takes down
+    everything in the sandbox (--die-with-parent, pid namespace).
+    """
+    sandboxed = enabled()
+    if sandboxed:
+        check_available()
+        argv = bwrap_argv(command, readable=readable, writable=writable, cwd=Path("/tmp"))
+        child_env: dict[str, str] = {"PATH": "/usr/bin:/bin"}
+    else:
+        argv, child_env = list(command), plain_env()
+    log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        env=child_env,
+        preexec_fn=lambda: _preexec(limits),
+    )
