@@ -1,9 +1,9 @@
 """The bundled model of CoCo guest-memory paths and the userspace driver harness.
 
 The idea (after the kernel's tools/testing/vma and tools/testing/memblock): compile the
-real, unmodified (or patched) driver file with gcc in userspace against our own shim
-headers, load it with ctypes, and "boot" it through lifecycle scenarios while a Python
-page-state model checks invariants after every event.
+real, unmodified (or patched) driver file with gcc in userspace (in the sandbox) against
+our own shim headers, load it with ctypes in a sandboxed child, and "boot" it through
+lifecycle scenarios while a Python page-state model checks invariants after every event.
 
 Modules
 -------
@@ -17,9 +17,13 @@ bridge.py   Session/Event/Fault: the one ctypes callback, event recording, fault
 state.py    PageModel: per-page arrays (host backing, Mem state, owner, direct-map PTE,
             other mappings, DMA mappings); platforms none/tdx/snp; HostProfile;
             Violation/ViolationError.  Edges cite /work/shared/MODEL-FACTS.md sections.
-runner.py   DriverHarness protocol; run_one() forks per run with a time limit (hang ->
-            "hang" violation with the last events, crash -> "crash"); run_matrix() runs
-            every scenario x platform clean, then once per single fault.
+runner.py   DriverHarness protocol; run_matrix() runs every scenario x platform clean,
+            then once per single fault, all in ONE sandboxed child (patchbot.sandbox);
+            run_one() is a matrix of one run.  The library is never loaded here.
+child.py    the sandboxed child: forks per run with a time limit (hang -> "hang" with
+            the last events, crash -> "crash", seccomp/limits -> "sandbox/..."); only
+            the forked run loads the library, after its seccomp filter is on.
+wire.py     the child's records as bounded, schema-checked JSON (never pickle).
 findings.py to_findings(): violations -> patchbot.api.Finding (rule = violation name,
             path/line = last driver line in the trace, trace = events, platform, fault).
             One finding per (violation, line); its platform lists every platform

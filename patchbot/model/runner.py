@@ -79,11 +79,48 @@ class MatrixResult:
         return [r for r in self.runs if r.violation is not None]
 
 
-def child_command() -> list[str]:
+# what the child imports: compiled once by the host into a read-only mirror
+CHILD_PACKAGES = ("model", "sandbox")
+CHILD_MODULES = ("__init__.py", "errors.py")
+
+
+def child_library() -> Path:
+    """A host-written mirror of the modules the child imports, as sourceless .pyc files.
+
+    The child runs with -B and cannot write bytecode (the sandbox is read-only), and this
+    environment sets PYTHONDONTWRITEBYTECODE: importing the model from source costs
+    ~200 ms per child, from the mirror ~40 ms.  A .pyc is rewritten when its source's
+    mtime differs; the mirror is keyed by the checkout, so two checkouts never share it.
+    """
+    import hashlib
+    import os
+    import py_compile
+
+    from patchbot.kernel.tree import cache_dir
+
+    key = hashlib.sha256(str(PACKAGE_ROOT).encode()).hexdigest()[:12]
+    mirror = cache_dir() / "sandbox-lib" / f"{sys.implementation.cache_tag}-{key}"
+    sources = [PACKAGE_ROOT / name for name in CHILD_MODULES]
+    for package in CHILD_PACKAGES:
+        sources += sorted((PACKAGE_ROOT / package).rglob("*.py"))
+    for src in sources:
+        dst = mirror / "patchbot" / src.relative_to(PACKAGE_ROOT).with_suffix(".pyc")
+        mtime = src.stat().st_mtime_ns
+        if dst.is_file() and dst.stat().st_mtime_ns == mtime:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}")
+        py_compile.compile(str(src), cfile=str(tmp), dfile=str(src), doraise=True)
+        os.utime(tmp, ns=(mtime, mtime))
+        os.replace(tmp, dst)
+    return mirror
+
+
+def child_command(library: Path) -> list[str]:
     """The Python that runs the child: the system interpreter, no site, no environment."""
     python = str(Path(sys.executable).resolve())
     code = (
-        f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT.parent)!r}); "
+        f"import sys; sys.path.insert(0, {str(library)!r}); "
         "from patchbot.model.child import main; sys.exit(main())"
     )
     return [python, "-S", "-E", "-B", "-c", code]
@@ -96,9 +133,10 @@ def _run_child(request: dict[str, object], so_path: Path, wall: float) -> Matrix
     start = time.monotonic()
     platforms = list(request["platforms"])  # type: ignore[call-overload]
     scenarios = set(request["scenarios"])  # type: ignore[call-overload]
+    library = child_library()
     result = sandbox.run(
-        child_command(),
-        readable=[PACKAGE_ROOT, so_path.resolve()],
+        child_command(library),
+        readable=[library, so_path.resolve()],
         cwd=Path("/tmp"),
         stdin=json.dumps(request).encode(),
         limits=sandbox.Limits(wall_seconds=wall, output_bytes=64 << 20),
