@@ -7,6 +7,7 @@ the same `workspace.make()` with the same binds (tests/test_qemu.py builds real 
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -103,3 +104,36 @@ def test_qemu_has_no_network_device_and_no_defaults(tmp_path):
     assert "-nodefaults" in cmd
     assert cmd[cmd.index("-nic") + 1] == "none"
     assert not any("netdev" in arg or "e1000" in arg for arg in cmd)
+
+
+@pytest.mark.kernel_tree
+@pytest.mark.slow
+def test_validate_kernel_runs_a_makefile_shell_change_only_in_the_sandbox(
+    kernel_tree, hostile_ws, tmp_path
+):
+    """The real path: a series whose Makefile runs $(shell ...) during the build."""
+    from patchbot.validate.apply import read_series
+    from patchbot.validate.kernel import kernel_patches, validate_kernel
+    from patchbot.validate.progress import Progress
+
+    _, outside, home = hostile_ws
+    fixture = Path(__file__).parent / "fixtures" / "kernel_series" / "makefile-shell"
+    text = next(fixture.glob("*.patch")).read_text()
+    patch = tmp_path / "0001.patch"
+    patch.write_text(text.replace("@OUTSIDE@", str(outside)).replace("@HOME@", str(home)))
+    patches = kernel_patches(read_series([str(patch)]))
+    run = validate_kernel(
+        kernel_tree,
+        patches,
+        boot=False,
+        run_checkpatch=False,
+        progress=Progress(stream=io.StringIO()),
+    )
+    assert not outside.exists()
+    assert not any(f.rule == "kernel/build-failed" for f in run.findings), run.findings
+    ws = workspace.workspace_for(kernel_tree)
+    # the series' obj/ is gone; the base obj/ never saw the planted file or the secret
+    assert not (ws.obj / "pb-planted").exists()
+    assert not (ws.obj / "pb-stolen").exists()
+    assert not (ws.src / "pb-planted").exists()
+    assert not (ws.root / "obj.base").exists()
