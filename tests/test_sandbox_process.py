@@ -52,6 +52,11 @@ def test_only_the_writable_paths_can_be_written(tmp_path):
         ("kill -XFSZ $$", "file-size-limit"),
         ("head -c 3000000 /dev/zero", "output-limit"),
         ("sleep 30", "timeout"),
+        # ptrace(PTRACE_TRACEME): in the seccomp stage every sandboxed command gets
+        (
+            "python3 -c 'import ctypes; ctypes.CDLL(None).syscall(101, 0, 0, 0, 0)'",
+            "forbidden-syscall",
+        ),
     ],
 )
 def test_what_stopped_the_command_is_named(script, what):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from patchbot.sandbox import seccomp
 from patchbot.sandbox.bwrap import bwrap_argv, plain_env
 from patchbot.sandbox.limits import Limits
 from patchbot.sandbox.mode import check_available, enabled
@@ -104,6 +105,7 @@ def run(
 ) -> SandboxResult:
     """Run ``command`` seeing only ``readable`` (read-only) and ``writable`` paths."""
     sandboxed = enabled()
+    filter_file = _seccomp_file() if sandboxed else None
     if sandboxed:
         check_available()
         argv = bwrap_argv(command, readable=readable, writable=writable, cwd=cwd, env=env)
@@ -117,14 +119,17 @@ def run(
             stdin_file.write(stdin)
             stdin_file.seek(0)
         proc = subprocess.Popen(
-            argv,
+            _with_seccomp(argv, filter_file),
             stdin=stdin_file,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=None if sandboxed else cwd,
             env=child_env,
+            pass_fds=(filter_file.fileno(),) if filter_file else (),
             preexec_fn=lambda: _preexec(limits),
         )
+    if filter_file is not None:
+        filter_file.close()
     out, timed_out, overflow = _collect(proc, limits, start)
     returncode = proc.wait()
     if sandboxed and returncode > 128 and not timed_out and not overflow:
@@ -140,6 +145,22 @@ def run(
         sandboxed,
         limits,
     )
+
+
+def _seccomp_file() -> IO[bytes] | None:
+    """The COMMON seccomp stage as compiled BPF in a file for ``bwrap --seccomp FD``."""
+    if not seccomp.supported():
+        return None
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it after Popen
+    handle.write(seccomp.program(seccomp.COMMON))
+    handle.seek(0)
+    return handle
+
+
+def _with_seccomp(argv: list[str], filter_file: IO[bytes] | None) -> list[str]:
+    if filter_file is None:
+        return argv
+    return [argv[0], "--seccomp", str(filter_file.fileno()), *argv[1:]]
 
 
 def _collect(
@@ -200,6 +221,7 @@ def popen(
     everything in the sandbox (--die-with-parent, pid namespace).
     """
     sandboxed = enabled()
+    filter_file = _seccomp_file() if sandboxed else None
     if sandboxed:
         check_available()
         argv = bwrap_argv(command, readable=readable, writable=writable, cwd=Path("/tmp"))
@@ -207,11 +229,16 @@ def popen(
     else:
         argv, child_env = list(command), plain_env()
     log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
-    return subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=subprocess.STDOUT,
-        env=child_env,
-        preexec_fn=lambda: _preexec(limits),
-    )
+    try:
+        return subprocess.Popen(
+            _with_seccomp(argv, filter_file),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.STDOUT,
+            env=child_env,
+            pass_fds=(filter_file.fileno(),) if filter_file else (),
+            preexec_fn=lambda: _preexec(limits),
+        )
+    finally:
+        if filter_file is not None:
+            filter_file.close()

@@ -10,6 +10,11 @@ run, so every run installs it in its forked child.  Two stages:
 * FILES, after loading, before the scenario: no open/creat, unlink, rename, mkdir,
   link, truncate, chmod/chown, mknod.  A driver in the model has no business with files.
 
+Every bubblewrap command (gcc, make, checkpatch, QEMU) gets the COMMON stage through
+``bwrap --seccomp``: calls no build or emulator needs and that widen the kernel attack
+surface (ptrace, cross-process memory, bpf, perf, keyrings, userfaultfd, new
+namespaces, kexec/module loading).
+
 A forbidden call kills the process with SIGSYS, which the runner reports as the
 ``sandbox/forbidden-syscall`` finding of that run.  The bubblewrap sandbox around the
 whole model child stays the boundary; this filter is what makes an attempt visible.
@@ -36,6 +41,13 @@ PROCESS = {
     "request_key": 249, "keyctl": 250, "unshare": 272, "perf_event_open": 298,
     "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311, "bpf": 321,
     "execveat": 322, "userfaultfd": 323, "io_uring_setup": 425, "clone3": 435,
+}  # fmt: skip
+# not io_uring_setup: QEMU 7.2's main loop polls its fds with io_uring
+COMMON = {
+    "ptrace": 101, "add_key": 248, "request_key": 249, "keyctl": 250, "unshare": 272,
+    "perf_event_open": 298, "setns": 308, "process_vm_readv": 310, "process_vm_writev": 311,
+    "kexec_load": 246, "init_module": 175, "finit_module": 313, "bpf": 321,
+    "userfaultfd": 323, "kexec_file_load": 320,
 }  # fmt: skip
 FILES = {
     "open": 2, "truncate": 76, "rename": 82, "mkdir": 83, "rmdir": 84, "creat": 85,
