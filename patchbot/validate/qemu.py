@@ -33,6 +33,7 @@ import gzip
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -300,6 +301,18 @@ def boot_qemu(
     text = console_path.read_bytes().decode("utf-8", errors="replace").replace("\r", "")
     result = QemuBoot(text, console_path, seconds, timed_out, resized=resized)
     judge(result, requested_mib, time_limit, dmaheap_expected=bool(programs))
+    if proc.returncode in (-signal.SIGSYS, 128 + signal.SIGSYS):  # bwrap: 128 + signal
+        result.findings.append(
+            Finding(
+                rule="sandbox/forbidden-syscall",
+                severity=Severity.ERROR,
+                message="QEMU made a system call the sandbox's seccomp filter forbids",
+                path=str(console_path),
+                line=1,
+                platform="qemu-tcg",
+                fault="none",
+            )
+        )
     log.info("qemu boot took %.1f s: %d finding(s)", seconds, len(result.findings))
     return result
 
