@@ -38,7 +38,7 @@ import time
 from typing import Any
 
 from patchbot.model import drivers
-from patchbot.model.bridge import Event, Fault, Session
+from patchbot.model.bridge import FATAL, Event, Fault, Session
 from patchbot.model.runner import DriverHarness
 from patchbot.model.state import PLATFORMS, PageModel, Violation
 from patchbot.model.wire import (
@@ -100,7 +100,7 @@ def fork_run(
     scenario: str | None,
     fault: Fault | None,
     time_limit: float,
-) -> tuple[Violation | None, dict[str, int], int]:
+) -> tuple[list[Violation], dict[str, int], int]:
     """One run in a forked child (``scenario`` None: only load the library)."""
     ring = mmap.mmap(-1, 8 + RING_SLOTS * SLOT_BYTES)
     rfd, wfd = os.pipe()
@@ -126,22 +126,26 @@ def fork_run(
     if timed_out:
         name = "sandbox/timeout" if scenario is None else "hang"
         why = f"the run did not finish within {time_limit:g} s {stage}".rstrip()
-        return Violation(name, f"{why}; last event: {where}", 0, at, last), {}, 0
+        return [Violation(name, f"{why}; last event: {where}", 0, at, last)], {}, 0
     if oversized:
         why = f"the run wrote more than {MAX_RECORD} bytes to its result channel"
-        return Violation("sandbox/oversized-result", why, 0, at, last), {}, 0
+        return [Violation("sandbox/oversized-result", why, 0, at, last)], {}, 0
     if chatty:
         why = f"the driver printed more than {RUN_OUTPUT >> 20} MiB; the sandbox killed the run"
-        return Violation("sandbox/output-limit", f"{why}; last event: {where}", 0, at, last), {}, 0
+        return (
+            [Violation("sandbox/output-limit", f"{why}; last event: {where}", 0, at, last)],
+            {},
+            0,
+        )
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     if sig in _SIGNALS:
         name, why = _SIGNALS[signal.Signals(sig)]
         why = f"{why} {stage}".rstrip()
-        return Violation(name, f"{why}; last event: {where}", 0, at, last), {}, 0
+        return [Violation(name, f"{why}; last event: {where}", 0, at, last)], {}, 0
     if not data:
         why = f"signal {signal.Signals(sig).name}" if sig else f"exit {os.WEXITSTATUS(status)}"
         return (
-            Violation("crash", f"the driver crashed ({why}) {stage}".rstrip(), 0, at, last),
+            [Violation("crash", f"the driver crashed ({why}) {stage}".rstrip(), 0, at, last)],
             {},
             0,
         )
@@ -149,7 +153,7 @@ def fork_run(
         return payload_from_json(data)
     except BadRecord as exc:
         why = f"the run wrote something other than its result to the result channel: {exc}"
-        return Violation("sandbox/bad-result", why, 0, at, last), {}, 0
+        return [Violation("sandbox/bad-result", why, 0, at, last)], {}, 0
 
 
 def _read(rfd: int, ofd: int, deadline: float) -> tuple[bytes, bool, bool, bool]:
@@ -204,7 +208,7 @@ def _child(
         seccomp.install(seccomp.PROCESS)
         lib = ctypes.CDLL(so_path)  # the library's constructors run here
         if scenario is None:
-            os.write(wfd, payload_to_json(None, {}, 0))
+            os.write(wfd, payload_to_json([], {}, 0))
             os._exit(0)
         model = PageModel(PLATFORMS[platform])
         session = Session(model, {}, harness.fault_kinds, fault)
@@ -212,7 +216,7 @@ def _child(
         session.on_event = lambda ev: _ring_write(ring, ev)
 
         def finish(s: Session) -> None:
-            if s.unimplemented and s.violation is None:
+            if s.unimplemented and not any(v.name in FATAL for v in s.violations):
                 ev = s.events[-1]
                 s.record(
                     Violation(
@@ -223,7 +227,7 @@ def _child(
                     ),
                     ev,
                 )
-            os.write(wfd, payload_to_json(s.violation, s.counts, len(s.events)))
+            os.write(wfd, payload_to_json(s.violations, s.counts, len(s.events)))
             os._exit(0)
 
         session.on_violation = finish
@@ -240,18 +244,56 @@ def _emit(out: int, record: bytes) -> None:
     os.write(out, record + b"\n")
 
 
+PAIR_LIMIT = 6  # pairs of conversion faults when a run makes at most this many calls
+
+
+def fault_plan(
+    harness: DriverHarness,
+    scenario: str,
+    counts: dict[str, int],
+    before: dict[str, int] | None = None,
+) -> list[Fault]:
+    """Every call of every fault kind the run made, then pairs of conversion faults.
+
+    A harness may narrow the kinds for a scenario (``fault_kinds_for``): explored
+    sequences get the conversion faults only, the fixed lifecycle scripts every kind.
+    ``before``: the counts of the sequence this one extends (``fault_base``); only the
+    calls after those are failed, because the earlier ones were failed in that shorter
+    sequence already.  Pairs (fail call i, then call j too) only for conversions, and
+    only when at most PAIR_LIMIT of them are candidates: an undo that fails after the
+    step it undoes failed.
+    """
+    narrow = getattr(harness, "fault_kinds_for", None)
+    kinds = narrow(scenario) if narrow is not None else None
+    base = before or {}
+    plan = [
+        Fault(kind, nth)
+        for kind, count in sorted(counts.items())
+        if kinds is None or kind in kinds
+        for nth in range(base.get(kind, 0) + 1, count + 1)
+    ]
+    first, last = base.get("conversion", 0) + 1, counts.get("conversion", 0)
+    if (kinds is None or "conversion" in kinds) and 2 <= last - first + 1 <= PAIR_LIMIT:
+        for i in range(first, last + 1):
+            for j in range(i + 1, last + 1):
+                plan.append(Fault("conversion", i, Fault("conversion", j)))
+    return plan
+
+
 def serve(request: dict[str, Any], out: int) -> None:
     harness = drivers.get(request["driver"])
     so_path, limit = request["so"], float(request["time_limit"])
     platforms, scenarios = request["platforms"], request["scenarios"]
-    violation, _, _ = fork_run(harness, so_path, platforms[0], None, None, limit)
-    if violation is not None:
-        _emit(out, run_to_json(LOAD, platforms[0], None, violation, {}, 0, 0.0))
+    violations, _, _ = fork_run(harness, so_path, platforms[0], None, None, limit)
+    if violations:
+        _emit(out, run_to_json(LOAD, platforms[0], None, violations, {}, 0, 0.0))
         return
     jobs = request.get("jobs")
     if jobs is not None:
-        for scenario, platform, kind, nth in jobs:
-            fault = Fault(kind, nth) if kind else None
+        for scenario, platform, kind, nth, *then in jobs:
+            fault = None
+            if kind:
+                fault = Fault(kind, nth, Fault(then[0], then[1]) if then else None)
             t0 = time.monotonic()
             v, counts, events = fork_run(harness, so_path, platform, scenario, fault, limit)
             _emit(
@@ -259,21 +301,22 @@ def serve(request: dict[str, Any], out: int) -> None:
                 run_to_json(scenario, platform, fault, v, counts, events, time.monotonic() - t0),
             )
         return
+    base_of = getattr(harness, "fault_base", None)
+    clean_counts: dict[tuple[str, str], dict[str, int]] = {}
     for scenario in scenarios:
         for platform in platforms:
             t0 = time.monotonic()
             v, counts, events = fork_run(harness, so_path, platform, scenario, None, limit)
+            clean_counts[scenario, platform] = counts
             _emit(
                 out, run_to_json(scenario, platform, None, v, counts, events, time.monotonic() - t0)
             )
-            for kind, count in sorted(counts.items()):
-                for nth in range(1, count + 1):
-                    fault = Fault(kind, nth)
-                    t0 = time.monotonic()
-                    v, c, e = fork_run(harness, so_path, platform, scenario, fault, limit)
-                    _emit(
-                        out, run_to_json(scenario, platform, fault, v, c, e, time.monotonic() - t0)
-                    )
+            base = base_of(scenario) if base_of is not None else None
+            before = clean_counts.get((base, platform)) if base is not None else None
+            for fault in fault_plan(harness, scenario, counts, before):
+                t0 = time.monotonic()
+                v, c, e = fork_run(harness, so_path, platform, scenario, fault, limit)
+                _emit(out, run_to_json(scenario, platform, fault, v, c, e, time.monotonic() - t0))
 
 
 def main() -> int:

@@ -7,7 +7,9 @@ back one JSON record per run, each checked against the schema in wire.py.  In th
 each run forks and loads the library after its seccomp filter is on (child.py).
 
 For each (scenario, platform) the clean run counts the calls of every fault kind; then
-one run per single fault ("fail the Nth call of kind K") follows.
+one run per single fault ("fail the Nth call of kind K", including a partial conversion)
+and per cheap pair of conversion faults follows (child.fault_plan).  A run goes on after
+a violation and reports every distinct one it reaches (RunResult.violations).
 
 One sandboxed child per driver, not one per run: starting bwrap and Python costs
 ~60 ms (measured: bench/model_bench.py), a run ~2-20 ms.
@@ -21,9 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +39,8 @@ from patchbot.model.state import PageModel, Violation
 log = logging.getLogger(__name__)
 
 DEFAULT_TIME_LIMIT = 5.0
+# sandboxed children per matrix: the model runs are CPU bound, one per core
+MATRIX_JOBS = max(1, min(4, len(os.sched_getaffinity(0))))
 MATRIX_WALL = 900.0  # seconds for a whole matrix; today's longest takes ~10 s
 PACKAGE_ROOT = Path(patchbot.__file__).resolve().parent
 
@@ -63,10 +69,15 @@ class RunResult:
     scenario: str
     platform: str
     fault: Fault | None
-    violation: Violation | None
+    violations: list[Violation] = field(default_factory=list)  # every distinct one, in order
     counts: dict[str, int] = field(default_factory=dict)
     events: int = 0
     seconds: float = 0.0
+
+    @property
+    def violation(self) -> Violation | None:
+        """The run's first violation."""
+        return self.violations[0] if self.violations else None
 
 
 @dataclass
@@ -149,13 +160,15 @@ def _run_child(request: dict[str, object], so_path: Path, wall: float) -> Matrix
             done = True
             break
         try:
-            scenario, platform, fault, violation, counts, events, seconds = run_from_json(
+            scenario, platform, fault, violations, counts, events, seconds = run_from_json(
                 line, scenarios | {"load"}, set(platforms)
             )
         except BadRecord as exc:
             where = "sandbox/bad-result", f"the model child's output is not a run record: {exc}"
             break
-        matrix.runs.append(RunResult(scenario, platform, fault, violation, counts, events, seconds))
+        matrix.runs.append(
+            RunResult(scenario, platform, fault, violations, counts, events, seconds)
+        )
     if not done:
         stopped = result.violation()
         if stopped is not None:
@@ -170,7 +183,7 @@ def _run_child(request: dict[str, object], so_path: Path, wall: float) -> Matrix
                 f"(exit {result.returncode}{': ' + tail[0][:200] if tail else ''})"
             )
         matrix.runs.append(
-            RunResult("load", ",".join(platforms), None, Violation(name, message, 0))
+            RunResult("load", ",".join(platforms), None, [Violation(name, message, 0)])
         )
     matrix.seconds = time.monotonic() - start
     return matrix
@@ -199,9 +212,15 @@ def run_one(
 ) -> RunResult:
     """One run (in its own sandboxed child)."""
     request = _request(harness, so_path, [platform], [scenario], time_limit)
-    request["jobs"] = [
-        [scenario, platform, fault.kind if fault else None, fault.nth if fault else 0]
+    job: list[object] = [
+        scenario,
+        platform,
+        fault.kind if fault else None,
+        fault.nth if fault else 0,
     ]
+    if fault is not None and fault.then is not None:
+        job += [fault.then.kind, fault.then.nth]
+    request["jobs"] = [job]
     matrix = _run_child(request, so_path, 3 * time_limit + 60)
     return matrix.runs[-1]
 
@@ -214,7 +233,44 @@ def run_matrix(
     time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> MatrixResult:
     """Clean run, then one run per single fault, for every scenario on every platform."""
-    request = _request(
-        harness, so_path, list(platforms), list(scenarios or harness.scenarios()), time_limit
-    )
-    return _run_child(request, so_path, MATRIX_WALL)
+    names = list(scenarios or harness.scenarios())
+    shards = _shards(harness, names)
+    if len(shards) == 1:
+        return _run_child(
+            _request(harness, so_path, list(platforms), names, time_limit), so_path, MATRIX_WALL
+        )
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        parts = list(
+            pool.map(
+                lambda part: _run_child(
+                    _request(harness, so_path, list(platforms), part, time_limit),
+                    so_path,
+                    MATRIX_WALL,
+                ),
+                shards,
+            )
+        )
+    matrix = MatrixResult([run for part in parts for run in part.runs])
+    matrix.seconds = time.monotonic() - start
+    return matrix
+
+
+def _shards(harness: DriverHarness, names: list[str]) -> list[list[str]]:
+    """Split the scenarios over MATRIX_JOBS sandboxed children (the machine's cores).
+
+    A harness with ``shard(scenario)`` keeps the scenarios of one key in one child (an
+    explored sequence needs the counts of the shorter one it extends); otherwise
+    round robin.  Order within a shard is kept (breadth first).
+    """
+    jobs = max(1, min(MATRIX_JOBS, len(names)))
+    if jobs == 1:
+        return [names]
+    key = getattr(harness, "shard", None)
+    groups: dict[object, list[str]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(key(name) if key is not None else i % jobs, []).append(name)
+    shards: list[list[str]] = [[] for _ in range(jobs)]
+    for group in sorted(groups.values(), key=len, reverse=True):  # biggest first
+        min(shards, key=len).extend(group)
+    return [shard for shard in shards if shard]

@@ -4,8 +4,13 @@ State is kept in flat arrays indexed by page (one bytearray per layer), never on
 object per 4K page.  Only pages of registered regions are tracked (the virtio-mem device
 region, a heap's pool...).  Every operation checks the invariants on the pages it
 touches, which is equivalent to checking all pages after every event because no other
-page changed.  The first violation raises :class:`ViolationError`: like a guest panic,
-the run ends there.
+page changed.
+
+A violation either raises :class:`ViolationError` (the default, for direct use) or, with
+``collect`` set (a model run: patchbot.model.bridge.Session sets it), is appended to
+``pending`` while the operation completes, so the run goes on.  Either way the page is
+quarantined: later touches of it are not reported again, because they are knock-on
+effects of the first violation, not new defects.
 
 Platform edges follow /work/shared/MODEL-FACTS.md (section numbers cited inline):
   none  no memory encryption: conversions are no-ops (§2: set_memory_*() return 0
@@ -133,6 +138,11 @@ class PageModel:
         # the operation (see begin_operation) in which that conversion happened
         self.conversion_operation = array("q")
         self.operation = 0
+        self.quarantine = bytearray()  # 1: a violation was reported on this page
+        # pages a partial conversion failure left in their old state (see convert)
+        self.partial_untouched = bytearray()
+        self.collect = False  # record violations in ``pending`` instead of raising
+        self.pending: list[Violation] = []
 
     # -- layout ----------------------------------------------------------------------
     def add_region(
@@ -156,6 +166,8 @@ class PageModel:
             (self.dma_private, 0),
             (self.accepted_ever, 0),
             (self.last_conversion, LastConversion.NONE),
+            (self.quarantine, 0),
+            (self.partial_untouched, 0),
         ):
             arr.extend(bytes([val]) * total)
         self.conversion_operation.extend([0] * total)
@@ -188,7 +200,29 @@ class PageModel:
         return self.operation
 
     def _fail(self, name: str, message: str, i: int) -> None:
-        raise ViolationError(Violation(name, message, self.base + i))
+        if self.quarantine[i]:
+            return  # a knock-on effect of a violation already reported on this page
+        self.quarantine[i] = 1
+        violation = Violation(name, message, self.base + i)
+        if not self.collect:
+            raise ViolationError(violation)
+        self.pending.append(violation)
+
+    def quarantine_pfn(self, pfn: int) -> None:
+        """Mark a page a violation was reported on (from outside: heap checks, harnesses)."""
+        if self.tracks(pfn):
+            self.quarantine[pfn - self.base] = 1
+
+    def quarantined(self, pfn: int, npages: int = 1) -> bool:
+        return self.tracks(pfn, npages) and any(self.quarantine[i] for i in self._idx(pfn, npages))
+
+    def raising(self) -> _Raising:
+        """``with model.raising():`` -- raise the next violation even in a collecting run.
+
+        For callers that turn a model violation into one of their own (the heap reports
+        a bad access at the driver line that made the mapping).
+        """
+        return _Raising(self)
 
     def _pages(self, pfn: int, npages: int) -> str:
         return f"pfn {pfn:#x}" + (f"+{npages}" if npages > 1 else "")
@@ -221,8 +255,7 @@ class PageModel:
                 continue
             last = LastConversion(self.last_conversion[i])
             if (
-                state == Mem.UNKNOWN
-                and last == LastConversion.TO_SHARED_FAILED
+                last == LastConversion.TO_SHARED_FAILED
                 and self.conversion_operation[i] == self.operation
             ):
                 # the driver tried to make the range shared for this unplug, was told
@@ -251,10 +284,23 @@ class PageModel:
             self.mem[i] = Mem.UNACCEPTED
 
     # -- conversions (set_memory_encrypted / set_memory_decrypted) ----------------------
-    def convert(self, pfn: int, npages: int, to_private: bool, fail: bool, api: str) -> None:
+    def convert(
+        self, pfn: int, npages: int, to_private: bool, fail: bool, api: str, partial: bool = False
+    ) -> bool:
+        """One set_memory_*crypted() call; returns True when the call fails.
+
+        ``fail``: the host makes it fail (§3).  With ``partial`` the call converted the
+        first half of its range before failing (what upstream's leak-on-failure policy
+        guards against): those pages really are in the new state, the rest are still in
+        the old one, and the caller cannot tell which is which.  Converting such an
+        untouched page to private again is a second accept: TDX answers
+        TDX_PAGE_ALREADY_ACCEPTED and Linux fails the call (-EIO, §4); SNP's PVALIDATE
+        fails with NOUPDATE and Linux terminates the guest (§5), a violation.
+        """
         if not self.platform.coco:
-            return  # §2: a no-op returning 0 without memory encryption
+            return False  # §2: a no-op returning 0 without memory encryption
         where = self._pages(pfn, npages)
+        refused = False
         for i in self._idx(pfn, npages):
             if self.owner[i] == Owner.BUDDY:
                 self._fail(
@@ -270,30 +316,58 @@ class PageModel:
                     f"{self.platform.accept_name} of unbacked memory is invalid",
                     i,
                 )
-            if to_private and self.mem[i] == Mem.PRIVATE:
+            if to_private and self.mem[i] == Mem.PRIVATE and self.partial_untouched[i]:
+                if self.platform.name == "snp":
+                    self._fail(
+                        "partial-conversion-rollback",
+                        f"{api}() on {where} after a partial conversion failure: "
+                        f"{self._pages(self.base + i, 1)} was never converted, and "
+                        f"{self.platform.accept_name} of a validated page terminates the guest",
+                        i,
+                    )
+                refused = True  # TDX: already accepted -> the call fails (§4)
+            elif to_private and self.mem[i] == Mem.PRIVATE:
                 self._fail(
                     "double-accept",
                     f"{api}() on {where}, which is already "
                     f"private: a second {self.platform.accept_name} is fatal",
                     i,
                 )
+        fail = fail or refused
         last = (
             (LastConversion.TO_PRIVATE_FAILED if fail else LastConversion.TO_PRIVATE)
             if to_private
             else (LastConversion.TO_SHARED_FAILED if fail else LastConversion.TO_SHARED)
         )
-        for i in self._idx(pfn, npages):
+        converted = max(1, npages // 2) if partial and npages > 1 else 0
+        target = Mem.PRIVATE if to_private else Mem.SHARED
+        for k, i in enumerate(self._idx(pfn, npages)):
             self.last_conversion[i] = last
             self.conversion_operation[i] = self.operation
-            if fail:
+            if fail and partial and npages > 1:
+                # the first half made it, the rest did not even start
+                if k < converted:
+                    self.mem[i] = target
+                    self.partial_untouched[i] = 0
+                else:
+                    self.partial_untouched[i] = 1
+            elif fail:
                 self.mem[i] = Mem.UNKNOWN  # §3: state unknown after a failed conversion
-            elif to_private:
-                self.mem[i] = Mem.PRIVATE
-                self.accepted_ever[i] = 1
+                self.partial_untouched[i] = 0
             else:
-                self.mem[i] = Mem.SHARED
-            if self.owner[i] != Owner.ABSENT:
+                self.mem[i] = target
+                self.partial_untouched[i] = 0
+            if to_private and self.mem[i] == Mem.PRIVATE:
+                self.accepted_ever[i] = 1
+            if self.owner[i] != Owner.ABSENT and not (fail and partial and k >= converted):
                 self.pte[i] = Pte.ENCRYPTED if to_private else Pte.DECRYPTED
+        return fail
+
+    def conversion_failed(self, i: int) -> bool:
+        return self.last_conversion[i] in (
+            LastConversion.TO_PRIVATE_FAILED,
+            LastConversion.TO_SHARED_FAILED,
+        )
 
     # -- undo checks ----------------------------------------------------------------
     def snapshot(self, pfn: int, npages: int) -> bytes:
@@ -340,6 +414,15 @@ class PageModel:
             if not self.platform.coco:
                 continue
             state = Mem(self.mem[i])
+            if state == Mem.UNKNOWN or (state == Mem.SHARED and self.conversion_failed(i)):
+                # after a failed conversion the page must be leaked (§3), even when a
+                # partial failure really left it shared
+                self._fail(
+                    "free-after-failed-conversion",
+                    f"{api}() hands {where} to the "
+                    "buddy allocator after its conversion failed; it must be leaked",
+                    i,
+                )
             if state == Mem.UNACCEPTED:
                 self._fail(
                     "unaccepted-to-buddy",
@@ -351,13 +434,6 @@ class PageModel:
                 self._fail(
                     "shared-to-buddy",
                     f"{api}() hands shared (decrypted) {where} to the buddy allocator",
-                    i,
-                )
-            if state == Mem.UNKNOWN:
-                self._fail(
-                    "free-after-failed-conversion",
-                    f"{api}() hands {where} to the "
-                    "buddy allocator after its conversion failed; it must be leaked",
                     i,
                 )
         for i in self._idx(pfn, npages):
@@ -417,6 +493,18 @@ class PageModel:
                 )
             if state == Mem.UNACCEPTED:
                 self._fail("unaccepted-access", f"{via} touches unaccepted {where}", i)
+
+
+class _Raising:
+    def __init__(self, model: PageModel):
+        self.model = model
+        self.saved = model.collect
+
+    def __enter__(self) -> None:
+        self.model.collect = False
+
+    def __exit__(self, *exc: object) -> None:
+        self.model.collect = self.saved
 
 
 def platform_private(model: PageModel) -> bool:

@@ -6,9 +6,10 @@ checked field by field against the schema below before it becomes a RunResult.  
 that fails the check is not an exception: it is the ``sandbox/bad-result`` finding of
 that run.
 
-  run    {"scenario": str, "platform": str, "fault": null | [kind, nth],
-          "violation": null | violation, "counts": {kind: int}, "events": int,
-          "seconds": float}
+  run    {"scenario": str, "platform": str,
+          "fault": null | [kind, nth] | [kind, nth, kind2, nth2],
+          "violations": [violation] (at most MAX_VIOLATIONS), "counts": {kind: int},
+          "events": int, "seconds": float}
   violation {"name": str, "message": str, "pfn": int, "event": null | event,
              "trace": [event]}
   event  {"seq": int, "api": str, "func": str, "line": int, "args": [int],
@@ -24,7 +25,8 @@ from typing import Any
 from patchbot.model.bridge import Event, Fault
 from patchbot.model.state import Violation
 
-MAX_RECORD = 256 * 1024  # one run's record; the 24-event trace needs ~6 KiB
+MAX_RECORD = 256 * 1024  # one run's record; a 24-event trace needs ~6 KiB, 16 of them ~100 KiB
+MAX_VIOLATIONS = 16  # per run (bridge.MAX_VIOLATIONS keeps no more)
 MAX_TEXT = 2000
 MAX_TRACE = 64
 MAX_KINDS = 64
@@ -112,20 +114,26 @@ def violation_from_json(raw: Any) -> Violation:
     )
 
 
-def payload_to_json(violation: Violation | None, counts: dict[str, int], events: int) -> bytes:
+def _violations_to_json(violations: list[Violation]) -> list[dict[str, Any]]:
+    return [violation_to_json(v) for v in violations[:MAX_VIOLATIONS]]
+
+
+def _violations_from_json(raw: Any) -> list[Violation]:
+    if not isinstance(raw, list) or len(raw) > MAX_VIOLATIONS:
+        raise BadRecord(f"violations is not a list of at most {MAX_VIOLATIONS}")
+    return [violation_from_json(v) for v in raw]
+
+
+def payload_to_json(violations: list[Violation], counts: dict[str, int], events: int) -> bytes:
     """What one forked run sends its sandboxed parent."""
-    record = {
-        "violation": None if violation is None else violation_to_json(violation),
-        "counts": counts,
-        "events": events,
-    }
+    record = {"violations": _violations_to_json(violations), "counts": counts, "events": events}
     return json.dumps(record, separators=(",", ":")).encode()
 
 
-def payload_from_json(data: bytes) -> tuple[Violation | None, dict[str, int], int]:
-    d = _dict(_load(data), "run payload", {"violation", "counts", "events"})
-    violation = None if d["violation"] is None else violation_from_json(d["violation"])
-    return violation, _counts(d["counts"]), _int(d["events"], "events")
+def payload_from_json(data: bytes) -> tuple[list[Violation], dict[str, int], int]:
+    d = _dict(_load(data), "run payload", {"violations", "counts", "events"})
+    violations = _violations_from_json(d["violations"])
+    return violations, _counts(d["counts"]), _int(d["events"], "events")
 
 
 def _counts(raw: Any) -> dict[str, int]:
@@ -150,11 +158,34 @@ def _load(data: bytes) -> Any:
         raise BadRecord(f"not JSON ({exc})") from None
 
 
+def fault_to_json(fault: Fault | None) -> list[Any] | None:
+    if fault is None:
+        return None
+    pair = [] if fault.then is None else [fault.then.kind, fault.then.nth]
+    return [fault.kind, fault.nth, *pair]
+
+
+def fault_from_json(raw: Any) -> Fault | None:
+    if raw is None:
+        return None
+    if not (isinstance(raw, list) and len(raw) in (2, 4)):
+        raise BadRecord("fault is not [kind, nth] or [kind, nth, kind2, nth2]")
+    faults = []
+    for kind, nth in zip(raw[::2], raw[1::2], strict=True):
+        if not isinstance(kind, str) or not _NAME.match(kind):
+            raise BadRecord("fault kind is not a name")
+        if not 1 <= _int(nth, "fault nth") <= 1_000_000:
+            raise BadRecord("fault nth out of range")
+        faults.append((kind, nth))
+    then = Fault(*faults[1]) if len(faults) == 2 else None
+    return Fault(faults[0][0], faults[0][1], then)
+
+
 def run_to_json(
     scenario: str,
     platform: str,
     fault: Fault | None,
-    violation: Violation | None,
+    violations: list[Violation],
     counts: dict[str, int],
     events: int,
     seconds: float,
@@ -162,8 +193,8 @@ def run_to_json(
     record = {
         "scenario": scenario,
         "platform": platform,
-        "fault": None if fault is None else [fault.kind, fault.nth],
-        "violation": None if violation is None else violation_to_json(violation),
+        "fault": fault_to_json(fault),
+        "violations": _violations_to_json(violations),
         "counts": counts,
         "events": events,
         "seconds": round(seconds, 6),
@@ -173,25 +204,18 @@ def run_to_json(
 
 def run_from_json(
     line: bytes, scenarios: set[str], platforms: set[str]
-) -> tuple[str, str, Fault | None, Violation | None, dict[str, int], int, float]:
+) -> tuple[str, str, Fault | None, list[Violation], dict[str, int], int, float]:
     """One line of the model child's output, checked against what was asked for."""
     d = _dict(
         _load(line),
         "run",
-        {"scenario", "platform", "fault", "violation", "counts", "events", "seconds"},
+        {"scenario", "platform", "fault", "violations", "counts", "events", "seconds"},
     )
     scenario, platform = d["scenario"], d["platform"]
     if scenario not in scenarios or platform not in platforms:
         raise BadRecord(f"run of {scenario!r} on {platform!r} was not asked for")
-    fault = None
-    if d["fault"] is not None:
-        raw = d["fault"]
-        if not (isinstance(raw, list) and len(raw) == 2 and isinstance(raw[0], str)):
-            raise BadRecord("fault is not [kind, nth]")
-        if not _NAME.match(raw[0]) or not 1 <= _int(raw[1], "fault nth") <= 1_000_000:
-            raise BadRecord("fault is not [kind, nth]")
-        fault = Fault(raw[0], raw[1])
-    violation = None if d["violation"] is None else violation_from_json(d["violation"])
+    fault = fault_from_json(d["fault"])
+    violation = _violations_from_json(d["violations"])
     seconds = d["seconds"]
     if not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e6:
         raise BadRecord("seconds out of range")

@@ -57,9 +57,10 @@ def boot(
     report.build_seconds = built.seconds
     log.info("built %s in %.2f s%s", driver, built.seconds, " (cached)" if built.cached else "")
     report.matrix = run_matrix(harness, built.so_path, platforms)
-    # clean runs first, so each violation is reported on its simplest schedule
-    runs = sorted(report.matrix.runs, key=lambda r: r.fault is not None)
-    report.findings = to_findings(runs, harness.source, source.read_text(errors="replace"))
+    # each violation is reported once, on its simplest run (findings.reproducer_rank)
+    report.findings = to_findings(
+        report.matrix.runs, harness.source, source.read_text(errors="replace")
+    )
     return report
 
 

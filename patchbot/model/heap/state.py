@@ -106,10 +106,13 @@ class HeapState:
         self.model.to_buddy(pfn, n, api)  # shared-to-buddy, free-after-failed-conversion...
         self.allocs.pop(pfn, None)
 
-    def convert(self, pfn: int, npages: int, to_private: bool, fail: bool, api: str) -> None:
+    def convert(
+        self, pfn: int, npages: int, to_private: bool, fail: bool, api: str, partial: bool = False
+    ) -> bool:
+        """True when the call fails (injected, or refused by the platform)."""
         if self.model.platform.coco:
             self._require_unmapped(pfn, npages, "convert-while-mapped", f"{api}() converts")
-        self.model.convert(pfn, npages, to_private, fail, api)
+        return self.model.convert(pfn, npages, to_private, fail, api, partial)
 
     def _require_unmapped(self, pfn: int, npages: int, name: str, what: str) -> None:
         m = self.model
@@ -195,7 +198,10 @@ class HeapState:
     def cpu_access(self, mapping: Mapping, via: str) -> None:
         for pfn, n in mapping.ranges:
             try:
-                self.model.access(pfn, n, mapping.encrypted, f"{via} (mapped at {mapping.site})")
+                with self.model.raising():  # reported at the mapping's site, below
+                    self.model.access(
+                        pfn, n, mapping.encrypted, f"{via} (mapped at {mapping.site})"
+                    )
             except ViolationError as exc:
                 raise SiteViolation(exc.violation, mapping.site, via) from None
 
@@ -219,6 +225,8 @@ class HeapState:
         m = self.model
         for pfn, (order, site) in sorted(self.allocs.items()):
             idx = m._idx(pfn, 1 << order)
+            if m.quarantined(pfn, 1 << order):
+                continue  # a violation was reported on these pages already
             if all(m.mem[i] == Mem.UNKNOWN for i in idx):
                 m.set_owner(pfn, 1 << order, Owner.LEAKED)  # §3: the deliberate leak
                 continue
