@@ -138,6 +138,8 @@ class PageModel:
         # the operation (see begin_operation) in which that conversion happened
         self.conversion_operation = array("q")
         self.operation = 0
+        # conversions of each page so far: a DMA mapping remembers them (stale_dma)
+        self.conversion_epoch = array("q")
         self.quarantine = bytearray()  # 1: a violation was reported on this page
         # pages a partial conversion failure left in their old state (see convert)
         self.partial_untouched = bytearray()
@@ -171,6 +173,7 @@ class PageModel:
         ):
             arr.extend(bytes([val]) * total)
         self.conversion_operation.extend([0] * total)
+        self.conversion_epoch.extend([0] * total)
         self.n += total
         self.regions.append(Region(base_pfn, npages))
         for i in self._idx(base_pfn, npages):
@@ -294,8 +297,10 @@ class PageModel:
         guards against): those pages really are in the new state, the rest are still in
         the old one, and the caller cannot tell which is which.  Converting such an
         untouched page to private again is a second accept: TDX answers
-        TDX_PAGE_ALREADY_ACCEPTED and Linux fails the call (-EIO, §4); SNP's PVALIDATE
-        fails with NOUPDATE and Linux terminates the guest (§5), a violation.
+        TDX_PAGE_ALREADY_ACCEPTED and Linux fails the call (-EIO, §4).  The model makes
+        the call fail on SNP too (PVALIDATE NOUPDATE; whether Linux terminates the
+        guest there is not verified, §5), so upstream's "re-encrypt, free only if that
+        worked" stays clean and a caller that frees anyway is caught.
         """
         if not self.platform.coco:
             return False  # §2: a no-op returning 0 without memory encryption
@@ -317,15 +322,7 @@ class PageModel:
                     i,
                 )
             if to_private and self.mem[i] == Mem.PRIVATE and self.partial_untouched[i]:
-                if self.platform.name == "snp":
-                    self._fail(
-                        "partial-conversion-rollback",
-                        f"{api}() on {where} after a partial conversion failure: "
-                        f"{self._pages(self.base + i, 1)} was never converted, and "
-                        f"{self.platform.accept_name} of a validated page terminates the guest",
-                        i,
-                    )
-                refused = True  # TDX: already accepted -> the call fails (§4)
+                refused = True  # already accepted/validated: the call fails (§4)
             elif to_private and self.mem[i] == Mem.PRIVATE:
                 self._fail(
                     "double-accept",
@@ -342,6 +339,7 @@ class PageModel:
         converted = max(1, npages // 2) if partial and npages > 1 else 0
         target = Mem.PRIVATE if to_private else Mem.SHARED
         for k, i in enumerate(self._idx(pfn, npages)):
+            self.conversion_epoch[i] += 1
             self.last_conversion[i] = last
             self.conversion_operation[i] = self.operation
             if fail and partial and npages > 1:
@@ -470,6 +468,29 @@ class PageModel:
         arr = self.dma_shared if shared_attr else self.dma_private
         for i in self._idx(pfn, npages):
             arr[i] = max(0, arr[i] + delta)
+
+    def epochs(self, pfn: int, npages: int) -> list[int]:
+        """Conversions of each page so far (what a new DMA mapping was made against)."""
+        idx = self._idx(pfn, npages)
+        return list(self.conversion_epoch[idx.start : idx.stop])
+
+    def stale_dma(self, pfn: int, npages: int, made_at: list[int], via: str) -> None:
+        """Device DMA through a mapping made before a conversion of its pages.
+
+        Seed 004 (the guest side of it): after private->shared (or back) the host may
+        back the page with a different physical page, and an IOMMU mapping set up
+        before the conversion keeps pointing at the old one (MODEL-FACTS §8: re-map DMA
+        after a conversion); the DMA address encoding (shared bit) changed too (§9).
+        """
+        for k, i in enumerate(self._idx(pfn, npages)):
+            if self.conversion_epoch[i] != made_at[k]:
+                self._fail(
+                    "dma-through-stale-mapping",
+                    f"{via} of {self._pages(self.base + i, 1)} through a DMA mapping made "
+                    "before the page was converted: the device may reach the old host page "
+                    "or use the wrong shared/private address (§8, §9)",
+                    i,
+                )
 
     def access(self, pfn: int, npages: int, encrypted_mapping: bool, via: str) -> None:
         """A CPU access through a mapping with (or without) the encryption bit (§1, §2)."""

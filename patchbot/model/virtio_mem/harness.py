@@ -59,6 +59,9 @@ class VirtioMemHarness:
     def scenarios(self) -> list[str]:
         return [*self.SCENARIOS, *explore.sequences()]
 
+    def bound(self) -> str:
+        return f"{len(self.SCENARIOS)} lifecycle scripts + {explore.bound()}"
+
     def fault_base(self, scenario: str) -> str | None:
         """The sequence whose calls need no faults here (explore.fault_base)."""
         return None if scenario in self.SCENARIOS else explore.fault_base(scenario)
