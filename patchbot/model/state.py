@@ -8,8 +8,8 @@ page changed.
 
 A violation either raises :class:`ViolationError` (the default, for direct use) or, with
 ``collect`` set (a model run: patchbot.model.bridge.Session sets it), is appended to
-``pending`` while the operation completes, so the run goes on.  Either way the page is
-quarantined: later touches of it are not reported again, because they are knock-on
+``pending`` while the operation completes, so the run goes on.  In a run the page is
+then quarantined: later touches of it are not reported again, because they are knock-on
 effects of the first violation, not new defects.
 
 Platform edges follow /work/shared/MODEL-FACTS.md (section numbers cited inline):
@@ -203,12 +203,12 @@ class PageModel:
         return self.operation
 
     def _fail(self, name: str, message: str, i: int) -> None:
+        violation = Violation(name, message, self.base + i)
+        if not self.collect:
+            raise ViolationError(violation)  # direct use: every call is checked on its own
         if self.quarantine[i]:
             return  # a knock-on effect of a violation already reported on this page
         self.quarantine[i] = 1
-        violation = Violation(name, message, self.base + i)
-        if not self.collect:
-            raise ViolationError(violation)
         self.pending.append(violation)
 
     def quarantine_pfn(self, pfn: int) -> None:

@@ -236,12 +236,12 @@ class HeapState:
         m = self.model
         for pfn, (order, site) in sorted(self.allocs.items()):
             idx = m._idx(pfn, 1 << order)
-            if m.quarantined(pfn, 1 << order):
-                continue  # a violation was reported on these pages already
             # a failed conversion (UNKNOWN, or mixed after a partial one) must leak (§3)
             if all(m.mem[i] == Mem.UNKNOWN or m.conversion_failed(i) for i in idx):
                 m.set_owner(pfn, 1 << order, Owner.LEAKED)  # §3: the deliberate leak
                 continue
+            if m.quarantined(pfn, 1 << order):
+                continue  # a violation was reported on these pages already
             raise SiteViolation(
                 Violation(
                     "page-leak",
