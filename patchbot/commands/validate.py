@@ -44,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from patchbot.validate.apply import read_series
     from patchbot.validate.boot import boot_series
+    from patchbot.validate.confirm import confirm, lint_path_findings, render
     from patchbot.validate.output import emit, summary
 
     from_args(args)  # one line and exit 2 when the sandbox cannot be set up
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             f"{' '.join(args.series)} touches no modelled driver ({', '.join(touched)})"
         )
     sys.stderr.write(summary(reports))
+    # lint's CoCo path findings, each reproduced by a model run or listed with the reason
+    sys.stderr.write(render(confirm(lint_path_findings(series, tree), reports)))
     sys.stdout.write(emit(reports, args.format))
     return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
 

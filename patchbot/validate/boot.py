@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class BootReport:
     driver: str
+    source_path: str = ""  # the driver file, relative to the tree
     findings: list[Finding] = field(default_factory=list)
     matrix: MatrixResult | None = None
     build_seconds: float = 0.0
@@ -39,7 +40,7 @@ def boot(
         raise InputError(f"{tree} has no {harness.source}: not a kernel tree with {driver}")
     if not (tree / "include" / "uapi").is_dir():
         raise InputError(f"{tree} has no include/uapi: not a kernel tree")
-    report = BootReport(driver)
+    report = BootReport(driver, harness.source)
     built = build_driver(source, tree, harness.shim, harness.source)
     if isinstance(built, BuildFailure):
         report.build_failure = built
