@@ -245,3 +245,33 @@ def test_a_violation_is_reported_on_its_simplest_run():
     source = "static int virtio_mem_accept(void)\n{\n}\n"
     (finding,) = to_findings(runs, "drivers/virtio/virtio_mem.c", source)
     assert finding.message.startswith("[sbm:r10,on1]") and finding.fault == "none"
+
+
+# -- a MEM_CANCEL_ONLINE undo that fails ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("noted", "expected"), [(True, "cancel-undo-failure-ignored"), (False, "unplug-private")]
+)
+def test_unplugging_pages_whose_cancel_undo_failed(noted, expected):
+    model = model_on("tdx", n=4, mem=Mem.UNACCEPTED)
+    model.convert(BASE, 4, True, False, "set_memory_encrypted")  # MEM_GOING_ONLINE
+    op = model.begin_operation()  # MEM_CANCEL_ONLINE: the undo fails, nobody can tell
+    model.convert(BASE, 4, False, True, "set_memory_decrypted")
+    if noted:
+        model.note_failed_undo(BASE, 4, op)
+    model.begin_operation()  # a later resize unplugs the offline block as it is
+    model.set_owner(BASE, 4, Owner.OFFLINE)
+    with pytest.raises(ViolationError) as exc:
+        model.host_unplug(BASE, 4)
+    assert exc.value.violation.name == expected
+
+
+def test_a_cancel_undo_retried_later_is_fine():
+    model = model_on("tdx", n=4, mem=Mem.UNACCEPTED)
+    model.convert(BASE, 4, True, False, "set_memory_encrypted")
+    op = model.begin_operation()
+    model.convert(BASE, 4, False, True, "set_memory_decrypted")
+    model.note_failed_undo(BASE, 4, op)
+    model.begin_operation()
+    model.convert(BASE, 4, False, False, "set_memory_decrypted")  # converted before unplug
+    model.set_owner(BASE, 4, Owner.OFFLINE)
+    model.host_unplug(BASE, 4)

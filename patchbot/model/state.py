@@ -143,6 +143,9 @@ class PageModel:
         self.quarantine = bytearray()  # 1: a violation was reported on this page
         # pages a partial conversion failure left in their old state (see convert)
         self.partial_untouched = bytearray()
+        # pages whose MEM_CANCEL_ONLINE undo failed (note_failed_undo); cleared when the
+        # driver converts them again
+        self.cancel_failed = bytearray()
         self.collect = False  # record violations in ``pending`` instead of raising
         self.pending: list[Violation] = []
 
@@ -170,6 +173,7 @@ class PageModel:
             (self.last_conversion, LastConversion.NONE),
             (self.quarantine, 0),
             (self.partial_untouched, 0),
+            (self.cancel_failed, 0),
         ):
             arr.extend(bytes([val]) * total)
         self.conversion_operation.extend([0] * total)
@@ -242,6 +246,8 @@ class PageModel:
         """The device acknowledged UNPLUG: the host takes the pages back (§8, §11)."""
         where = self._pages(pfn, npages)
         for i in self._idx(pfn, npages):
+            if self.platform.coco:
+                self._check_cancel_failed(i, "unplug hands the host")
             if self.owner[i] == Owner.BUDDY:
                 self._fail(
                     "unplug-in-use",
@@ -340,6 +346,7 @@ class PageModel:
         target = Mem.PRIVATE if to_private else Mem.SHARED
         for k, i in enumerate(self._idx(pfn, npages)):
             self.conversion_epoch[i] += 1
+            self.cancel_failed[i] = 0  # the driver converts it again: it knows
             self.last_conversion[i] = last
             self.conversion_operation[i] = self.operation
             if fail and partial and npages > 1:
@@ -393,6 +400,30 @@ class PageModel:
                     i,
                 )
 
+    def note_failed_undo(self, pfn: int, npages: int, operation: int) -> None:
+        """At the end of MEM_CANCEL_ONLINE: pages whose undo failed in that notifier.
+
+        The notifier cannot report the failure (MEM_CANCEL_ONLINE ignores the return
+        value), so the driver has to remember it.  If it does not, it later unplugs or
+        frees the pages as if the undo had worked: cancel-undo-failure-ignored.
+        """
+        for i in self._idx(pfn, npages):
+            if (
+                self.last_conversion[i] == LastConversion.TO_SHARED_FAILED
+                and self.conversion_operation[i] == operation
+            ):
+                self.cancel_failed[i] = 1
+
+    def _check_cancel_failed(self, i: int, what: str) -> None:
+        if self.cancel_failed[i] and self.mem[i] not in (Mem.PRIVATE, Mem.SHARED):
+            self._fail(
+                "cancel-undo-failure-ignored",
+                f"{what} {self._pages(self.base + i, 1)}, whose MEM_CANCEL_ONLINE undo failed: "
+                "the notifier cannot report it and the driver went on as if the undo had "
+                "worked; its state is unknown (§3)",
+                i,
+            )
+
     # -- allocator -----------------------------------------------------------------
     def to_buddy(self, pfn: int, npages: int, api: str) -> None:
         """Pages handed to the page allocator (generic_online_page, free_contig_range...)."""
@@ -411,6 +442,7 @@ class PageModel:
                 )
             if not self.platform.coco:
                 continue
+            self._check_cancel_failed(i, f"{api}() hands the buddy allocator")
             state = Mem(self.mem[i])
             if state == Mem.UNKNOWN or (state == Mem.SHARED and self.conversion_failed(i)):
                 # after a failed conversion the page must be leaked (§3), even when a

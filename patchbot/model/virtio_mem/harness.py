@@ -86,6 +86,7 @@ class VirtioMemHarness:
         self.answer: int | None = None  # the device's answer to the next request
         # Mem state of a block when MEM_GOING_ONLINE began, keyed by its first pfn
         self._before_online: dict[int, bytes] = {}
+        self._cancel_op: dict[int, int] = {}  # operation of the running MEM_CANCEL_ONLINE
         return {
             "memory_notify": self._notify,
             "memory_notify_done": self._notify_done,
@@ -128,9 +129,11 @@ class VirtioMemHarness:
         # A notifier is its own driver context: a conversion that fails inside it (at
         # MEM_OFFLINE it cannot even report the failure) is not one the code around
         # a later unplug request saw, so that code must convert again (host_unplug).
-        s.model.begin_operation()
+        op = s.model.begin_operation()
         if action == MEM_GOING_ONLINE:
             self._before_online[pfn] = s.model.snapshot(pfn, n)
+        if action == MEM_CANCEL_ONLINE:
+            self._cancel_op[pfn] = op
         return 0
 
     def _notify_done(self, s: Session, ev: Event) -> int:
@@ -140,6 +143,8 @@ class VirtioMemHarness:
         before = self._before_online.pop(pfn, None) if action != MEM_GOING_ONLINE else None
         if action == MEM_CANCEL_ONLINE and before is not None:
             s.model.check_undone(pfn, n, before, "MEM_CANCEL_ONLINE")
+        if action == MEM_CANCEL_ONLINE and pfn in self._cancel_op:
+            s.model.note_failed_undo(pfn, n, self._cancel_op.pop(pfn))
         return 0
 
     def _request(self, s: Session, ev: Event) -> int:
