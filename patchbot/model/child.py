@@ -244,7 +244,7 @@ def _emit(out: int, record: bytes) -> None:
     os.write(out, record + b"\n")
 
 
-PAIR_LIMIT = 6  # pairs of conversion faults when a run makes at most this many calls
+PAIR_LIMIT = 4  # pairs of conversion faults when a run makes at most this many calls (6 pairs)
 
 
 def fault_plan(
@@ -273,7 +273,9 @@ def fault_plan(
         for nth in range(base.get(kind, 0) + 1, count + 1)
     ]
     first, last = base.get("conversion", 0) + 1, counts.get("conversion", 0)
-    if (kinds is None or "conversion" in kinds) and 2 <= last - first + 1 <= PAIR_LIMIT:
+    pairs = getattr(harness, "pairs_for", None)
+    cheap = 2 <= last - first + 1 <= PAIR_LIMIT and (pairs is None or pairs(scenario))
+    if (kinds is None or "conversion" in kinds) and cheap:
         for i in range(first, last + 1):
             for j in range(i + 1, last + 1):
                 plan.append(Fault("conversion", i, Fault("conversion", j)))

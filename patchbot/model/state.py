@@ -392,7 +392,12 @@ class PageModel:
         if not self.platform.coco:
             return
         for k, i in enumerate(self._idx(pfn, npages)):
-            if before[k] != Mem.PRIVATE and self.mem[i] == Mem.PRIVATE:
+            if (
+                before[k] != Mem.PRIVATE
+                and self.mem[i] == Mem.PRIVATE
+                and not self.conversion_failed(i)
+            ):
+                # (a page a failed -- partial -- undo left private is that undo's failure)
                 self._fail(
                     "cancel-without-undo",
                     f"{what} leaves {self._pages(self.base + i, 1)} private: it was "

@@ -92,9 +92,9 @@ def _match(finding: Finding, model: list[Finding], kinds: frozenset[str]) -> Fin
 
     Lint's path names functions ("virtio_mem_coco_share() fails here", "...() called
     here"); the model's events carry the driver function of each API call.  A model
-    finding matches when its kind is one the rule predicts, the function whose call was
-    failed by the fault (if any) is on the lint path, and another function of its trace
-    (the sink) is too.
+    finding matches when its kind is one the rule predicts and, for a run with a fault,
+    the function whose call the fault failed is on the lint path (for a clean run: any
+    function of its trace is).
     """
     names = {finding.function} if finding.function else set()
     for text in [finding.message, *(loc.note or "" for loc in finding.trace)]:
@@ -104,9 +104,11 @@ def _match(finding: Finding, model: list[Finding], kinds: frozenset[str]) -> Fin
             continue
         failed = {loc.function for loc in m.trace if "(injected)" in (loc.note or "")}
         funcs = {loc.function for loc in m.trace} | {m.function}
-        if failed and not failed & names:
+        if failed:
+            if failed & names:  # the run failed the very call the lint path starts from
+                return m
             continue
-        if (funcs - failed) & names:
+        if funcs & names:
             return m
     return None
 

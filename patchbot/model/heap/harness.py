@@ -33,6 +33,11 @@ class SystemHeapHarness:
         """The fixed lifecycles (every fault kind), then the explored orders."""
         return [*SCENARIOS, *explored_orders()]
 
+    def pairs_for(self, scenario: str) -> bool:
+        """Pairs of conversion faults on the fixed lifecycles only: on the explored
+        orders the conversions (allocation, release) are the same in every order."""
+        return scenario in SCENARIOS
+
     def fault_kinds_for(self, scenario: str) -> frozenset[str] | None:
         return None if scenario in SCENARIOS else self.EXPLORED_FAULTS
 

@@ -11,12 +11,12 @@ a partial one), then takes up to DEPTH steps from ALPHABET:
   nack/busy/error  the device answers the next request so, once
 
 Faults (conversion, partial conversion, pairs) fail only the calls of a sequence's last
-two steps (fault_base): the earlier calls were failed in the shorter sequence it
-extends, so each fault is still followed by every possible next step.
+step (fault_base): the earlier calls were failed in the shorter sequence it extends
+(which then goes on to the driver's removal: unplug of everything plugged).
 
 Enumeration is breadth first, so the first sequence (in scenarios() order) that shows a
 violation is a shortest one: findings keep it as the violation's minimal reproducer.
-The bound: 2 modes x sum(|ALPHABET|^k, k=0..DEPTH) sequences (2 x 111 = 222 at depth 2).
+The bound: 2 modes x sum(|ALPHABET|^k, k=0..DEPTH) sequences (2 x 73 = 146 at depth 2).
 """
 
 from __future__ import annotations
@@ -25,7 +25,10 @@ import itertools
 
 MODES = ("sbm", "bbm")
 PREFIX = ("r10",)
-ALPHABET = ("r4", "r16", "r0", "off1", "on1", "off2", "cancel1", "cancel2", "nack", "busy")
+# block 1 is full after r10, block 2 partial: offline/online/cancel of block 1 and the
+# resizes reach both (measured: adding off2/cancel2 found nothing new on our fixtures
+# and cost half the matrix again)
+ALPHABET = ("r4", "r16", "r0", "off1", "on1", "cancel1", "nack", "busy")
 DEPTH = 2
 
 
@@ -46,11 +49,11 @@ def parse(scenario: str) -> tuple[str, list[str]]:
 
 
 def fault_base(scenario: str) -> str | None:
-    """The sequence without the last two steps (None: fail every call)."""
+    """The sequence without the last step (None: fail every call)."""
     mode, steps = parse(scenario)
-    if len(steps) <= 2:
+    if len(steps) <= 1:
         return None
-    return f"{mode}:{','.join(steps[:-2])}"
+    return f"{mode}:{','.join(steps[:-1])}"
 
 
 def bound() -> str:
