@@ -147,6 +147,7 @@ class PageModel:
         # driver converts them again
         self.cancel_failed = bytearray()
         self.collect = False  # record violations in ``pending`` instead of raising
+        self.raise_now = False  # ... except inside ``with raising()`` (quarantine still holds)
         self.pending: list[Violation] = []
 
     # -- layout ----------------------------------------------------------------------
@@ -213,6 +214,8 @@ class PageModel:
         if self.quarantine[i]:
             return  # a knock-on effect of a violation already reported on this page
         self.quarantine[i] = 1
+        if self.raise_now:
+            raise ViolationError(violation)
         self.pending.append(violation)
 
     def quarantine_pfn(self, pfn: int) -> None:
@@ -556,13 +559,13 @@ class PageModel:
 class _Raising:
     def __init__(self, model: PageModel):
         self.model = model
-        self.saved = model.collect
+        self.saved = model.raise_now
 
     def __enter__(self) -> None:
-        self.model.collect = False
+        self.model.raise_now = True
 
     def __exit__(self, *exc: object) -> None:
-        self.model.collect = self.saved
+        self.model.raise_now = self.saved
 
 
 def platform_private(model: PageModel) -> bool:
