@@ -395,12 +395,9 @@ class PageModel:
         if not self.platform.coco:
             return
         for k, i in enumerate(self._idx(pfn, npages)):
-            if (
-                before[k] != Mem.PRIVATE
-                and self.mem[i] == Mem.PRIVATE
-                and not self.conversion_failed(i)
-            ):
-                # (a page a failed -- partial -- undo left private is that undo's failure)
+            # a page a failed (partial) undo left private is that undo's failure
+            undo_failed = self.last_conversion[i] == LastConversion.TO_SHARED_FAILED
+            if before[k] != Mem.PRIVATE and self.mem[i] == Mem.PRIVATE and not undo_failed:
                 self._fail(
                     "cancel-without-undo",
                     f"{what} leaves {self._pages(self.base + i, 1)} private: it was "
