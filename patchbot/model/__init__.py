@@ -18,8 +18,9 @@ state.py    PageModel: per-page arrays (host backing, Mem state, owner, direct-m
             other mappings, DMA mappings); platforms none/tdx/snp; HostProfile;
             Violation/ViolationError.  Edges cite /work/shared/MODEL-FACTS.md sections.
 runner.py   DriverHarness protocol; run_matrix() runs every scenario x platform clean,
-            then once per single fault, all in ONE sandboxed child (patchbot.sandbox);
-            run_one() is a matrix of one run.  The library is never loaded here.
+            then once per fault of child.fault_plan(), in one sandboxed child per core
+            (patchbot.sandbox); run_one() is a matrix of one run.  The library is never
+            loaded here.
 child.py    the sandboxed child: forks per run with a time limit (hang -> "hang" with
             the last events, crash -> "crash", seccomp/limits -> "sandbox/..."); only
             the forked run loads the library, after its seccomp filter is on.

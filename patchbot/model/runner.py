@@ -232,7 +232,7 @@ def run_matrix(
     scenarios: Iterable[str] | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> MatrixResult:
-    """Clean run, then one run per single fault, for every scenario on every platform."""
+    """Clean run, then one run per planned fault, for every scenario on every platform."""
     names = list(scenarios or harness.scenarios())
     shards = _shards(harness, names)
     if len(shards) == 1:
