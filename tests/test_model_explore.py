@@ -275,3 +275,47 @@ def test_a_cancel_undo_retried_later_is_fine():
     model.convert(BASE, 4, False, False, "set_memory_decrypted")  # converted before unplug
     model.set_owner(BASE, 4, Owner.OFFLINE)
     model.host_unplug(BASE, 4)
+
+
+# -- lint confirmed by running ----------------------------------------------------------
+def test_confirm_matches_a_faulted_run_on_the_lint_path_and_explains_the_rest():
+    from patchbot.api import Finding, Location, Severity
+    from patchbot.model.runner import MatrixResult
+    from patchbot.validate.boot import BootReport
+    from patchbot.validate.confirm import confirm, render
+
+    src = "drivers/virtio/virtio_mem.c"
+
+    def lint(rule: str, line: int, func: str, notes: list[str]) -> Finding:
+        trace = [Location(src, line, function=func, note=n) for n in notes]
+        return Finding(rule, Severity.ERROR, "m", src, line, function=func, trace=trace)
+
+    leak = lint(
+        "leak-on-failure",
+        2011,
+        "virtio_mem_sbm_unplug_sb_online",
+        ["virtio_mem_coco_share() fails here", "virtio_mem_fake_online() called here"],
+    )
+    other = lint("leak-on-failure", 1755, "f", ["virtio_mem_coco_accept() fails here"])
+    ordering = lint("conversion-ordering", 900, "g", [])
+    model = Finding(
+        "free-after-failed-conversion",
+        Severity.ERROR,
+        "[sbm:r10,r4] free_contig_range() hands ...",
+        src,
+        1214,
+        function="virtio_mem_fake_online",
+        trace=[
+            Location(src, 843, function="virtio_mem_coco_share", note="x fails (injected)"),
+            Location(src, 1214, function="virtio_mem_fake_online", note="free_contig_range"),
+        ],
+        platform="tdx",
+        fault="conversion#4",
+    )
+    report = BootReport("virtio-mem", src, [model], MatrixResult())
+    got = confirm([leak, other, ordering], [report])
+    assert [c.model is not None for c in got] == [True, False, False]
+    assert "steps sbm:r10,r4, fault conversion#4" in got[0].describe()
+    assert "no explored sequence x fault showed" in got[1].reason
+    assert got[2].reason == "the model has no counterpart for it"
+    assert render(got).startswith("lint confirmed by running: 1 of 3")

@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         sys.stderr.write(f"patchbot: warning: {warning}\n")
     validation = review.validate(fetched, args.tree) if args.validate else None
+    if validation:  # lint's CoCo path findings, each reproduced by a model run or not
+        from patchbot.validate.confirm import confirm, render
+
+        sys.stderr.write(render(confirm(result.findings, validation)))
     messages = review.reply_messages(fetched, result, sender=sender, validation=validation)
     if not args.send:
         if not messages:
