@@ -10,6 +10,8 @@ from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.drivers import DRIVERS
 from patchbot.model.platforms import PLATFORMS
+from patchbot.sandbox.mode import add_argument as add_sandbox_argument
+from patchbot.sandbox.mode import from_args
 
 # The model, the kernel build and QEMU are imported in run(): every command's parser is
 # built on each start, and `patchbot lint` should not pay for loading the model.
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--time-limit", type=float, default=240.0, help="with --qemu: seconds for the boot"
     )
+    add_sandbox_argument(p)
     p.set_defaults(func=run)
 
 
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from patchbot.validate.boot import boot
     from patchbot.validate.output import emit, summary
 
+    from_args(args)  # one line and exit 2 when the sandbox cannot be set up
     tree = resolve_tree(args.tree)
     if args.qemu:
         return _run_qemu(args, tree)

@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from patchbot.post.options import add_options
+from patchbot.sandbox.mode import add_argument as add_sandbox_argument
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "single fault); the cover-letter reply summarises the boots",
     )
     p.add_argument("--send", action="store_true", help="send the replies (default: print them)")
+    add_sandbox_argument(p)
     p.set_defaults(func=run)
 
 
@@ -63,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     post = cli_support.settings(args, config)
     sender = post.sender_or_error()
+    if args.validate:
+        from patchbot.sandbox.mode import from_args
+
+        from_args(args)  # refuse before fetching anything
     archive = cli_support.archive(args, config, required=False)
     local = Path(args.message_id).is_file()
     if local:  # a local mbox: everything the replies need is in the file
@@ -82,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         sys.stderr.write(f"patchbot: warning: {warning}\n")
     validation = review.validate(fetched, args.tree) if args.validate else None
+    if validation:  # lint's CoCo path findings, each reproduced by a model run or not
+        from patchbot.validate.confirm import confirm, render
+
+        sys.stderr.write(render(confirm(result.findings, validation)))
     messages = review.reply_messages(
         fetched, result, sender=sender, validation=validation, settings=post
     )

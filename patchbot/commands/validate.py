@@ -9,6 +9,8 @@ import sys
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.platforms import PLATFORMS
+from patchbot.sandbox.mode import add_argument as add_sandbox_argument
+from patchbot.sandbox.mode import from_args
 
 # The model and the series applier are imported in run(), so that building this parser
 # (done on every start, for --help) costs `patchbot lint` nothing.
@@ -56,14 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--time-limit", type=float, default=240.0, help="with --kernel: seconds for the boot"
     )
+    add_sandbox_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from patchbot.validate.apply import read_series
     from patchbot.validate.boot import boot_series
+    from patchbot.validate.confirm import confirm, lint_path_findings, render
     from patchbot.validate.output import emit, summary
 
+    from_args(args)  # one line and exit 2 when the sandbox cannot be set up
     if args.kernel:
         return run_kernel(args)
     if not args.series:
@@ -77,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
             f"{' '.join(args.series)} touches no modelled driver ({', '.join(touched)})"
         )
     sys.stderr.write(summary(reports))
+    # lint's CoCo path findings, each reproduced by a model run or listed with the reason
+    sys.stderr.write(render(confirm(lint_path_findings(series, tree), reports)))
     sys.stdout.write(emit(reports, args.format))
     return EXIT_FINDINGS if any(r.findings for r in reports) else EXIT_CLEAN
 

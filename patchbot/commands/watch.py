@@ -59,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
     post = cli_support.settings(args, config)
     post.sender_or_error()
     base = cli_support.archive(args, config, required=True)
+    if args.validate:
+        from patchbot.sandbox.mode import check_available, set_enabled
+
+        # the bot validates whatever is mailed to a list: no --no-sandbox here, only
+        # `run-patches-without-sandbox = true` in [post] turns the sandbox off
+        set_enabled(not post.without_sandbox)
+        if post.without_sandbox:
+            top.warning("run-patches-without-sandbox = true: mailed patches run on this host")
+        check_available()
     assert base is not None
     stopping = threading.Event()
 

@@ -29,6 +29,7 @@ from patchbot.kernel.workspace import (
     locked,
     make,
     resolve_base,
+    sandbox_violation,
     workspace_for,
 )
 
@@ -42,6 +43,7 @@ class MakeResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     tail: str = ""  # the last lines of make's output, for an error without a gcc line
     compiled: list[str] = field(default_factory=list)  # the "  CC  path" lines
+    sandbox: tuple[str, str] | None = None  # ("sandbox/<what>", message): the sandbox stopped make
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -56,7 +58,14 @@ def _judge(ws: Workspace, proc_out: str, returncode: int, seconds: float) -> Mak
     lines = proc_out.splitlines()
     compiled = [ln.split()[-1] for ln in lines if ln.startswith("  CC ")]
     tail = "\n".join(lines[-15:])
-    return MakeResult(returncode == 0, seconds, diagnostics(proc_out, ws.src), tail, compiled)
+    return MakeResult(
+        returncode == 0,
+        seconds,
+        diagnostics(proc_out, ws.src),
+        tail,
+        compiled,
+        sandbox_violation(proc_out),
+    )
 
 
 def build_image(ws: Workspace, jobs: int | None = None) -> MakeResult:

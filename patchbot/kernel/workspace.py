@@ -22,12 +22,15 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from patchbot import sandbox
 from patchbot.errors import InputError
 from patchbot.kernel.tree import cache_dir, is_embedded
 
@@ -112,6 +115,7 @@ def locked(ws: Workspace) -> Iterator[Workspace]:
     """Hold the workspace: a second validation of the same tree waits here."""
     with open(ws.root / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        restore_base(ws)  # an earlier run was killed while a series had obj/
         yield ws
 
 
@@ -146,11 +150,58 @@ def checkout(ws: Workspace, commit: str) -> None:
     git(ws.src, "clean", "-q", "-fdx")
 
 
-def make(ws: Workspace, *targets: str, jobs: int | None = None) -> subprocess.CompletedProcess[str]:
-    """Run make O=obj in the worktree; the caller judges the output."""
-    cmd = ["make", f"O={ws.obj}", "ARCH=x86_64", f"-j{jobs or os.cpu_count() or 1}", *targets]
+# A warm series build takes ~15-60 s, a cold one ~10-20 min on two cores; cc1 and ld
+# stay under 1 GiB.  Root is not held to RLIMIT_NPROC: the wall clock and the pid
+# namespace bound a fork bomb in a Makefile.
+KERNEL_LIMITS = sandbox.Limits(
+    wall_seconds=3600, cpu_seconds=3600, address_space=8 << 30, output_bytes=256 << 20
+)
+
+
+def sandboxed(
+    ws: Workspace, cmd: list[str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in the sandbox: the worktree read-only, only obj/ writable.
+
+    A command the sandbox had to stop (wall clock, output cap, an rlimit) fails, with
+    the sandbox's reason as the last line of its stderr ("sandbox/<what>: ...").
+    """
     log.debug("$ %s", " ".join(cmd))
-    return subprocess.run(cmd, cwd=ws.src, capture_output=True, text=True)
+    ws.obj.mkdir(exist_ok=True)
+    result = sandbox.run(
+        cmd,
+        readable=[ws.src, FRAGMENT],
+        writable=[ws.obj],
+        cwd=cwd or ws.src,
+        env={"KBUILD_BUILD_USER": "patchbot", "KBUILD_BUILD_HOST": "sandbox"},
+        limits=KERNEL_LIMITS,
+    )
+    stderr = result.stderr.decode(errors="replace")
+    stopped = result.violation()
+    if stopped is not None:
+        stderr += f"\n{SANDBOX_MARK}{stopped[0]}: {stopped[1]}\n"
+    returncode = result.returncode if stopped is None else (result.returncode or 1)
+    return subprocess.CompletedProcess(
+        cmd, returncode, result.stdout.decode(errors="replace"), stderr
+    )
+
+
+SANDBOX_MARK = "sandbox/"
+
+
+def sandbox_violation(output: str) -> tuple[str, str] | None:
+    """("sandbox/<what>", message) from the last line sandboxed() added, if any."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(SANDBOX_MARK):
+            rule, _, message = line.partition(": ")
+            return rule, message
+    return None
+
+
+def make(ws: Workspace, *targets: str, jobs: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run make O=obj in the worktree, in the sandbox; the caller judges the output."""
+    cmd = ["make", f"O={ws.obj}", "ARCH=x86_64", f"-j{jobs or os.cpu_count() or 1}", *targets]
+    return sandboxed(ws, cmd)
 
 
 def configure(ws: Workspace) -> bool:
@@ -158,14 +209,15 @@ def configure(ws: Workspace) -> bool:
     if ws.config.is_file():
         return False
     ws.obj.mkdir(exist_ok=True)
-    merge = ["sh", "scripts/kconfig/merge_config.sh", "-m", "-O", str(ws.obj)]
+    # merge_config.sh writes its temporary files into its working directory: obj/
+    merge = ["sh", str(ws.src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(ws.obj)]
     steps = [
-        ["make", "-s", f"O={ws.obj}", "ARCH=x86_64", "tinyconfig"],
-        [*merge, str(ws.config), str(FRAGMENT)],
-        ["make", "-s", f"O={ws.obj}", "ARCH=x86_64", "olddefconfig"],
+        (["make", "-s", f"O={ws.obj}", "ARCH=x86_64", "tinyconfig"], ws.src),
+        ([*merge, str(ws.config), str(FRAGMENT)], ws.obj),
+        (["make", "-s", f"O={ws.obj}", "ARCH=x86_64", "olddefconfig"], ws.src),
     ]
-    for cmd in steps:
-        proc = subprocess.run(cmd, cwd=ws.src, capture_output=True, text=True)
+    for cmd, cwd in steps:
+        proc = sandboxed(ws, cmd, cwd)
         if proc.returncode != 0:
             ws.config.unlink(missing_ok=True)
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
@@ -179,6 +231,37 @@ def configure(ws: Workspace) -> bool:
             "(unmet Kconfig dependency in this tree?)"
         )
     return True
+
+
+@contextmanager
+def series_obj(ws: Workspace) -> Iterator[float]:
+    """A fresh obj/ for one series: a copy of the base build, thrown away afterwards.
+
+    A series' Makefiles run in the sandbox with obj/ writable, so whatever it leaves
+    there (a planted fixdep, an object, a .cmd file) must never reach the next series.
+    The base build stays in obj.base/ (built only from the base, never from a patch);
+    the series builds in a `cp -a` copy at the same path (make's mtimes and objtool's
+    absolute paths stay valid).  Yields the seconds the copy took.
+    """
+    restore_base(ws)
+    base = ws.root / "obj.base"
+    start = time.monotonic()
+    os.rename(ws.obj, base)
+    try:
+        subprocess.run(["cp", "-a", "--reflink=auto", str(base), str(ws.obj)], check=True)
+        seconds = time.monotonic() - start
+        log.info("fresh obj/ for the series in %.1f s", seconds)
+        yield seconds
+    finally:
+        restore_base(ws)
+
+
+def restore_base(ws: Workspace) -> None:
+    """Put the base build back (also after an interrupted run)."""
+    base = ws.root / "obj.base"
+    if base.is_dir():
+        shutil.rmtree(ws.obj, ignore_errors=True)
+        os.rename(base, ws.obj)
 
 
 _GCC_DIAG = re.compile(

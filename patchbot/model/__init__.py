@@ -1,9 +1,9 @@
 """The bundled model of CoCo guest-memory paths and the userspace driver harness.
 
 The idea (after the kernel's tools/testing/vma and tools/testing/memblock): compile the
-real, unmodified (or patched) driver file with gcc in userspace against our own shim
-headers, load it with ctypes, and "boot" it through lifecycle scenarios while a Python
-page-state model checks invariants after every event.
+real, unmodified (or patched) driver file with gcc in userspace (in the sandbox) against
+our own shim headers, load it with ctypes in a sandboxed child, and "boot" it through
+lifecycle scenarios while a Python page-state model checks invariants after every event.
 
 Modules
 -------
@@ -22,9 +22,14 @@ bridge.py   Session/Event/Fault: the one ctypes callback, event recording, fault
 state.py    PageModel: per-page arrays (host backing, Mem state, owner, direct-map PTE,
             other mappings, DMA mappings); platforms none/tdx/snp; HostProfile;
             Violation/ViolationError.  Edges cite /work/shared/MODEL-FACTS.md sections.
-runner.py   DriverHarness protocol; run_one() forks per run with a time limit (hang ->
-            "hang" violation with the last events, crash -> "crash"); run_matrix() runs
-            every scenario x platform clean, then once per single fault.
+runner.py   DriverHarness protocol; run_matrix() runs every scenario x platform clean,
+            then once per fault of child.fault_plan(), in one sandboxed child per core
+            (patchbot.sandbox); run_one() is a matrix of one run.  The library is never
+            loaded here.
+child.py    the sandboxed child: forks per run with a time limit (hang -> "hang" with
+            the last events, crash -> "crash", seccomp/limits -> "sandbox/..."); only
+            the forked run loads the library, after its seccomp filter is on.
+wire.py     the child's records as bounded, schema-checked JSON (never pickle).
 findings.py to_findings(): violations -> patchbot.api.Finding (rule = violation name,
             path/line = last driver line in the trace, trace = events, platform, fault).
             One finding per (violation, line); its platform lists every platform
@@ -33,12 +38,23 @@ drivers.py  registry "virtio-mem" / "system-heap" -> "module:HARNESS".
 
 Run semantics
 -------------
-A run ends at its FIRST violation, and that is faithful, not a shortcut: a CoCo guest
-stops there too (a second TDG.MEM.PAGE.ACCEPT panics a TDX guest, a failed PVALIDATE
-terminates an SNP guest, MODEL-FACTS §4/§5), so nothing after it would run.  The
-violation keeps the trace of the events that led to it.  A driver with one mistake
-therefore reports that mistake under every schedule that reaches it, not the knock-on
-effects a surviving guest would hit later.
+A run goes on after a violation (issue 19).  The page model collects it, with the event
+and its trace, and quarantines the pages involved: later touches of them are knock-on
+effects and are not reported again.  Each run keeps every distinct violation (once per
+name and driver line, at most 16; wire.py carries them all, size-capped).  Only what a
+run cannot go on from ends it: a hang, a deadlock, BUG(), a model bug, a shim stub.  A
+real TDX guest would stop at a double accept; the model goes on to show what else the
+driver would do, so one fault run reaches its fault instead of dying at the same early
+violation as every other run.
+
+Scenarios: each driver's fixed lifecycle scripts (every fault kind) and an explored,
+bounded set (virtio_mem/explore.py: sequences of resizes, offline/online, cancelled
+onlines and device answers; heap/scenarios.py explored_orders(): every order of mmap,
+vmap and DMA set-up and teardown), which get the conversion faults.  Faults: every call
+of every kind; "partial-conversion" (the call converts the first half of its range, then
+fails); pairs of conversion faults when a run makes at most six (child.fault_plan).
+findings.to_findings() reports each (violation, line) once, on its simplest run
+(no fault before a fault before a pair, then fewest steps), across runs and platforms.
 
 Checks tied to driver contexts:
 * cancel-without-undo: at the end of the MEM_CANCEL_ONLINE notifier no page of the

@@ -1,38 +1,49 @@
-"""Scenario runner: fork per run, a time limit per run, every single fault in turn.
+"""Scenario runner: the whole matrix of a driver in one sandboxed child.
 
-The shared object is loaded once in the parent (never run there); each run forks, so the
-driver's static state starts fresh and a driver that loops forever is killed at the time
-limit.  The child streams its last events into a shared memory ring, so a hang or a
-crash is still reported with the events that led to it.  Results come back over a pipe.
+The compiled driver library is never loaded here.  run_matrix() and run_one() start one
+``python -m patchbot.model.child`` under the sandbox (patchbot.sandbox: bubblewrap, no
+network, nothing of HOME, rlimits, a wall clock), hand it the request as JSON, and read
+back one JSON record per run, each checked against the schema in wire.py.  In the child
+each run forks and loads the library after its seccomp filter is on (child.py).
 
 For each (scenario, platform) the clean run counts the calls of every fault kind; then
-one run per single fault ("fail the Nth call of kind K") follows.
+one run per single fault ("fail the Nth call of kind K", including a partial conversion)
+and per cheap pair of conversion faults follows (child.fault_plan).  A run goes on after
+a violation and reports every distinct one it reaches (RunResult.violations).
+
+One sandboxed child per driver, not one per run: starting bwrap and Python costs
+~60 ms (measured: bench/model_bench.py), a run ~2-20 ms.
+
+What the sandbox stops is a result, not an exception: a record that fails its check,
+a child that dies or runs past its wall clock, or a full output pipe becomes a run with
+a ``sandbox/...`` violation, and the matrix of the other drivers goes on.
 """
 
 from __future__ import annotations
 
-import ctypes
+import json
 import logging
-import mmap
 import os
-import pickle
-import select
-import signal
-import struct
+import sys
+import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from patchbot.model.bridge import Event, Fault, Handler, Session
-from patchbot.model.state import PLATFORMS, PageModel, Violation
+import patchbot
+from patchbot.model.bridge import Fault, Handler, Session
+from patchbot.model.state import PageModel, Violation
 
 log = logging.getLogger(__name__)
 
-RING_SLOTS = 16
-SLOT_BYTES = 160
 DEFAULT_TIME_LIMIT = 5.0
+# sandboxed children per matrix: the model runs are CPU bound, one per core
+MATRIX_JOBS = max(1, min(4, len(os.sched_getaffinity(0))))
+MATRIX_WALL = 900.0  # seconds for a whole matrix; today's longest takes ~10 s
+PACKAGE_ROOT = Path(patchbot.__file__).resolve().parent
 
 
 class DriverHarness(Protocol):
@@ -59,10 +70,15 @@ class RunResult:
     scenario: str
     platform: str
     fault: Fault | None
-    violation: Violation | None
+    violations: list[Violation] = field(default_factory=list)  # every distinct one, in order
     counts: dict[str, int] = field(default_factory=dict)
     events: int = 0
     seconds: float = 0.0
+
+    @property
+    def violation(self) -> Violation | None:
+        """The run's first violation."""
+        return self.violations[0] if self.violations else None
 
 
 @dataclass
@@ -75,33 +91,117 @@ class MatrixResult:
         return [r for r in self.runs if r.violation is not None]
 
 
-_LIBS: dict[Path, ctypes.CDLL] = {}
+# what the child imports: compiled once by the host into a read-only mirror
+CHILD_PACKAGES = ("model", "sandbox")
+CHILD_MODULES = ("__init__.py", "errors.py")
 
 
-def load(so_path: Path) -> ctypes.CDLL:
-    if so_path not in _LIBS:
-        _LIBS[so_path] = ctypes.CDLL(str(so_path))
-    return _LIBS[so_path]
+def child_library() -> Path:
+    """A host-written mirror of the modules the child imports, as sourceless .pyc files.
+
+    The child runs with -B and cannot write bytecode (the sandbox is read-only), and this
+    environment sets PYTHONDONTWRITEBYTECODE: importing the model from source costs
+    ~200 ms per child, from the mirror ~40 ms.  A .pyc is rewritten when its source's
+    mtime differs; the mirror is keyed by the checkout, so two checkouts never share it.
+    """
+    import hashlib
+    import os
+    import py_compile
+
+    from patchbot.kernel.tree import cache_dir
+
+    key = hashlib.sha256(str(PACKAGE_ROOT).encode()).hexdigest()[:12]
+    mirror = cache_dir() / "sandbox-lib" / f"{sys.implementation.cache_tag}-{key}"
+    sources = [PACKAGE_ROOT / name for name in CHILD_MODULES]
+    for package in CHILD_PACKAGES:
+        sources += sorted((PACKAGE_ROOT / package).rglob("*.py"))
+    for src in sources:
+        dst = mirror / "patchbot" / src.relative_to(PACKAGE_ROOT).with_suffix(".pyc")
+        mtime = src.stat().st_mtime_ns
+        if dst.is_file() and dst.stat().st_mtime_ns == mtime:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        # per process and thread: two matrices (threads) may refresh the mirror at once
+        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.{threading.get_ident()}")
+        py_compile.compile(str(src), cfile=str(tmp), dfile=str(src), doraise=True)
+        os.utime(tmp, ns=(mtime, mtime))
+        os.replace(tmp, dst)
+    return mirror
 
 
-def _ring_write(ring: mmap.mmap, ev: Event) -> None:
-    slot = ev.seq % RING_SLOTS
-    text = f"{ev.func}\t{ev.line}\t{ev.api}\t{int(ev.injected)}".encode()[: SLOT_BYTES - 2]
-    off = 8 + slot * SLOT_BYTES
-    ring[off : off + 2] = struct.pack("<H", len(text))
-    ring[off + 2 : off + 2 + len(text)] = text
-    ring[0:8] = struct.pack("<Q", ev.seq + 1)
+def child_command(library: Path) -> list[str]:
+    """The Python that runs the child: the system interpreter, no site, no environment."""
+    python = str(Path(sys.executable).resolve())
+    code = (
+        f"import sys; sys.path.insert(0, {str(library)!r}); "
+        "from patchbot.model.child import main; sys.exit(main())"
+    )
+    return [python, "-S", "-E", "-B", "-c", code]
 
 
-def _ring_read(ring: mmap.mmap) -> list[Event]:
-    (total,) = struct.unpack("<Q", ring[0:8])
-    events = []
-    for seq in range(max(0, total - RING_SLOTS), total):
-        off = 8 + (seq % RING_SLOTS) * SLOT_BYTES
-        (n,) = struct.unpack("<H", ring[off : off + 2])
-        func, line, api, inj = ring[off + 2 : off + 2 + n].decode().split("\t")
-        events.append(Event(seq, api, func, int(line), (), injected=inj == "1"))
-    return events
+def _run_child(request: dict[str, object], so_path: Path, wall: float) -> MatrixResult:
+    from patchbot import sandbox
+    from patchbot.model.wire import BadRecord, run_from_json
+
+    start = time.monotonic()
+    platforms = list(request["platforms"])  # type: ignore[call-overload]
+    scenarios = set(request["scenarios"])  # type: ignore[call-overload]
+    library = child_library()
+    result = sandbox.run(
+        child_command(library),
+        readable=[library, so_path.resolve()],
+        cwd=Path("/tmp"),
+        stdin=json.dumps(request).encode(),
+        limits=sandbox.Limits(wall_seconds=wall, output_bytes=64 << 20),
+    )
+    matrix = MatrixResult()
+    done = False
+    where = "sandbox/bad-result", ""
+    for line in result.stdout.splitlines():
+        if line == b'{"done":true}':
+            done = True
+            break
+        try:
+            scenario, platform, fault, violations, counts, events, seconds = run_from_json(
+                line, scenarios | {"load"}, set(platforms)
+            )
+        except BadRecord as exc:
+            where = "sandbox/bad-result", f"the model child's output is not a run record: {exc}"
+            break
+        matrix.runs.append(
+            RunResult(scenario, platform, fault, violations, counts, events, seconds)
+        )
+    if not done:
+        stopped = result.violation()
+        if stopped is not None:
+            name, message = f"sandbox/{stopped[0]}", stopped[1]
+        elif where[1]:
+            name, message = where
+        else:
+            tail = result.stderr.decode(errors="replace").strip().splitlines()[-1:]
+            name = "sandbox/child-died"
+            message = (
+                f"the model child ended without finishing the matrix "
+                f"(exit {result.returncode}{': ' + tail[0][:200] if tail else ''})"
+            )
+        matrix.runs.append(
+            RunResult("load", ",".join(platforms), None, [Violation(name, message, 0)])
+        )
+    matrix.seconds = time.monotonic() - start
+    return matrix
+
+
+def _request(
+    harness: DriverHarness, so_path: Path, platforms: list[str], scenarios: list[str], limit: float
+) -> dict[str, object]:
+    return {
+        "driver": harness.name,
+        "so": str(so_path.resolve()),
+        "time_limit": limit,
+        "platforms": platforms,
+        "scenarios": scenarios,
+        "jobs": None,
+    }
 
 
 def run_one(
@@ -112,102 +212,19 @@ def run_one(
     fault: Fault | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> RunResult:
-    lib = load(so_path)
-    ring = mmap.mmap(-1, 8 + RING_SLOTS * SLOT_BYTES)
-    rfd, wfd = os.pipe()
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # child: never returns
-        os.close(rfd)
-        _child(harness, lib, platform, scenario, fault, ring, wfd)
-    os.close(wfd)
-    data = b""
-    deadline = start + time_limit
-    timed_out = False
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            timed_out = True
-            break
-        ready, _, _ = select.select([rfd], [], [], left)
-        if not ready:
-            continue
-        chunk = os.read(rfd, 1 << 16)
-        if not chunk:
-            break
-        data += chunk
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    os.close(rfd)
-    result = RunResult(scenario, platform, fault, None, seconds=time.monotonic() - start)
-    if timed_out:
-        last = _ring_read(ring)
-        where = last[-1].describe() if last else "before the first event"
-        result.violation = Violation(
-            "hang",
-            f"the run did not finish within {time_limit:g} s; last event: {where}",
-            0,
-            last[-1] if last else None,
-            last,
-        )
-    elif not data:
-        last = _ring_read(ring)
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        why = f"signal {signal.Signals(sig).name}" if sig else f"exit {os.WEXITSTATUS(status)}"
-        result.violation = Violation(
-            "crash", f"the driver crashed ({why})", 0, last[-1] if last else None, last
-        )
-    else:
-        payload = pickle.loads(data)
-        result.violation = payload["violation"]
-        result.counts = payload["counts"]
-        result.events = payload["events"]
-    ring.close()
-    return result
-
-
-def _child(
-    harness: DriverHarness,
-    lib: ctypes.CDLL,
-    platform: str,
-    scenario: str,
-    fault: Fault | None,
-    ring: mmap.mmap,
-    wfd: int,
-) -> None:
-    code = 0
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        model = PageModel(PLATFORMS[platform])
-        session = Session(model, {}, harness.fault_kinds, fault)
-        session.handlers = harness.setup(model)
-        session.on_event = lambda ev: _ring_write(ring, ev)
-
-        def finish(s: Session) -> None:
-            if s.unimplemented and s.violation is None:
-                ev = s.events[-1]
-                s.record(
-                    Violation(
-                        "shim-unimplemented",
-                        f"{s.unimplemented}() is called but the model shim only "
-                        "has a stub for it: the shim needs it",
-                        0,
-                    ),
-                    ev,
-                )
-            payload = {"violation": s.violation, "counts": s.counts, "events": len(s.events)}
-            os.write(wfd, pickle.dumps(payload))
-            os._exit(0)
-
-        session.on_violation = finish
-        session.attach(lib)
-        harness.run(session, scenario)
-        finish(session)
-    except BaseException:  # report through the crash path with the ring's events
-        log.exception("model run failed")
-        code = 3
-    os._exit(code)
+    """One run (in its own sandboxed child)."""
+    request = _request(harness, so_path, [platform], [scenario], time_limit)
+    job: list[object] = [
+        scenario,
+        platform,
+        fault.kind if fault else None,
+        fault.nth if fault else 0,
+    ]
+    if fault is not None and fault.then is not None:
+        job += [fault.then.kind, fault.then.nth]
+    request["jobs"] = [job]
+    matrix = _run_child(request, so_path, 3 * time_limit + 60)
+    return matrix.runs[-1]
 
 
 def run_matrix(
@@ -217,17 +234,49 @@ def run_matrix(
     scenarios: Iterable[str] | None = None,
     time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> MatrixResult:
-    """Clean run, then one run per single fault, for every scenario on every platform."""
+    """Clean run, then one run per planned fault, for every scenario on every platform."""
+    names = list(scenarios or harness.scenarios())
+    shards = _shards(harness, names)
+    if len(shards) == 1:
+        return _run_child(
+            _request(harness, so_path, list(platforms), names, time_limit), so_path, MATRIX_WALL
+        )
     start = time.monotonic()
-    matrix = MatrixResult()
-    for scenario in scenarios or harness.scenarios():
-        for platform in platforms:
-            clean = run_one(harness, so_path, platform, scenario, None, time_limit)
-            matrix.runs.append(clean)
-            for kind, count in sorted(clean.counts.items()):
-                for nth in range(1, count + 1):
-                    matrix.runs.append(
-                        run_one(harness, so_path, platform, scenario, Fault(kind, nth), time_limit)
-                    )
+    child_library()  # refresh the mirror once, before the children read it
+    with ThreadPoolExecutor(max_workers=len(shards)) as pool:
+        parts = list(
+            pool.map(
+                lambda part: _run_child(
+                    _request(harness, so_path, list(platforms), part, time_limit),
+                    so_path,
+                    MATRIX_WALL,
+                ),
+                shards,
+            )
+        )
+    if all(any(run.scenario == "load" for run in part.runs) for part in parts):
+        parts[0].seconds = time.monotonic() - start
+        return parts[0]  # the library does not load: every child says so, report it once
+    matrix = MatrixResult([run for part in parts for run in part.runs])
     matrix.seconds = time.monotonic() - start
     return matrix
+
+
+def _shards(harness: DriverHarness, names: list[str]) -> list[list[str]]:
+    """Split the scenarios over MATRIX_JOBS sandboxed children (the machine's cores).
+
+    A harness with ``shard(scenario)`` keeps the scenarios of one key in one child (an
+    explored sequence needs the counts of the shorter one it extends); otherwise
+    round robin.  Order within a shard is kept (breadth first).
+    """
+    jobs = max(1, min(MATRIX_JOBS, len(names)))
+    if jobs == 1:
+        return [names]
+    key = getattr(harness, "shard", None)
+    groups: dict[object, list[str]] = {}
+    for i, name in enumerate(names):
+        groups.setdefault(key(name) if key is not None else i % jobs, []).append(name)
+    shards: list[list[str]] = [[] for _ in range(jobs)]
+    for group in sorted(groups.values(), key=len, reverse=True):  # biggest first
+        min(shards, key=len).extend(group)
+    return [shard for shard in shards if shard]

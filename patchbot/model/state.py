@@ -4,8 +4,13 @@ State is kept in flat arrays indexed by page (one bytearray per layer), never on
 object per 4K page.  Only pages of registered regions are tracked (the virtio-mem device
 region, a heap's pool...).  Every operation checks the invariants on the pages it
 touches, which is equivalent to checking all pages after every event because no other
-page changed.  The first violation raises :class:`ViolationError`: like a guest panic,
-the run ends there.
+page changed.
+
+A violation either raises :class:`ViolationError` (the default, for direct use) or, with
+``collect`` set (a model run: patchbot.model.bridge.Session sets it), is appended to
+``pending`` while the operation completes, so the run goes on.  In a run the page is
+then quarantined: later touches of it are not reported again, because they are knock-on
+effects of the first violation, not new defects.
 
 Platform edges follow /work/shared/MODEL-FACTS.md (section numbers cited inline):
   none  no memory encryption: conversions are no-ops (§2: set_memory_*() return 0
@@ -134,6 +139,17 @@ class PageModel:
         # the operation (see begin_operation) in which that conversion happened
         self.conversion_operation = array("q")
         self.operation = 0
+        # conversions of each page so far: a DMA mapping remembers them (stale_dma)
+        self.conversion_epoch = array("q")
+        self.quarantine = bytearray()  # 1: a violation was reported on this page
+        # pages a partial conversion failure left in their old state (see convert)
+        self.partial_untouched = bytearray()
+        # pages whose MEM_CANCEL_ONLINE undo failed (note_failed_undo); cleared when the
+        # driver converts them again
+        self.cancel_failed = bytearray()
+        self.collect = False  # record violations in ``pending`` instead of raising
+        self.raise_now = False  # ... except inside ``with raising()`` (quarantine still holds)
+        self.pending: list[Violation] = []
 
     # -- layout ----------------------------------------------------------------------
     def add_region(
@@ -157,9 +173,13 @@ class PageModel:
             (self.dma_private, 0),
             (self.accepted_ever, 0),
             (self.last_conversion, LastConversion.NONE),
+            (self.quarantine, 0),
+            (self.partial_untouched, 0),
+            (self.cancel_failed, 0),
         ):
             arr.extend(bytes([val]) * total)
         self.conversion_operation.extend([0] * total)
+        self.conversion_epoch.extend([0] * total)
         self.n += total
         self.regions.append(Region(base_pfn, npages))
         for i in self._idx(base_pfn, npages):
@@ -189,7 +209,31 @@ class PageModel:
         return self.operation
 
     def _fail(self, name: str, message: str, i: int) -> None:
-        raise ViolationError(Violation(name, message, self.base + i))
+        violation = Violation(name, message, self.base + i)
+        if not self.collect:
+            raise ViolationError(violation)  # direct use: every call is checked on its own
+        if self.quarantine[i]:
+            return  # a knock-on effect of a violation already reported on this page
+        self.quarantine[i] = 1
+        if self.raise_now:
+            raise ViolationError(violation)
+        self.pending.append(violation)
+
+    def quarantine_pfn(self, pfn: int) -> None:
+        """Mark a page a violation was reported on (from outside: heap checks, harnesses)."""
+        if self.tracks(pfn):
+            self.quarantine[pfn - self.base] = 1
+
+    def quarantined(self, pfn: int, npages: int = 1) -> bool:
+        return self.tracks(pfn, npages) and any(self.quarantine[i] for i in self._idx(pfn, npages))
+
+    def raising(self) -> _Raising:
+        """``with model.raising():`` -- raise the next violation even in a collecting run.
+
+        For callers that turn a model violation into one of their own (the heap reports
+        a bad access at the driver line that made the mapping).
+        """
+        return _Raising(self)
 
     def _pages(self, pfn: int, npages: int) -> str:
         return f"pfn {pfn:#x}" + (f"+{npages}" if npages > 1 else "")
@@ -206,6 +250,8 @@ class PageModel:
         """The device acknowledged UNPLUG: the host takes the pages back (§8, §11)."""
         where = self._pages(pfn, npages)
         for i in self._idx(pfn, npages):
+            if self.platform.coco:
+                self._check_cancel_failed(i, "unplug hands the host")
             if self.owner[i] == Owner.BUDDY:
                 self._fail(
                     "unplug-in-use",
@@ -222,8 +268,7 @@ class PageModel:
                 continue
             last = LastConversion(self.last_conversion[i])
             if (
-                state == Mem.UNKNOWN
-                and last == LastConversion.TO_SHARED_FAILED
+                last == LastConversion.TO_SHARED_FAILED
                 and self.conversion_operation[i] == self.operation
             ):
                 # the driver tried to make the range shared for this unplug, was told
@@ -252,10 +297,25 @@ class PageModel:
             self.mem[i] = Mem.UNACCEPTED
 
     # -- conversions (set_memory_encrypted / set_memory_decrypted) ----------------------
-    def convert(self, pfn: int, npages: int, to_private: bool, fail: bool, api: str) -> None:
+    def convert(
+        self, pfn: int, npages: int, to_private: bool, fail: bool, api: str, partial: bool = False
+    ) -> bool:
+        """One set_memory_*crypted() call; returns True when the call fails.
+
+        ``fail``: the host makes it fail (§3).  With ``partial`` the call converted the
+        first half of its range before failing (what upstream's leak-on-failure policy
+        guards against): those pages really are in the new state, the rest are still in
+        the old one, and the caller cannot tell which is which.  Converting such an
+        untouched page to private again is a second accept: TDX answers
+        TDX_PAGE_ALREADY_ACCEPTED and Linux fails the call (-EIO, §4).  The model makes
+        the call fail on SNP too (PVALIDATE NOUPDATE; whether Linux terminates the
+        guest there is not verified, §5), so upstream's "re-encrypt, free only if that
+        worked" stays clean and a caller that frees anyway is caught.
+        """
         if not self.platform.coco:
-            return  # §2: a no-op returning 0 without memory encryption
+            return False  # §2: a no-op returning 0 without memory encryption
         where = self._pages(pfn, npages)
+        refused = False
         for i in self._idx(pfn, npages):
             if self.owner[i] == Owner.BUDDY:
                 self._fail(
@@ -271,30 +331,52 @@ class PageModel:
                     f"{self.platform.accept_name} of unbacked memory is invalid",
                     i,
                 )
-            if to_private and self.mem[i] == Mem.PRIVATE:
+            if to_private and self.mem[i] == Mem.PRIVATE and self.partial_untouched[i]:
+                refused = True  # already accepted/validated: the call fails (§4)
+            elif to_private and self.mem[i] == Mem.PRIVATE:
                 self._fail(
                     "double-accept",
                     f"{api}() on {where}, which is already "
                     f"private: a second {self.platform.accept_name} is fatal",
                     i,
                 )
+        fail = fail or refused
         last = (
             (LastConversion.TO_PRIVATE_FAILED if fail else LastConversion.TO_PRIVATE)
             if to_private
             else (LastConversion.TO_SHARED_FAILED if fail else LastConversion.TO_SHARED)
         )
-        for i in self._idx(pfn, npages):
+        converted = max(1, npages // 2) if partial and npages > 1 else 0
+        target = Mem.PRIVATE if to_private else Mem.SHARED
+        for k, i in enumerate(self._idx(pfn, npages)):
+            self.conversion_epoch[i] += 1
+            self.cancel_failed[i] = 0  # the driver converts it again: it knows
             self.last_conversion[i] = last
             self.conversion_operation[i] = self.operation
-            if fail:
+            if fail and partial and npages > 1:
+                # the first half made it, the rest did not even start
+                if k < converted:
+                    self.mem[i] = target
+                    self.partial_untouched[i] = 0
+                else:
+                    self.partial_untouched[i] = 1
+            elif fail:
                 self.mem[i] = Mem.UNKNOWN  # §3: state unknown after a failed conversion
-            elif to_private:
-                self.mem[i] = Mem.PRIVATE
-                self.accepted_ever[i] = 1
+                self.partial_untouched[i] = 0
             else:
-                self.mem[i] = Mem.SHARED
-            if self.owner[i] != Owner.ABSENT:
+                self.mem[i] = target
+                self.partial_untouched[i] = 0
+            if to_private and self.mem[i] == Mem.PRIVATE:
+                self.accepted_ever[i] = 1
+            if self.owner[i] != Owner.ABSENT and not (fail and partial and k >= converted):
                 self.pte[i] = Pte.ENCRYPTED if to_private else Pte.DECRYPTED
+        return fail
+
+    def conversion_failed(self, i: int) -> bool:
+        return self.last_conversion[i] in (
+            LastConversion.TO_PRIVATE_FAILED,
+            LastConversion.TO_SHARED_FAILED,
+        )
 
     # -- undo checks ----------------------------------------------------------------
     def snapshot(self, pfn: int, npages: int) -> bytes:
@@ -314,13 +396,39 @@ class PageModel:
         if not self.platform.coco:
             return
         for k, i in enumerate(self._idx(pfn, npages)):
-            if before[k] != Mem.PRIVATE and self.mem[i] == Mem.PRIVATE:
+            # a page a failed (partial) undo left private is that undo's failure
+            undo_failed = self.last_conversion[i] == LastConversion.TO_SHARED_FAILED
+            if before[k] != Mem.PRIVATE and self.mem[i] == Mem.PRIVATE and not undo_failed:
                 self._fail(
                     "cancel-without-undo",
                     f"{what} leaves {self._pages(self.base + i, 1)} private: it was "
                     "converted when the block was going online and never converted back",
                     i,
                 )
+
+    def note_failed_undo(self, pfn: int, npages: int, operation: int) -> None:
+        """At the end of MEM_CANCEL_ONLINE: pages whose undo failed in that notifier.
+
+        The notifier cannot report the failure (MEM_CANCEL_ONLINE ignores the return
+        value), so the driver has to remember it.  If it does not, it later unplugs or
+        frees the pages as if the undo had worked: cancel-undo-failure-ignored.
+        """
+        for i in self._idx(pfn, npages):
+            if (
+                self.last_conversion[i] == LastConversion.TO_SHARED_FAILED
+                and self.conversion_operation[i] == operation
+            ):
+                self.cancel_failed[i] = 1
+
+    def _check_cancel_failed(self, i: int, what: str) -> None:
+        if self.cancel_failed[i] and self.mem[i] not in (Mem.PRIVATE, Mem.SHARED):
+            self._fail(
+                "cancel-undo-failure-ignored",
+                f"{what} {self._pages(self.base + i, 1)}, whose MEM_CANCEL_ONLINE undo failed: "
+                "the notifier cannot report it and the driver went on as if the undo had "
+                "worked; its state is unknown (§3)",
+                i,
+            )
 
     # -- allocator -----------------------------------------------------------------
     def to_buddy(self, pfn: int, npages: int, api: str) -> None:
@@ -340,7 +448,17 @@ class PageModel:
                 )
             if not self.platform.coco:
                 continue
+            self._check_cancel_failed(i, f"{api}() hands the buddy allocator")
             state = Mem(self.mem[i])
+            if state == Mem.UNKNOWN or (state == Mem.SHARED and self.conversion_failed(i)):
+                # after a failed conversion the page must be leaked (§3), even when a
+                # partial failure really left it shared
+                self._fail(
+                    "free-after-failed-conversion",
+                    f"{api}() hands {where} to the "
+                    "buddy allocator after its conversion failed; it must be leaked",
+                    i,
+                )
             if state == Mem.UNACCEPTED:
                 self._fail(
                     "unaccepted-to-buddy",
@@ -352,13 +470,6 @@ class PageModel:
                 self._fail(
                     "shared-to-buddy",
                     f"{api}() hands shared (decrypted) {where} to the buddy allocator",
-                    i,
-                )
-            if state == Mem.UNKNOWN:
-                self._fail(
-                    "free-after-failed-conversion",
-                    f"{api}() hands {where} to the "
-                    "buddy allocator after its conversion failed; it must be leaked",
                     i,
                 )
         for i in self._idx(pfn, npages):
@@ -396,6 +507,29 @@ class PageModel:
         for i in self._idx(pfn, npages):
             arr[i] = max(0, arr[i] + delta)
 
+    def epochs(self, pfn: int, npages: int) -> list[int]:
+        """Conversions of each page so far (what a new DMA mapping was made against)."""
+        idx = self._idx(pfn, npages)
+        return list(self.conversion_epoch[idx.start : idx.stop])
+
+    def stale_dma(self, pfn: int, npages: int, made_at: list[int], via: str) -> None:
+        """Device DMA through a mapping made before a conversion of its pages.
+
+        Seed 004 (the guest side of it): after private->shared (or back) the host may
+        back the page with a different physical page, and an IOMMU mapping set up
+        before the conversion keeps pointing at the old one (MODEL-FACTS §8: re-map DMA
+        after a conversion); the DMA address encoding (shared bit) changed too (§9).
+        """
+        for k, i in enumerate(self._idx(pfn, npages)):
+            if self.conversion_epoch[i] != made_at[k]:
+                self._fail(
+                    "dma-through-stale-mapping",
+                    f"{via} of {self._pages(self.base + i, 1)} through a DMA mapping made "
+                    "before the page was converted: the device may reach the old host page "
+                    "or use the wrong shared/private address (§8, §9)",
+                    i,
+                )
+
     def access(self, pfn: int, npages: int, encrypted_mapping: bool, via: str) -> None:
         """A CPU access through a mapping with (or without) the encryption bit (§1, §2)."""
         if not self.platform.coco:
@@ -418,6 +552,18 @@ class PageModel:
                 )
             if state == Mem.UNACCEPTED:
                 self._fail("unaccepted-access", f"{via} touches unaccepted {where}", i)
+
+
+class _Raising:
+    def __init__(self, model: PageModel):
+        self.model = model
+        self.saved = model.raise_now
+
+    def __enter__(self) -> None:
+        self.model.raise_now = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.model.raise_now = self.saved
 
 
 def platform_private(model: PageModel) -> bool:

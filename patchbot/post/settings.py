@@ -28,7 +28,15 @@ SENDEMAIL_KEYS = (
     "from",
     "envelopeSender",
 )
-OWN_KEYS = {"send", "ledger", "lists", "patchwork", "timeout", "max-recipients"}
+OWN_KEYS = {
+    "send",
+    "ledger",
+    "lists",
+    "patchwork",
+    "timeout",
+    "max-recipients",
+    "run-patches-without-sandbox",
+}
 LIST_KEYS = {"send", "max-per-series", "max-per-hour"}
 PATCHWORK_KEYS = {"url", "token", "context", "target-url"}
 ENCRYPTIONS = ("none", "ssl", "tls")
@@ -82,6 +90,9 @@ class PostSettings:
     lists: dict[str, ListPolicy] = field(default_factory=dict)
     patchwork: PatchworkSettings | None = None
     max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    # `watch --validate` runs mailed patches; only this key, set to true in so many words,
+    # lets it do that without the sandbox (docs/SANDBOX.md)
+    without_sandbox: bool = False
 
     def sender_or_error(self) -> str:
         if not self.sender:
@@ -242,6 +253,9 @@ def load_post_settings(
         envelope_sender=_envelope(where, values.get("envelopeSender"), values.get("from")),
         smtp=smtp,
         send=_bool(where, "send", table.get("send", False)),
+        without_sandbox=_bool(
+            where, "run-patches-without-sandbox", table.get("run-patches-without-sandbox", False)
+        ),
         ledger=(base / ledger).resolve() if ledger else None,
         lists=_lists(where, table.get("lists", {})),
         patchwork=_patchwork(where, table["patchwork"]) if "patchwork" in table else None,

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class BootReport:
     driver: str
+    source_path: str = ""  # the driver file, relative to the tree
     findings: list[Finding] = field(default_factory=list)
     matrix: MatrixResult | None = None
     build_seconds: float = 0.0
@@ -41,7 +42,7 @@ def boot(
         raise InputError(f"{tree} has no {harness.source}: not a kernel tree with {driver}")
     if not (tree / "include" / "uapi").is_dir():
         raise InputError(f"{tree} has no include/uapi: not a kernel tree")
-    report = BootReport(driver)
+    report = BootReport(driver, harness.source)
     report.tree_build = tree_build = build_following_tree(
         source, tree, harness.shim, harness.source
     )
@@ -66,7 +67,7 @@ def boot(
         report.build_failure = built
         report.findings.append(
             Finding(
-                rule="shim-needs-symbol",
+                rule=built.sandbox or "shim-needs-symbol",
                 severity=Severity.ERROR,
                 message=built.message(),
                 path=harness.source,
@@ -78,9 +79,10 @@ def boot(
     report.build_seconds = built.seconds
     log.info("built %s in %.2f s%s", driver, built.seconds, " (cached)" if built.cached else "")
     report.matrix = run_matrix(harness, built.so_path, platforms)
-    # clean runs first, so each violation is reported on its simplest schedule
-    runs = sorted(report.matrix.runs, key=lambda r: r.fault is not None)
-    report.findings = to_findings(runs, harness.source, source.read_text(errors="replace"))
+    # each violation is reported once, on its simplest run (findings.reproducer_rank)
+    report.findings = to_findings(
+        report.matrix.runs, harness.source, source.read_text(errors="replace")
+    )
     return report
 
 

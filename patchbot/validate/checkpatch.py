@@ -15,6 +15,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from patchbot import sandbox
 from patchbot.api import Finding, Severity
 from patchbot.errors import InputError
 from patchbot.patterns import COMMIT_MSG_PATH
@@ -25,6 +26,8 @@ _LINE = re.compile(
     r"(?P<type>[A-Z0-9_]+): (?P<msg>.*)$",
     re.M,
 )
+# checkpatch on one patch takes ~1-3 s; a patch built to make its regexes backtrack stops here
+CHECKPATCH_LIMITS = sandbox.Limits(wall_seconds=120, cpu_seconds=120, output_bytes=8 << 20)
 _SEVERITY = {"ERROR": Severity.ERROR, "WARNING": Severity.WARNING, "CHECK": Severity.INFO}
 # checked once the whole mail is read, so checkpatch prints the last diff file and line
 _SIGN_OFF_TYPES = ("MISSING_SIGN_OFF", "NO_AUTHOR_SIGN_OFF", "FROM_SIGN_OFF_MISMATCH")
@@ -39,7 +42,8 @@ def checkpatch(tree: Path, patch_name: str, mbox: str) -> list[Finding]:
     script = tree / "scripts" / "checkpatch.pl"
     if not script.is_file():
         raise InputError(f"{tree}: no scripts/checkpatch.pl")
-    proc = subprocess.run(
+    # in the sandbox: checkpatch reads the patch (and runs git on the tree) read-only
+    result = sandbox.run(
         [
             "perl",
             str(script),
@@ -51,10 +55,27 @@ def checkpatch(tree: Path, patch_name: str, mbox: str) -> list[Finding]:
             "--color=never",
             "-",
         ],
+        readable=[tree],
         cwd=tree,
-        input=mbox,
-        capture_output=True,
-        text=True,
+        stdin=mbox.encode(),
+        limits=CHECKPATCH_LIMITS,
+    )
+    stopped = result.violation()
+    if stopped is not None:
+        return [
+            Finding(
+                rule=f"sandbox/{stopped[0]}",
+                severity=Severity.ERROR,
+                message=f"{patch_name}: {stopped[1]}",
+                path=patch_name,
+                line=1,
+            )
+        ]
+    proc = subprocess.CompletedProcess(
+        result.command,
+        result.returncode,
+        result.stdout.decode(errors="replace"),
+        result.stderr.decode(errors="replace"),
     )
     if proc.returncode not in (0, 1):
         raise InputError(f"checkpatch.pl failed on {patch_name}: {proc.stderr.strip()[-200:]}")

@@ -24,6 +24,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,9 +202,10 @@ def validate_kernel(
             found = checkpatch_findings(tree, patch)
             run.findings += found
             step.result = f"{len(found)} finding(s)" if found else "clean"
-    with workspace.locked(ws):
-        _build_series(ws, patches, base, run)
-        if boot and not any(f.rule == "kernel/build-failed" for f in run.findings):
+    with workspace.locked(ws), ExitStack() as series_obj:
+        _build_series(ws, patches, base, run, series_obj)
+        stopped = ("kernel/build-failed", "sandbox/")
+        if boot and not any(f.rule.startswith(stopped) for f in run.findings):
             image = ws.root / "bzImage.boot"  # booted after the lock is released
             shutil.copy2(ws.bzimage, image)
             _boot(ws, image, patches, run, time_limit)
@@ -212,7 +214,11 @@ def validate_kernel(
 
 
 def _build_series(
-    ws: Workspace, patches: Sequence[KernelPatch], base: str | None, run: KernelRun
+    ws: Workspace,
+    patches: Sequence[KernelPatch],
+    base: str | None,
+    run: KernelRun,
+    series_obj: ExitStack,
 ) -> None:
     log_path = ws.root / "make.log"
     log_path.write_text("")
@@ -244,6 +250,9 @@ def _build_series(
         MakeLog(log_path).append("base W=1 C=1", checked)
         previous = checked.warnings
         step.result = f"{len(previous)} warning(s) in touched objects"
+    if patches:  # the series builds in a throw-away copy of obj/ (held until the boot copy)
+        with run.progress.step("fresh obj/") as step:
+            step.result = f"copied in {series_obj.enter_context(workspace.series_obj(ws)):.1f} s"
     for i, (patch, commit) in enumerate(zip(patches, run.commits, strict=True), start=1):
         with run.progress.step(f"build {i}/{len(patches)}") as step:
             workspace.git(ws.src, "checkout", "-q", "--detach", commit)
@@ -254,6 +263,14 @@ def _build_series(
             if checked.ok:
                 logged.append(f"{patch.label} bzImage", result)
             run.compiled[patch.label] = checked.compiled + result.compiled
+            if not result.ok and result.sandbox is not None:
+                rule, message = result.sandbox
+                where = Diagnostic(
+                    patch.files[0] if patch.files else "Makefile", 1, "error", message
+                )
+                run.findings.append(build_finding(rule, patch.label, where, logged.at(where)))
+                step.result = f"STOPPED ({rule})"
+                return
             if not result.ok:
                 errors = result.errors or [
                     Diagnostic(

@@ -33,14 +33,17 @@ import gzip
 import logging
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from patchbot import sandbox
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import InputError
+from patchbot.sandbox.limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ BUSYBOX = Path("/bin/busybox")
 QEMU = "qemu-system-x86_64"
 REQUESTED_MIB = 256  # plugged at boot
 RESIZE_MIB = 256  # plugged at run time, then unplugged again
+# QEMU maps the guest RAM, the virtio-mem backend and TCG's code buffer: ~3 GiB of
+# address space; the caller's time limit is the wall clock
+QEMU_LIMITS = Limits(wall_seconds=3600, address_space=16 << 30, output_bytes=64 << 20)
 DEFAULT_TIME_LIMIT = 240.0  # TCG on a busy 2-core machine; a normal run takes ~20 s
 GUEST_PROGRAM = Path(__file__).with_name("guest") / "dmaheap_test.c"
 # MemTotal is counted in pages the guest sees; allow a little for rounding and the
@@ -152,13 +158,16 @@ def build_guest_program(tree: Path, dest: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="patchbot-uapi-") as inc:
         (Path(inc) / "linux").mkdir()
         shutil.copy2(header, Path(inc) / "linux" / "dma-heap.h")
-        proc = subprocess.run(
+        # the header comes from the patched worktree: gcc runs in the sandbox
+        proc = sandbox.run(
             ["gcc", "-static", "-O2", "-Wall", "-I", inc, "-o", str(out), str(GUEST_PROGRAM)],
-            capture_output=True,
-            text=True,
+            readable=[Path(inc), GUEST_PROGRAM],
+            writable=[dest.resolve()],
+            limits=sandbox.Limits(wall_seconds=120, output_bytes=4 << 20),
         )
     if proc.returncode != 0:
-        raise InputError(f"gcc -static {GUEST_PROGRAM.name} failed: {proc.stderr.strip()[-300:]}")
+        why = proc.stderr.decode(errors="replace").strip()[-300:]
+        raise InputError(f"gcc -static {GUEST_PROGRAM.name} failed: {why}")
     return out
 
 
@@ -196,7 +205,15 @@ def qemu_command(
 ) -> list[str]:
     return [
         QEMU,
-        "-nographic",
+        # nothing QEMU would add on its own: 7.2 adds an e1000 on user-mode networking
+        # (the guest could reach the host's loopback), a VGA card and a monitor
+        "-nodefaults",
+        "-nic",
+        "none",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
         "-no-reboot",
         "-smp",
         "1",
@@ -244,11 +261,14 @@ def boot_qemu(
     start = time.monotonic()
     timed_out = False
     with open(console_path, "wb") as console:
-        proc = subprocess.Popen(
+        # in the sandbox: the guest kernel is built from the series; only workdir (the
+        # console, the QMP socket) is writable, and QEMU has no network namespace
+        proc = sandbox.popen(
             qemu_command(bzimage, initramfs, qmp_path, requested_mib),
-            stdin=subprocess.DEVNULL,
+            readable=[bzimage.resolve()],
+            writable=[workdir.resolve()],
             stdout=console,
-            stderr=subprocess.STDOUT,
+            limits=QEMU_LIMITS,
         )
         qmp = None
         try:
@@ -281,6 +301,18 @@ def boot_qemu(
     text = console_path.read_bytes().decode("utf-8", errors="replace").replace("\r", "")
     result = QemuBoot(text, console_path, seconds, timed_out, resized=resized)
     judge(result, requested_mib, time_limit, dmaheap_expected=bool(programs))
+    if proc.returncode in (-signal.SIGSYS, 128 + signal.SIGSYS):  # bwrap: 128 + signal
+        result.findings.append(
+            Finding(
+                rule="sandbox/forbidden-syscall",
+                severity=Severity.ERROR,
+                message="QEMU made a system call the sandbox's seccomp filter forbids",
+                path=str(console_path),
+                line=1,
+                platform="qemu-tcg",
+                fault="none",
+            )
+        )
     log.info("qemu boot took %.1f s: %d finding(s)", seconds, len(result.findings))
     return result
 

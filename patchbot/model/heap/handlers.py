@@ -102,8 +102,8 @@ def make_handlers(model: PageModel) -> dict[str, Handler]:
                         0,
                     )
                 )
-            heap.convert(pfn, npages, to_private, ev.injected, ev.api)
-            return EIO if ev.injected else 0
+            failed = heap.convert(pfn, npages, to_private, ev.injected, ev.api, ev.partial)
+            return EIO if failed else 0
 
         return handle
 

@@ -139,3 +139,81 @@ SCENARIOS: dict[str, Callable[[ctypes.CDLL, int], None]] = {
     "device-dma": device_dma,
     "full-lifecycle": full_lifecycle,
 }
+
+
+# -- explored orders ---------------------------------------------------------------------
+# One buffer; what a user can set up on it: M (mmap 3 pages across the 64 KiB/4 KiB
+# boundary, then load and store through them), V (vmap, kernel load and store), D
+# (attach a device, DMA-map, DMA both ways).  Each set-up thing is torn down (m, v, d)
+# before the buffer is released: the dma-buf core defers ->release until the last
+# mapping and attachment are gone, so no user order releases earlier.  After everything
+# is set up, every live view is used again, and after each teardown the remaining ones.
+SETUPS = "MVD"
+
+
+def explored_orders() -> list[str]:
+    """Every subset of M/V/D, every set-up order x every teardown order: 52 sequences."""
+    import itertools
+
+    out = []
+    for k in range(len(SETUPS) + 1):
+        for subset in itertools.combinations(SETUPS, k):
+            for setup in itertools.permutations(subset):
+                for teardown in itertools.permutations(subset):
+                    out.append(f"seq:{''.join(setup)}-{''.join(teardown).lower()}")
+    return out
+
+
+def explored_step(name: str) -> Callable[[ctypes.CDLL, int], None]:
+    setup, _, teardown = name.removeprefix("seq:").partition("-")
+    if sorted(setup) != sorted(teardown.upper()) or set(setup) - set(SETUPS):
+        raise ValueError(f"not an explored heap order: {name!r}")
+
+    def step(lib: ctypes.CDLL, heap: int) -> None:
+        buf = lib.pbu_alloc(heap, MEDIUM)
+        if buf < 0:
+            return
+        live: dict[str, int] = {}
+        for what in setup:
+            if what == "M":
+                vma = lib.pbu_mmap(buf, 14, 3)
+                if vma >= 0:
+                    live["M"] = vma
+            elif what == "V":
+                if lib.pbu_vmap(buf) == 0:
+                    live["V"] = buf
+            else:
+                att = lib.pbu_attach(buf, 0)
+                if att >= 0 and lib.pbu_map_attachment(att, DMA_BIDIRECTIONAL) == 0:
+                    live["D"] = att
+                elif att >= 0:
+                    lib.pbu_detach(att)
+            _use(lib, live)
+        for what in teardown.upper():
+            handle = live.pop(what, None)
+            if handle is None:
+                continue
+            if what == "M":
+                lib.pbu_munmap(handle)
+            elif what == "V":
+                lib.pbu_vunmap(buf)
+            else:
+                lib.pbu_unmap_attachment(handle, DMA_BIDIRECTIONAL)
+                lib.pbu_detach(handle)
+            _use(lib, live)
+        lib.pbu_release(buf)
+
+    return step
+
+
+def _use(lib: ctypes.CDLL, live: dict[str, int]) -> None:
+    """Every live view of the buffer is used: a store, then a load."""
+    if "M" in live:
+        lib.pbu_user_access(live["M"], 1)
+        lib.pbu_user_access(live["M"], 0)
+    if "V" in live:
+        lib.pbu_kernel_access(live["V"], 1)
+        lib.pbu_kernel_access(live["V"], 0)
+    if "D" in live:
+        lib.pbu_device_dma(live["D"], 1)
+        lib.pbu_device_dma(live["D"], 0)

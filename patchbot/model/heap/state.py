@@ -56,6 +56,7 @@ class DmaMapping:
     ranges: Ranges
     attrs: int
     site: Site
+    epochs: list[list[int]] = field(default_factory=list)  # per range, at map time
 
     @property
     def cc_shared(self) -> bool:
@@ -106,29 +107,34 @@ class HeapState:
         self.model.to_buddy(pfn, n, api)  # shared-to-buddy, free-after-failed-conversion...
         self.allocs.pop(pfn, None)
 
-    def convert(self, pfn: int, npages: int, to_private: bool, fail: bool, api: str) -> None:
+    def convert(
+        self, pfn: int, npages: int, to_private: bool, fail: bool, api: str, partial: bool = False
+    ) -> bool:
+        """True when the call fails (injected, or refused by the platform)."""
         if self.model.platform.coco:
-            self._require_unmapped(pfn, npages, "convert-while-mapped", f"{api}() converts")
-        self.model.convert(pfn, npages, to_private, fail, api)
+            # a CPU mapping must be gone first; a DMA mapping may outlive the conversion
+            # as long as no device uses it afterwards (dma-through-stale-mapping)
+            self._require_unmapped(
+                pfn, npages, "convert-while-mapped", f"{api}() converts", cpu_only=True
+            )
+        return self.model.convert(pfn, npages, to_private, fail, api, partial)
 
-    def _require_unmapped(self, pfn: int, npages: int, name: str, what: str) -> None:
+    def _require_unmapped(
+        self, pfn: int, npages: int, name: str, what: str, cpu_only: bool = False
+    ) -> None:
         m = self.model
         for i in m._idx(pfn, npages):
             how = (
                 "a user or kernel mapping"
                 if m.maps_enc[i] or m.maps_dec[i]
                 else "a device DMA mapping"
-                if m.dma_shared[i] or m.dma_private[i]
+                if (m.dma_shared[i] or m.dma_private[i]) and not cpu_only
                 else ""
             )
             if how:
-                raise ViolationError(
-                    Violation(
-                        name,
-                        f"{what} pfn {m.base + i:#x} while {how} of it still exists",
-                        m.base + i,
-                    )
-                )
+                # collected in a model run (the conversion or free still happens, so
+                # what follows is what the driver really causes), raised otherwise
+                m._fail(name, f"{what} pfn {m.base + i:#x} while {how} of it still exists", i)
 
     # -- mappings -------------------------------------------------------------------------
     def map_user(self, vma: int, pfn: int, npages: int, encrypted: bool, site: Site) -> None:
@@ -161,7 +167,7 @@ class HeapState:
     def dma_map(self, table: int, dev: int, ranges: Ranges, attrs: int, site: Site) -> None:
         for pfn, n in ranges:
             self._require_allocated(pfn, n, site, "maps for DMA")
-        mapping = DmaMapping(ranges, attrs, site)
+        mapping = DmaMapping(ranges, attrs, site, [self.model.epochs(p, n) for p, n in ranges])
         self.dma[(table, dev)] = mapping
         for pfn, n in ranges:
             self.model.dma_map(pfn, n, mapping.cc_shared)
@@ -195,7 +201,10 @@ class HeapState:
     def cpu_access(self, mapping: Mapping, via: str) -> None:
         for pfn, n in mapping.ranges:
             try:
-                self.model.access(pfn, n, mapping.encrypted, f"{via} (mapped at {mapping.site})")
+                with self.model.raising():  # reported at the mapping's site, below
+                    self.model.access(
+                        pfn, n, mapping.encrypted, f"{via} (mapped at {mapping.site})"
+                    )
             except ViolationError as exc:
                 raise SiteViolation(exc.violation, mapping.site, via) from None
 
@@ -207,8 +216,16 @@ class HeapState:
             )
         if not self.model.platform.coco:
             return
+        for (pfn, n), made_at in zip(mapping.ranges, mapping.epochs, strict=True):
+            try:
+                with self.model.raising():  # reported at the mapping's site
+                    self.model.stale_dma(pfn, n, made_at, f"{via} (mapped at {mapping.site})")
+            except ViolationError as exc:
+                raise SiteViolation(exc.violation, mapping.site, via) from None
         for pfn, n in mapping.ranges:
             for i in self.model._idx(pfn, n):
+                if self.model.quarantine[i]:
+                    continue  # a knock-on effect of a violation reported already
                 state = Mem(self.model.mem[i])
                 v = _dma_check(state, mapping, self.model.base + i, via)
                 if v is not None:
@@ -219,9 +236,12 @@ class HeapState:
         m = self.model
         for pfn, (order, site) in sorted(self.allocs.items()):
             idx = m._idx(pfn, 1 << order)
-            if all(m.mem[i] == Mem.UNKNOWN for i in idx):
+            # a failed conversion (UNKNOWN, or mixed after a partial one) must leak (§3)
+            if all(m.mem[i] == Mem.UNKNOWN or m.conversion_failed(i) for i in idx):
                 m.set_owner(pfn, 1 << order, Owner.LEAKED)  # §3: the deliberate leak
                 continue
+            if m.quarantined(pfn, 1 << order):
+                continue  # a violation was reported on these pages already
             raise SiteViolation(
                 Violation(
                     "page-leak",

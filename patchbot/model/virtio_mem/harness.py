@@ -4,16 +4,23 @@ Machine: memory block 256 KiB (64 pages); the device region is 4 memory blocks a
 SBM runs with a 64 KiB device block (4 subblocks per memory block), BBM with a 256 KiB
 device block (one big block per memory block).  The hotplug core onlines added memory
 (memhp_default_state=online); the scenario offlines and re-onlines blocks itself.
+
+Scenarios are the two fixed lifecycle scripts (every fault kind runs on them) and the
+explored sequences (patchbot.model.virtio_mem.explore): "sbm:r10,cancel1,on1" is
+probe, resize to 10 x 64 KiB, online block 1 with another notifier refusing, online
+block 1.  Explored sequences get the conversion faults (single, partial, pairs).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from collections.abc import Callable
 
 from patchbot.model.bridge import COMMON_FAULT_KINDS, Event, Handler, Session
 from patchbot.model.state import Owner, PageModel
-from patchbot.model.virtio_mem.device import VirtioMemDevice
+from patchbot.model.virtio_mem import explore
+from patchbot.model.virtio_mem.device import RESP_BUSY, RESP_ERROR, RESP_NACK, VirtioMemDevice
 
 PAGE = 4096
 BLOCK = 64 * PAGE  # memory_block_size_bytes() in the shim
@@ -47,9 +54,26 @@ class VirtioMemHarness:
         "offline_pages": "hotplug",
     }
     SCENARIOS = {"lifecycle-sbm": 16, "lifecycle-bbm": 64}  # device block size in pages
+    MODES = {"sbm": 16, "bbm": 64}
+    EXPLORED_FAULTS = frozenset({"conversion", "partial-conversion"})
 
     def scenarios(self) -> list[str]:
-        return list(self.SCENARIOS)
+        return [*self.SCENARIOS, *explore.sequences()]
+
+    def bound(self) -> str:
+        return f"{len(self.SCENARIOS)} lifecycle scripts + {explore.bound()}"
+
+    def fault_base(self, scenario: str) -> str | None:
+        """The sequence whose calls need no faults here (explore.fault_base)."""
+        return None if scenario in self.SCENARIOS else explore.fault_base(scenario)
+
+    def shard(self, scenario: str) -> str:
+        """Runs of one shard share a sandboxed child: a sequence with its prefixes."""
+        return scenario.split(":")[0]
+
+    def fault_kinds_for(self, scenario: str) -> frozenset[str] | None:
+        """Every kind on the lifecycle scripts; conversions only on explored sequences."""
+        return None if scenario in self.SCENARIOS else self.EXPLORED_FAULTS
 
     def setup(self, model: PageModel) -> dict[str, Handler]:
         model.add_region(
@@ -59,8 +83,11 @@ class VirtioMemHarness:
             mem=model.host.plugged_arrives,
         )
         self.device: VirtioMemDevice | None = None
+        self.refuse_online = False  # another notifier refuses the next online
+        self.answer: int | None = None  # the device's answer to the next request
         # Mem state of a block when MEM_GOING_ONLINE began, keyed by its first pfn
         self._before_online: dict[int, bytes] = {}
+        self._cancel_op: dict[int, int] = {}  # operation of the running MEM_CANCEL_ONLINE
         return {
             "memory_notify": self._notify,
             "memory_notify_done": self._notify_done,
@@ -85,15 +112,15 @@ class VirtioMemHarness:
                 if kind == "allocation"
                 and api not in ("alloc_contig_range", "add_memory_driver_managed")
             },
-            "online_pages": _injected_errno,
+            "online_pages": self._online_pages,
             "virtio_find_single_vq": _injected_errno,
         }
 
     # -- handlers ------------------------------------------------------------------------
     def _convert(self, s: Session, ev: Event, to_private: bool) -> int:
         pfn, n = ev.args[0], ev.args[1]
-        s.model.convert(pfn, n, to_private, ev.injected, ev.api)
-        if ev.injected and s.model.platform.coco:
+        failed = s.model.convert(pfn, n, to_private, ev.injected, ev.api, ev.partial)
+        if failed and s.model.platform.coco:
             return -5  # -EIO, as __set_memory_enc_pgtable() reports a VMM failure (§2)
         return 0
 
@@ -103,9 +130,11 @@ class VirtioMemHarness:
         # A notifier is its own driver context: a conversion that fails inside it (at
         # MEM_OFFLINE it cannot even report the failure) is not one the code around
         # a later unplug request saw, so that code must convert again (host_unplug).
-        s.model.begin_operation()
+        op = s.model.begin_operation()
         if action == MEM_GOING_ONLINE:
             self._before_online[pfn] = s.model.snapshot(pfn, n)
+        if action == MEM_CANCEL_ONLINE:
+            self._cancel_op[pfn] = op
         return 0
 
     def _notify_done(self, s: Session, ev: Event) -> int:
@@ -115,6 +144,8 @@ class VirtioMemHarness:
         before = self._before_online.pop(pfn, None) if action != MEM_GOING_ONLINE else None
         if action == MEM_CANCEL_ONLINE and before is not None:
             s.model.check_undone(pfn, n, before, "MEM_CANCEL_ONLINE")
+        if action == MEM_CANCEL_ONLINE and pfn in self._cancel_op:
+            s.model.note_failed_undo(pfn, n, self._cancel_op.pop(pfn))
         return 0
 
     def _request(self, s: Session, ev: Event) -> int:
@@ -124,6 +155,10 @@ class VirtioMemHarness:
             return 2  # VIRTIO_MEM_RESP_BUSY
         rtype, addr, nb = ev.args[0], ev.args[1], ev.args[2]
         ev.note = ("PLUG", "UNPLUG", "UNPLUG_ALL", "STATE")[rtype] if rtype < 4 else "?"
+        if self.answer is not None:  # an explored step: the device refuses this once
+            answer, self.answer = self.answer, None
+            ev.note += " -> " + {RESP_NACK: "NACK", RESP_BUSY: "BUSY"}.get(answer, "ERROR")
+            return answer
         resp = self.device.request(rtype, addr, nb)
         self._push_config(s)
         return resp
@@ -143,6 +178,13 @@ class VirtioMemHarness:
             if s.model.owners(pfn + i, 1) == {Owner.OFFLINE}:
                 s.model.set_owner(pfn + i, 1, Owner.FAKE_OFFLINE)
         return 0
+
+    def _online_pages(self, s: Session, ev: Event) -> int:
+        if self.refuse_online:  # an explored "cancel" step: a later notifier says no
+            self.refuse_online = False
+            ev.note = "another notifier refuses the online"
+            return -16
+        return -12 if ev.injected else 0
 
     def _offline_pages(self, s: Session, ev: Event) -> int:
         if ev.injected:
@@ -177,16 +219,28 @@ class VirtioMemHarness:
 
     # -- scenario --------------------------------------------------------------------------
     def run(self, session: Session, scenario: str) -> None:
+        with contextlib.suppress(_Stuck):  # the run ends there, with what it found
+            self._run(session, scenario)
+
+    def _run(self, session: Session, scenario: str) -> None:
         lib = session.lib
         assert lib is not None
-        block_pages = self.SCENARIOS[scenario]
-        sb = block_pages * PAGE
-        dev = VirtioMemDevice(session.model, REGION_BASE, REGION_BLOCKS * BLOCK, sb)
+        if scenario in self.SCENARIOS:
+            mode_pages, steps = self.SCENARIOS[scenario], None
+        else:
+            mode, steps = explore.parse(scenario)
+            mode_pages = self.MODES[mode]
+        dev = VirtioMemDevice(session.model, REGION_BASE, REGION_BLOCKS * BLOCK, mode_pages * PAGE)
         self.device = dev
         first_mb = (REGION_BASE // PAGE - 0x40000) // 64
 
         def settle() -> None:
             if lib.pb_run_pending(ctypes.c_long(RUN_STEPS)) < 0:
+                model = session.model
+                if any(model.conversion_failed(i) for i in range(model.n)):
+                    # memory the driver leaked after a failed conversion (§3) can never
+                    # be unplugged: retrying (with backoff) is what it should do
+                    raise _Stuck
                 session.record_hang("the driver keeps retrying without settling")
 
         def resize(nbytes: int) -> None:
@@ -208,6 +262,26 @@ class VirtioMemHarness:
         if lib.pb_vm_probe(ctypes.c_uint64(1 << FEATURE_UNPLUGGED_INACCESSIBLE)) != 0:
             return  # probe failed cleanly (an injected allocation failure)
         settle()
+        if steps is not None:
+            for step in steps:
+                if step.startswith("r"):
+                    resize(int(step[1:]) * 16 * PAGE)
+                elif step.startswith("off"):
+                    block(int(step[3:]), online=False)
+                elif step.startswith("on"):
+                    block(int(step[2:]), online=True)
+                elif step.startswith("cancel"):
+                    mb = int(step[6:])
+                    block(mb, online=False)  # (no-op when it is offline already)
+                    self.refuse_online = True
+                    block(mb, online=True)
+                    self.refuse_online = False
+                else:
+                    self.answer = ANSWERS[step]
+                    # the device refuses the next request once; the driver's retry
+                    # (timer) then gets the normal answer
+            lib.pb_vm_remove()
+            return
         resize(10 * 16 * PAGE)  # 2.5 memory blocks: two full blocks and a partial one
         block(1, online=False)  # offline a full block ...
         block(1, online=True)  # ... and re-online it
@@ -226,6 +300,13 @@ def _alloc(s: Session, ev: Event) -> int:
 
 def _injected_errno(s: Session, ev: Event) -> int:
     return -12 if ev.injected else 0
+
+
+ANSWERS = {"nack": RESP_NACK, "busy": RESP_BUSY, "error": RESP_ERROR}
+
+
+class _Stuck(Exception):
+    """The driver keeps retrying an unplug of memory it leaked: nothing more will happen."""
 
 
 def _hang(s: Session, ev: Event) -> int:
