@@ -69,6 +69,8 @@ CODE_KEYS = ("rule-dirs", "template-dir")
 # [post] keys that say where the SMTP login goes: a found file in an untrusted checkout
 # could otherwise send the user's sendemail.smtpPass (from git config) to its own server
 SMTP_ROUTE_KEYS = ("smtpServer", "smtpServerPort", "smtpEncryption", "smtpUser", "smtpPass")
+# and the [post] key that lets `watch --validate` run mailed patches without the sandbox
+SANDBOX_OFF_KEYS = ("run-patches-without-sandbox",)
 RULE_RESERVED = {"enabled", "severity"}
 IGNORE_KEYS = {"rule", "paths"}
 
@@ -268,18 +270,20 @@ def is_trusted(directory: Path) -> bool:
 
 
 def _check_trusted(path: Path, table: Mapping[str, Any]) -> None:
-    """A found file may set CODE_KEYS and SMTP_ROUTE_KEYS only from a trusted directory."""
+    """A found file may set CODE_KEYS, SMTP_ROUTE_KEYS and SANDBOX_OFF_KEYS only from a
+    trusted directory."""
     post = table.get("post")
     keys = [key for key in CODE_KEYS if key in table]
     if isinstance(post, Mapping):
-        keys += [f"post.{key}" for key in SMTP_ROUTE_KEYS if key in post]
+        keys += [f"post.{key}" for key in (*SMTP_ROUTE_KEYS, *SANDBOX_OFF_KEYS) if key in post]
     if not keys or is_trusted(path.parent):
         return
-    why = (
-        "which makes patchbot run the code it names"
-        if any(key in CODE_KEYS for key in keys)
-        else "which says where patchbot sends your SMTP login"
-    )
+    if any(key in CODE_KEYS for key in keys):
+        why = "which makes patchbot run the code it names"
+    elif any(key.removeprefix("post.") in SANDBOX_OFF_KEYS for key in keys):
+        why = "which runs mailed patches outside the sandbox"
+    else:
+        why = "which says where patchbot sends your SMTP login"
     raise ConfigError(
         f"{path}: sets {', '.join(keys)}, {why}, and {path.parent} is not a trusted "
         f"directory; to trust it, add the line {path.parent.resolve()} to {trusted_file()}, "

@@ -153,3 +153,11 @@ def test_a_found_smtp_server_is_refused_where_the_directory_is_untrusted(
     trusted_file().parent.mkdir(parents=True)
     trusted_file().write_text(f"{work}\n")
     assert load_config(cwd=work).post["smtpServer"] == "smtp.example.org"
+
+
+def test_a_found_file_cannot_turn_the_bots_sandbox_off(user_config: Path, tmp_path: Path) -> None:
+    work = tmp_path / "untrusted"
+    work.mkdir()
+    (work / ".patchbot.toml").write_text("[post]\nrun-patches-without-sandbox = true\n")
+    with pytest.raises(ConfigError, match=r"outside the sandbox.*not a trusted directory"):
+        load_config(cwd=work)

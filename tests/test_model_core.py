@@ -169,7 +169,7 @@ def test_a_finding_merged_across_platforms_names_each_platforms_term() -> None:
     for platform in ("tdx", "snp"):
         violation = _violation_on(platform)
         violation.trace = _events(3)
-        runs.append(RunResult("lifecycle", platform, None, violation))
+        runs.append(RunResult("lifecycle", platform, None, [violation]))
     (finding,) = to_findings(runs, "drivers/demo.c", source)
     assert finding.platform == "tdx,snp"
     assert "TDG.MEM.PAGE.ACCEPT" in finding.message and "PVALIDATE" in finding.message
@@ -190,7 +190,9 @@ def test_a_trace_cut_at_its_start_says_how_many_events_it_left_out() -> None:
         session.events = _events(total)
         violation = _violation_on("tdx")
         session.record(violation, session.events[-1])
-        (finding,) = to_findings([RunResult("s", "tdx", None, violation)], "drivers/demo.c", source)
+        (finding,) = to_findings(
+            [RunResult("s", "tdx", None, [violation])], "drivers/demo.c", source
+        )
         notes = [loc.note for loc in finding.trace]
         if dropped:
             assert len(notes) == TRACE_LEN + 1

@@ -41,7 +41,7 @@ def _hang(last_line: int) -> RunResult:
     violation = Violation(
         "hang", f"the run did not finish within 5 s; last event: {where}", 0, events[-1], events
     )
-    return RunResult("plug", "tdx", Fault("conversion", 1), violation, seconds=5.0 + last_line)
+    return RunResult("plug", "tdx", Fault("conversion", 1), [violation], seconds=5.0 + last_line)
 
 
 def _leak() -> RunResult:
@@ -49,7 +49,7 @@ def _leak() -> RunResult:
     violation = Violation(
         "unknown-state-freed", "a page of unknown state was freed", 0, None, events
     )
-    return RunResult("plug", "snp", Fault("conversion", 1), violation)
+    return RunResult("plug", "snp", Fault("conversion", 1), [violation])
 
 
 def _boot(*runs: RunResult) -> Boot:

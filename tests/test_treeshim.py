@@ -71,7 +71,11 @@ def test_virtio_mem_on_tdx_reaches_the_buddy_unaccepted_on_both_trees(tree):
     report = boot("virtio-mem", tree, ("tdx",))
     assert report.matrix is not None, [f.message for f in report.findings]
     assert {f.rule for f in report.findings} == {"unaccepted-to-buddy"}
-    assert all(f.function == "virtio_mem_online_page" for f in report.findings)
+    # the lifecycle reaches it through the online-page callback; the explored resize up
+    # into an online block (sbm:r10,r16) also through virtio_mem_fake_online()
+    functions = {f.function for f in report.findings}
+    assert "virtio_mem_online_page" in functions
+    assert functions <= {"virtio_mem_online_page", "virtio_mem_fake_online"}
 
 
 def test_virtio_mem_without_coco_and_the_heap_everywhere_are_clean(tree):
