@@ -98,6 +98,8 @@ def sandbox_figures(tree: Path, patches: list, sandboxed_total: float, run: Kern
     copy = _steps(run, "fresh obj/")
     sandbox.set_enabled(False)
     try:
+        # warm the base again as warm_figures() did (the peer step touched files)
+        validate_kernel(tree, [], boot=False, progress=_quiet())
         start = time.monotonic()
         validate_kernel(tree, patches, boot=True, progress=_quiet())
         plain = time.monotonic() - start
