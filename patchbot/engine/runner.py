@@ -3,6 +3,8 @@
 Patch mode keeps only what each patch introduces (see introduced.py); file mode keeps
 everything.  A rule that raises is reported as an internal error naming the rule, and
 the other rules still run: one broken rule must not hide the findings of the rest.
+A rule run that overruns its CPU budget (budget.py) is stopped and leaves one
+``internal/timeout`` finding naming the rule and the file; the others still report.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from patchbot.api import Context, Finding, SourceFile
+from patchbot.api import Context, Finding, Severity, SourceFile
 from patchbot.config import Config, fail_threshold
+from patchbot.engine.budget import DEFAULT_RULE_BUDGET, RuleTimeout, time_budget
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
@@ -36,6 +39,8 @@ SourcesFor = Callable[[Series, Patch], list[SourceFile]]
 # nothing.  The threshold sits well above what such a series keeps and still bounds
 # the cyclic garbage a huge audit run could pile up between passes.
 GC_GEN0_THRESHOLD = 250_000
+
+TIMEOUT_RULE = "internal/timeout"  # the finding a rule run past its budget leaves
 
 
 @dataclass
@@ -66,11 +71,17 @@ class Engine:
         config: Config | None = None,
         *,
         baseline: set[Key] | None = None,
+        rule_budget: float | None = None,
     ) -> None:
         self.active = list(active)
         self.config = config or Config()
         self.baseline = baseline or set()
+        # CPU seconds one check() call may take (budget.py); 0 turns the budget off
+        if rule_budget is None:
+            rule_budget = self.config.rule_time_budget
+        self.rule_budget = DEFAULT_RULE_BUDGET if rule_budget is None else rule_budget
         self._errors: list[str] = []
+        self._timeouts: list[Finding] = []
         # CPU seconds inside each rule's check(), summed over runs (bench/lint_bench.py)
         self.timings: dict[str, float] = {}
 
@@ -83,10 +94,14 @@ class Engine:
         ``patch``: the label is only formatted then, not for each of the ~800 runs)."""
         start = time.process_time()
         try:
-            produced = list(rule.loaded.check(ctx))
+            with time_budget(self.rule_budget):
+                produced = list(rule.loaded.check(ctx))
             for item in produced:
                 if not isinstance(item, Finding):
                     raise TypeError(f"check() yielded {type(item).__name__}, not a Finding")
+        except RuleTimeout:
+            self._timed_out(rule, ctx, where, patch, note)
+            return []
         except Exception as exc:
             if patch is not None:
                 where = f"{where} in [PATCH {patch.label}]"
@@ -97,6 +112,27 @@ class Engine:
         finally:
             self.timings[rule.id] = self.timings.get(rule.id, 0.0) + time.process_time() - start
         return produced
+
+    def _timed_out(
+        self, rule: ActiveRule, ctx: Context, where: str, patch: Patch | None, note: str
+    ) -> None:
+        """One finding naming the rule and the file; whatever the rule found there is lost."""
+        path = ctx.file.path if ctx.file is not None else ""
+        message = (
+            f"rule {rule.id} stopped after its {self.rule_budget:g} s budget on {where}{note}; "
+            "its findings there are missing"
+        )
+        log.info("%s", message)  # (the finding reports it)
+        self._timeouts.append(
+            Finding(
+                rule=TIMEOUT_RULE,
+                severity=Severity.WARNING,
+                message=message,
+                path=path,
+                line=1,
+                patch=patch.label if patch is not None else None,
+            )
+        )
 
     def _file_rule(
         self,
@@ -150,6 +186,7 @@ class Engine:
 
     def _lint_files(self, files: Sequence[SourceFile]) -> LintResult:
         self._errors = []
+        self._timeouts = []
         files = list(files)
         series = Series(source="files")
         raw: list[Finding] = []
@@ -164,6 +201,7 @@ class Engine:
 
     def _lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         self._errors = []
+        self._timeouts = []
         raw: list[Finding] = []
         # (patch label, path) -> that patch's post-image; (None, path) -> the latest one,
         # for series-wide findings
@@ -227,7 +265,7 @@ class Engine:
         seen: set[tuple[object, ...]] = set()
         order = {p.label: i for i, p in enumerate(series.patches)}
         ignores = self.config.ignores
-        for finding in raw:
+        for finding in [*raw, *self._timeouts]:
             ident = (
                 finding.rule,
                 finding.path,
