@@ -180,3 +180,15 @@ def nested_ifdef_c(depth: int) -> str:
     out += ["#endif"] * depth
     out += ["\treturn ret;", "}", ""]
     return "\n".join(out)
+
+
+def call_chain_c(size: int) -> str:
+    """One ``+`` chain of about ``size`` bytes whose terms are calls with commas: no
+    long comma-free stretch, yet a binary tree as deep as the chain is long."""
+    term = "demo_get(d, i)"
+    terms = max(1, size // (len(term) + 3))
+    return (
+        "static int demo_calls(struct demo *d, int i)\n{\n\treturn "
+        + " + ".join([term] * terms)
+        + ";\n}\n"
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from patchbot.api import Context, Finding, Severity, SourceFile
 from patchbot.config import Config, fail_threshold
+from patchbot.cparse.limits import skipped
 from patchbot.engine.budget import DEFAULT_RULE_BUDGET, RuleTimeout, time_budget
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
@@ -41,6 +42,18 @@ SourcesFor = Callable[[Series, Patch], list[SourceFile]]
 GC_GEN0_THRESHOLD = 250_000
 
 TIMEOUT_RULE = "internal/timeout"  # the finding a rule run past its budget leaves
+
+
+def _skipped(files: Iterable[SourceFile]) -> list[str]:
+    """Input warnings for what the bounded analyses skipped (cparse/limits.py)."""
+    out: list[str] = []
+    for file in files:
+        out.extend(
+            f"{file.path}: {what}"
+            for what in skipped(file.text)
+            if f"{file.path}: {what}" not in out
+        )
+    return out
 
 
 @dataclass
@@ -197,7 +210,7 @@ class Engine:
             ctx = Context(rule=rule.loaded.rule, options=rule.options, series=series, files=files)
             raw.extend(self._run(rule, ctx, "the files"))
         texts: dict[tuple[str | None, str], str] = {(None, f.path): f.text for f in files}
-        return self._finish(raw, texts, series, mode="files", warnings=[])
+        return self._finish(raw, texts, series, mode="files", warnings=_skipped(files))
 
     def _lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         self._errors = []
@@ -237,6 +250,7 @@ class Engine:
             where = patch.label if patch.number is not None else (patch.source or patch.title)
             prefix = f"[PATCH {where}] " if where else ""
             warnings.extend(prefix + w for w in patch.warnings)
+        warnings.extend(_skipped(every_file))
         return self._finish(raw, texts, series, mode="series", warnings=warnings)
 
     # -- shared tail ------------------------------------------------------------------
