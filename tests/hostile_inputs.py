@@ -35,15 +35,21 @@ def new_file_diff(path: str, text: str) -> str:
     )
 
 
-def sparse_mbox(first_line: int, path: str = "drivers/misc/demo_coco.c") -> str:
-    """A 3-line hunk at line ``first_line``: without a tree the post-image is rebuilt
-    with ``first_line`` blank lines before it (item 1: a 400-byte mail, a 1 MB image)."""
+def sparse_mbox(
+    first_line: int, path: str = "drivers/misc/demo_coco.c", added: str | None = None
+) -> str:
+    """A hunk at line ``first_line``: without a tree the post-image is rebuilt with
+    ``first_line`` blank lines before it (item 1: a 400-byte mail, a 1 MB image).
+    ``added``: the lines it adds (default: one cc_platform_has() branch)."""
+    lines = (
+        added.rstrip("\n").split("\n")
+        if added
+        else ["\tif (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)) return demo_virtio_cread();"]
+    )
     diff = (
         f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
-        f"@@ -{first_line},2 +{first_line},3 @@ static int demo_probe(void)\n"
-        " {\n"
-        "+\tif (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT)) return demo_virtio_cread();\n"
-        " }\n"
+        f"@@ -{first_line},2 +{first_line},{len(lines) + 2} @@ static int demo_probe(void)\n"
+        " {\n" + "".join(f"+{line}\n" for line in lines) + " }\n"
     )
     return mbox(diff)
 
@@ -59,6 +65,7 @@ def conversions_c(count: int, same: bool = True) -> str:
         "\tint ret;",
         "",
     ]
+
     def buf(k: int) -> str:
         return "d->buf" if same else f"d->buf{k}"
 
@@ -73,7 +80,7 @@ def conversions_c(count: int, same: bool = True) -> str:
         out += [
             f"err{k}:",
             f"\tif (set_memory_encrypted((unsigned long){buf(k)}, 1))",
-            f"\t\tpr_warn(\"leaking buf{k}\\n\");",
+            f'\t\tpr_warn("leaking buf{k}\\n");',
             "\telse",
             f"\t\tfree_page((unsigned long){buf(k)});",
         ]
@@ -96,11 +103,7 @@ def nested_c(depth: int) -> str:
 def nested_parens_c(depth: int) -> str:
     """One expression nested ``depth`` parentheses deep."""
     return (
-        "static int demo_parens(int a)\n{\n\treturn "
-        + "(" * depth
-        + "a"
-        + ")" * depth
-        + ";\n}\n"
+        "static int demo_parens(int a)\n{\n\treturn " + "(" * depth + "a" + ")" * depth + ";\n}\n"
     )
 
 

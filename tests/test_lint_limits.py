@@ -130,3 +130,129 @@ def test_git_unquote_follows_quote_c_style():
         except ValueError:
             continue
         raise AssertionError(f"{bad} accepted")
+
+
+def test_many_conversions_of_one_buffer_in_a_c_file():
+    """Item 2: every walk met every other conversion (400 conversions: over 60 s and
+    4 GB); the walks are capped and the cap is reported."""
+    text = hostile.conversions_c(400)
+    result = lint_c(text)
+    assert_bounded(result)
+    # what is found before the cap still is: the first conversions' paths
+    assert rules_of(result) - {TIMEOUT_RULE}
+    assert any("paths followed from the first 64" in w for w in result.warnings)
+
+
+def test_many_conversions_in_a_mail(tmp_path):
+    """Item 2 through a patch: a 22 KB mail adding a file with 300 conversions."""
+    diff = hostile.new_file_diff("drivers/misc/demo_coco.c", hostile.conversions_c(100))
+    assert_bounded(lint_mbox(tmp_path, hostile.mbox(diff)))
+
+
+def test_walk_caps_keep_small_functions_whole():
+    from patchbot.cparse.coco import file_hits
+    from patchbot.cparse.limits import skipped
+
+    text = hostile.conversions_c(3)
+    assert file_hits(text) and not skipped(text)
+
+
+def test_long_expression_lines():
+    """Item 3: repeated-expression on one 200 KB line (29 s, 2.5 GB) and an 80 KB line
+    of '(' (32 s inside one tree-sitter query)."""
+    for text in (
+        hostile.long_line_c(200_000),
+        hostile.call_chain_c(200_000),
+        hostile.open_parens_line(80_000),
+        hostile.nested_parens_c(20_000),
+    ):
+        assert_bounded(lint_c(text))
+
+
+def test_long_chain_still_finds_its_repeated_parts():
+    """The cap drops only whole expressions over 1,000 bytes: the repeated term inside
+    a long chain is still reported."""
+    result = lint_c(hostile.call_chain_c(3_000).replace("demo_get(d, i)", "(d->a * d->b + d->c)"))
+    assert "repeated-expression" in rules_of(result)
+
+
+def test_over_deep_parentheses_are_blanked_and_reported():
+    from patchbot.cparse.limits import MAX_PAREN_DEPTH, bounded_source
+
+    text = hostile.nested_parens_c(MAX_PAREN_DEPTH + 1)
+    blanked, notes = bounded_source(text)
+    assert len(blanked.encode()) == len(text.encode()) and blanked.count("\n") == text.count("\n")
+    assert blanked.split("\n")[2].strip() == ";"  # the return statement's expression
+    assert blanked.split("\n")[0] == text.split("\n")[0]  # the function header stays
+    assert notes and "nested over" in notes[0]
+    fine = hostile.nested_parens_c(MAX_PAREN_DEPTH - 1)
+    assert bounded_source(fine) == (fine, [])
+    # non-ASCII text keeps its byte length
+    wide = "int x = " + "(" * 200 + "\u00e9" + ")" * 200 + ";\n"
+    assert len(bounded_source(wide)[0].encode()) == len(wide.encode())
+
+
+def test_hunk_only_image_with_many_fragments():
+    """Item 6: a 718 KB C file spent over 20 s in the fragment headers' edits (one
+    line offset summed from the top per header)."""
+    block = ["", "\tret = set_memory_decrypted(addr, 1);", "\t}", "\t}", "\t}"]
+    text = "\n".join(block * 25_000)
+    assert len(text) > 700_000
+    assert_bounded(_engine().lint_files([SourceFile("drivers/misc/demo.c", text, complete=False)]))
+
+
+def _modify_diff(path: str) -> str:
+    return (
+        f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n@@ -1,2 +1,3 @@\n x\n+y\n x\n"
+    )
+
+
+def test_tree_reads_only_bounded_source_files(tmp_path):
+    """Item 5: with --tree every file a patch names was read whole, .git/config
+    included (a 3.9 KB mail: 18.6 s, 1.15 GB)."""
+    from patchbot.series.images import MAX_SOURCE_BYTES
+
+    tree = tmp_path / "tree"
+    (tree / ".git").mkdir(parents=True)
+    (tree / ".git" / "config").write_text("x\n" * 1000)
+    (tree / "drivers").mkdir()
+    (tree / "drivers" / "ok.c").write_text("x\nx\n")
+    (tree / "drivers" / "huge.c").write_text("x\n" * (MAX_SOURCE_BYTES // 2 + 1))
+    outside = tmp_path / "secret.c"
+    outside.write_text("x\nx\n")
+    (tree / "drivers" / "link.c").symlink_to(outside)
+    (tree / "drivers" / "dir.c").mkdir()
+    diff = "".join(
+        _modify_diff(p)
+        for p in (
+            ".git/config",
+            "drivers/ok.c",
+            "drivers/huge.c",
+            "drivers/link.c",
+            "drivers/dir.c",
+            "drivers/gone.c",
+        )
+    )
+    mail = tmp_path / "t.mbox"
+    mail.write_text(hostile.mbox(diff))
+    series = load_series([str(mail)], tree=str(tree))
+    assert sorted(series.pre_images) == ["drivers/ok.c"]
+    warnings = "\n".join(series.patches[0].warnings)
+    assert ".git/config: inside .git/" in warnings
+    assert f"drivers/huge.c is {2 * (MAX_SOURCE_BYTES // 2 + 1)} bytes, over the limit" in warnings
+    assert "drivers/link.c: outside the tree" in warnings
+    assert "drivers/dir.c: not a regular file" in warnings
+    assert "drivers/gone.c is not in the tree" in warnings
+
+
+def test_file_mode_skips_files_over_the_limit(tmp_path, run_cli):
+    from patchbot.series.images import MAX_SOURCE_BYTES
+
+    big = tmp_path / "big.c"
+    big.write_text("int x;\n" * (MAX_SOURCE_BYTES // 7 + 1))
+    small = tmp_path / "small.c"
+    small.write_text("int y;\n")
+    code, _out, err = run_cli("lint", "--file", str(big), str(small))
+    assert code == 0 and "big.c:" in err and "over the limit" in err
+    code, _out, err = run_cli("lint", "--file", str(big))
+    assert code == 2 and "no file within the size limit" in err

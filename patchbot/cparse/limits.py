@@ -49,8 +49,9 @@ class WalkBudget:
 MAX_SEGMENT_CHARS = 8_000
 MAX_PAREN_DEPTH = 128
 
-_LONG_SEGMENT_RE = re.compile(r"[^;{},]{%d,}" % MAX_SEGMENT_CHARS)
-_SEPARATOR_RE = re.compile(r"[;{}]")
+# tried only where a run starts (the lookbehind): tried at every position, each try
+# would rescan the rest of its run, quadratic in the run's length
+_LONG_SEGMENT_RE = re.compile(rf"(?<![^;{{}},])[^;{{}},]{{{MAX_SEGMENT_CHARS},}}")
 _PARENS = str.maketrans({"(": "\x02", "[": "\x02", ")": "\x00", "]": "\x00"})
 _NOT_PAREN_RE = re.compile(r"[^()\[\]]+")
 _BLANKABLE_RE = re.compile(r"[^\n]")

@@ -241,6 +241,17 @@ def note_line_edits(derived: str, base: str, rows: Sequence[int] | None = None) 
     the rewritten lines, when the caller knows them: a hint, checked, never trusted."""
     if derived != base:
         _EDITED_FROM[derived] = (base, None if rows is None else tuple(sorted(set(rows))))
+        # an entry whose normalisation is already cached is never taken back out
+        while len(_EDITED_FROM) > _EDITED_KEPT:
+            del _EDITED_FROM[next(iter(_EDITED_FROM))]
+
+
+_EDITED_KEPT = 64  # as many as fragments.synthesize_fragments() caches
+
+
+def forget_line_edits() -> None:
+    """Drop every note_line_edits() hint (runcache.start_run)."""
+    _EDITED_FROM.clear()
 
 
 def changed_rows(

@@ -109,7 +109,18 @@ def note_derived(derived: str, base: str, rows: Sequence[int] | None = None) -> 
     if derived != base:
         hint = None if rows is None else tuple(sorted(set(rows)))
         _DERIVED_FROM[derived] = (base, hint)
+        # an entry whose parse is already cached is never taken back out: drop the oldest
+        while len(_DERIVED_FROM) > _DERIVED_KEPT:
+            del _DERIVED_FROM[next(iter(_DERIVED_FROM))]
         note_line_edits(derived, base, hint)
+
+
+_DERIVED_KEPT = 64  # as many as synthesize_fragments() caches
+
+
+def forget_derived() -> None:
+    """Drop every note_derived() hint (runcache.start_run)."""
+    _DERIVED_FROM.clear()
 
 
 @lru_cache(maxsize=256)

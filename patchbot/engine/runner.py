@@ -25,6 +25,7 @@ from patchbot.engine.once import ask_once
 from patchbot.engine.selection import ActiveRule
 from patchbot.engine.suppress import Key, inline_ignored, is_inline_suppressed, path_ignored
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL
+from patchbot.runcache import start_run
 from patchbot.series.gcpolicy import fewer_collections
 from patchbot.series.model import Patch, Series
 
@@ -188,12 +189,14 @@ class Engine:
 
     def lint_files(self, files: Sequence[SourceFile]) -> LintResult:
         """--file / audit mode: every line counts, every finding is kept."""
+        start_run()  # the caches hold one run (runcache.py)
         with fewer_collections(GC_GEN0_THRESHOLD):
             return self._lint_files(files)
 
     def lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         """Patch mode: file rules per changed C file per patch, patch rules per patch,
         series rules once; only what the patches introduce is kept."""
+        start_run()  # the caches hold one run (runcache.py)
         with fewer_collections(GC_GEN0_THRESHOLD):
             return self._lint_series(series, sources)
 
