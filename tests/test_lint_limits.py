@@ -66,7 +66,9 @@ def test_deep_statement_nesting_does_not_crash():
 def test_cfg_nested_past_the_cap_is_marked_truncated():
     from patchbot.cparse.functions import analyze_file
 
-    deep = analyze_file(hostile.nested_c(300)).functions[0]
+    # (braces deeper than limits.MAX_BLOCK_DEPTH are blanked before parsing: a nest
+    # without braces reaches the builder's own cap)
+    deep = analyze_file(hostile.braceless_nest_c(300)).functions[0]
     assert deep.cfg.truncated
     shallow = analyze_file(hostile.nested_c(10)).functions[0]
     assert not shallow.cfg.truncated
@@ -190,6 +192,18 @@ def test_over_deep_parentheses_are_blanked_and_reported():
     # non-ASCII text keeps its byte length
     wide = "int x = " + "(" * 200 + "\u00e9" + ")" * 200 + ";\n"
     assert len(bounded_source(wide)[0].encode()) == len(wide.encode())
+
+
+def test_deep_blocks_and_long_else_if_chains_are_blanked():
+    """1 MB of nested blocks or of one else-if chain took 40 s (node lookups walk down
+    from the root); past the caps the inside is blanked and reported."""
+    for text, what in (
+        (hostile.nested_c(20_000), "blocks nested over"),
+        (hostile.else_if_chain_c(5_000), "over 1000 'else'"),
+    ):
+        result = lint_c(text)
+        assert_bounded(result)
+        assert any(what in w for w in result.warnings), result.warnings
 
 
 def test_hunk_only_image_with_many_fragments():

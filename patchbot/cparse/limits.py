@@ -14,7 +14,10 @@ engine turns those notes into input warnings naming the file (``skipped()``).
   length, newlines kept) before tree-sitter sees it: its tree would be thousands of
   levels deep, and tree-sitter's queries over such a tree are quadratic (an 80 KB line
   of '(' cost 32 s in one C call no budget can interrupt).
-* statement nesting: cfg.MAX_NESTING_STEPS.
+* blocks nested over ``MAX_BLOCK_DEPTH`` deep and function bodies with over
+  ``MAX_ELSES_PER_BODY`` ``else`` are blanked inside the same way (1 MB of either took
+  40 s: every tree-sitter node lookup walks down from the root);
+* statement nesting that remains: cfg.MAX_NESTING_STEPS.
 """
 
 from __future__ import annotations
@@ -107,6 +110,49 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+# Blocks nested deeper than this, and function bodies with more ``else`` than this (an
+# else-if chain is a tree as deep as it is long), are blanked inside: tree-sitter's
+# node lookups walk down from the root, so each costs the depth (a 1 MB else-if chain
+# took 40 s).  Kernel code nests a handful of blocks and chains dozens of else-ifs.
+MAX_BLOCK_DEPTH = 64
+MAX_ELSES_PER_BODY = 1_000
+_BRACE_RE = re.compile(r"[{}]")
+
+
+def _deep_blocks(text: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """Spans inside blocks at MAX_BLOCK_DEPTH with deeper blocks in them, and inside
+    top-level bodies with more than MAX_ELSES_PER_BODY ``else``."""
+    spans: list[tuple[int, int]] = []
+    notes: list[str] = []
+    depth = 0
+    body_start = cap_start = -1
+    too_deep = False
+    for m in _BRACE_RE.finditer(text):
+        if m.group() == "{":
+            depth += 1
+            if depth == 1:
+                body_start = m.end()
+            elif depth == MAX_BLOCK_DEPTH:
+                cap_start, too_deep = m.end(), False
+            elif depth > MAX_BLOCK_DEPTH:
+                too_deep = True
+            continue
+        if depth == MAX_BLOCK_DEPTH and too_deep:
+            spans.append((cap_start, m.start()))
+            notes.append(
+                f"line {text.count(chr(10), 0, cap_start) + 1}: blocks nested over "
+                f"{MAX_BLOCK_DEPTH} deep skipped"
+            )
+        elif depth == 1 and text.count("else", body_start, m.start()) > MAX_ELSES_PER_BODY:
+            spans.append((body_start, m.start()))
+            notes.append(
+                f"line {text.count(chr(10), 0, body_start) + 1}: a function body with over "
+                f"{MAX_ELSES_PER_BODY} 'else' skipped"
+            )
+        depth = max(depth - 1, 0)
+    return spans, notes
+
+
 def bounded_source(text: str) -> tuple[str, list[str]]:
     """``text`` with over-long and over-deep expression fragments blanked, and what was
     blanked (one line each).  Most texts come back as they are after two C-speed scans.
@@ -127,6 +173,10 @@ def bounded_source(text: str) -> tuple[str, list[str]]:
             f"{MAX_PAREN_DEPTH} deep skipped"
             for s, _e in deep
         ]
+    if text.count("{") > MAX_BLOCK_DEPTH or text.count("else") > MAX_ELSES_PER_BODY:
+        blocks, block_notes = _deep_blocks(text)
+        spans += blocks
+        notes += block_notes
     if not spans:
         return text, []
     return _blank(text, spans), notes
