@@ -21,8 +21,9 @@ How the work is interrupted:
 cannot swallow it.  Interrupting is safe for the shared analyses because they publish a
 result only once it is complete (lru_cache stores nothing for a call that raised; the
 lazy Function attributes are assigned after they are built), so the next rule on the
-same file starts that work again rather than reading half of it.  An outer timer that is already running (a profiler, a test harness)
-is left alone: the budget is then not enforced for that run.
+same file starts that work again rather than reading half of it.  An outer timer that
+is already running (a profiler, a test harness) is left alone: the budget is then not
+enforced for that run.
 """
 
 from __future__ import annotations
