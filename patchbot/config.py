@@ -10,6 +10,7 @@ Keys::
     rule-dirs = ["more-rules"]     # extra rule directories, relative to the file
     baseline = "patchbot-baseline.json"
     archive = "https://lore.kernel.org/linux-coco"   # for Message-IDs (lint, review, watch)
+    rule-time-budget = 8.0         # CPU seconds one rule may spend on one file (0: no limit)
 
     template-dir = "my-templates"  # generate: overrides templates/ file by file
     [post]                         # replies: sender, SMTP, per-list policy (docs/POSTING.md)
@@ -63,6 +64,7 @@ TOP_KEYS = {
     "archive",
     "post",
     "template-dir",
+    "rule-time-budget",
 }
 # keys that make patchbot run code named by the file: honoured only from a trusted file
 CODE_KEYS = ("rule-dirs", "template-dir")
@@ -101,6 +103,7 @@ class Config:
     # [post]: sender, SMTP (git sendemail.* names), lists, ledger; checked by patchbot.post.settings
     post: dict[str, Any] = field(default_factory=dict)
     template_dir: Path | None = None  # generate: templates here win over the bundled ones
+    rule_time_budget: float | None = None  # None: engine/budget.py's default
 
     def where(self) -> str:
         return str(self.path) if self.path else "configuration"
@@ -205,6 +208,11 @@ def parse_table(table: Mapping[str, Any], source: Path) -> Config:
         if not isinstance(table["template-dir"], str):
             raise _error(source, "template-dir must be a directory name")
         config.template_dir = (base / table["template-dir"]).resolve()
+    if "rule-time-budget" in table:
+        budget = table["rule-time-budget"]
+        if isinstance(budget, bool) or not isinstance(budget, int | float) or budget < 0:
+            raise _error(source, "rule-time-budget must be a number of seconds (0: no limit)")
+        config.rule_time_budget = float(budget)
     return config
 
 

@@ -178,13 +178,15 @@ def _lint(args: argparse.Namespace, engine: Engine) -> LintResult:
             raise InputError("--file/--paths lint whole files: do not also give patches")
         if args.files and args.paths:
             raise InputError("give either --file or --paths, not both")
+        skipped: list[str] = []  # files over the size limit
         if args.files:
-            sources = images.file_mode_sources(args.files)
+            sources = images.file_mode_sources(args.files, skipped)
         else:
             from patchbot.kernel.tree import resolve_tree
 
-            sources = images.tree_sources(str(resolve_tree(args.tree)), args.paths)
+            sources = images.tree_sources(str(resolve_tree(args.tree)), args.paths, skipped)
         result = engine.lint_files(sources)
+        result.warnings[:0] = skipped
         result.warnings.extend(_unparsable(sources))
         return result
     if args.tree:  # a version name (6.1, 6.12) is an embedded tree, as for boot/validate

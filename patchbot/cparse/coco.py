@@ -36,6 +36,13 @@ from patchbot.cparse.functions import (
     MemEvent,
     analyze_file_with,
 )
+from patchbot.cparse.limits import (
+    MAX_FILE_PATH_HITS,
+    MAX_FILE_PATH_STATES,
+    MAX_FOLLOWED_CONVERSIONS,
+    WalkBudget,
+    note,
+)
 from patchbot.cparse.paths import PathHit, follow_conversion
 from patchbot.cparse.treedb import entries_for
 
@@ -81,9 +88,25 @@ def _file_hits(text: str, extra: tuple[ApiEntry, ...]) -> tuple[tuple[Function, 
         return ()
     fa = analyze_file_with(text, extra)
     out: list[tuple[Function, PathHit]] = []
+    budget = WalkBudget()  # bounds in limits.py: a file's walks cost bounded time and memory
     for func in fa.functions:
-        for conv in func.events_of("conversion"):
-            out.extend((func, hit) for hit in follow_conversion(func, conv))
+        conversions = func.events_of("conversion")
+        if len(conversions) > MAX_FOLLOWED_CONVERSIONS:
+            note(
+                text,
+                f"{func.display_name or 'a function'}: paths followed from the first "
+                f"{MAX_FOLLOWED_CONVERSIONS} of its {len(conversions)} conversions only",
+            )
+        for conv in conversions[:MAX_FOLLOWED_CONVERSIONS]:
+            out.extend((func, hit) for hit in follow_conversion(func, conv, budget=budget))
+            if budget.exhausted:
+                note(
+                    text,
+                    f"path analysis stopped at {func.display_name or 'a function'} "
+                    f"(line {func.start_line}): over {MAX_FILE_PATH_STATES} path states or "
+                    f"{MAX_FILE_PATH_HITS} hits in the file",
+                )
+                return tuple(out)
     return tuple(out)
 
 

@@ -22,9 +22,11 @@ already parse as ordinary expressions and are left alone.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 
 # Qualifiers that carry no control-flow or data-flow meaning for our analysis.
 _BARE_QUALIFIERS = [
@@ -239,6 +241,17 @@ def note_line_edits(derived: str, base: str, rows: Sequence[int] | None = None) 
     the rewritten lines, when the caller knows them: a hint, checked, never trusted."""
     if derived != base:
         _EDITED_FROM[derived] = (base, None if rows is None else tuple(sorted(set(rows))))
+        # an entry whose normalisation is already cached is never taken back out
+        while len(_EDITED_FROM) > _EDITED_KEPT:
+            del _EDITED_FROM[next(iter(_EDITED_FROM))]
+
+
+_EDITED_KEPT = 64  # as many as fragments.synthesize_fragments() caches
+
+
+def forget_line_edits() -> None:
+    """Drop every note_line_edits() hint (runcache.start_run)."""
+    _EDITED_FROM.clear()
 
 
 def changed_rows(
@@ -264,6 +277,12 @@ def changed_rows(
 def line_offset(lines: list[str], row: int) -> int:
     """Character offset of ``lines[row]`` in ``"\n".join(lines)``."""
     return sum(map(len, lines[:row])) + row
+
+
+def line_offsets(lines: list[str]) -> list[int]:
+    """line_offset() of every row at once: callers with one edit per fragment header
+    (50,000 in a 1 MB hunk-only file) were quadratic asking row by row."""
+    return [0, *accumulate(len(line) + 1 for line in lines[:-1])]
 
 
 @lru_cache(maxsize=256)
@@ -362,37 +381,45 @@ def normalize_line_edits(
     if len(before.text) != len(base):
         return None  # a blanked non-ASCII character: the normalised text's offsets moved
     edits: list[tuple[int, int, str]] = []  # (character span of the old line, new line)
+    offsets: list[int] | None = None
     for row in changed_rows(old_lines, new_lines, rows):
         old, new = old_lines[row], new_lines[row]
         if new.lstrip().startswith("(") or any(w in new for w in _MULTILINE_TRIGGERS):
             return None
-        offset = line_offset(old_lines, row)
+        if offsets is None:
+            offsets = line_offsets(old_lines)
+        offset = offsets[row]
         edits.append((offset, offset + len(old), new))  # the span ends at its newline
     if not edits:
         return before
+    # (edits are sorted and disjoint: one bisection per reach span, not a double loop)
+    edit_starts = [start for start, _end, _new in edits]
     for start, end in before.reach:
-        for old_start, old_end, _new in edits:
-            if start <= old_end and end >= old_start:
-                return None
+        k = bisect_right(edit_starts, end)  # edits starting at or before the span's end
+        if k and edits[k - 1][1] >= start:
+            return None
     pieces: list[str] = []
-    shifts: list[tuple[int, int]] = []  # (byte offset of an edited line in base, growth)
+    shift_at: list[int] = []  # byte offset of each edited line in base
+    grown: list[int] = [0]  # total growth of the edits before each one
     done = 0
+    byte = 0  # byte offset of base[done]
     for old_start, old_end, new in edits:
         pieces.append(before.text[done:old_start])
-        line = normalize(new).text
+        line = _normalize_fresh(new).text  # (one line: not worth a slot of normalize's cache)
         if len(line) != len(new):
             return None
         pieces.append(line)
         old_line = base[old_start:old_end]
-        growth = len(new.encode("utf-8", "surrogateescape")) - len(
-            old_line.encode("utf-8", "surrogateescape")
-        )
-        shifts.append((len(base[:old_start].encode("utf-8", "surrogateescape")), growth))
+        byte += len(base[done:old_start].encode("utf-8", "surrogateescape"))
+        old_bytes = len(old_line.encode("utf-8", "surrogateescape"))
+        shift_at.append(byte)
+        grown.append(grown[-1] + len(new.encode("utf-8", "surrogateescape")) - old_bytes)
+        byte += old_bytes
         done = old_end
     pieces.append(before.text[done:])
 
-    def moved(byte: int) -> int:
-        return byte + sum(growth for at, growth in shifts if at < byte)
+    def moved(at: int) -> int:
+        return at + grown[bisect_left(shift_at, at)]
 
     return Normalized(
         "".join(pieces),

@@ -14,6 +14,8 @@ from functools import lru_cache
 import tree_sitter_c
 from tree_sitter import Language, Node, Parser, Tree
 
+from patchbot.cparse.limits import bounded_source
+
 C_LANGUAGE = Language(tree_sitter_c.language())
 
 
@@ -107,7 +109,18 @@ def note_derived(derived: str, base: str, rows: Sequence[int] | None = None) -> 
     if derived != base:
         hint = None if rows is None else tuple(sorted(set(rows)))
         _DERIVED_FROM[derived] = (base, hint)
+        # an entry whose parse is already cached is never taken back out: drop the oldest
+        while len(_DERIVED_FROM) > _DERIVED_KEPT:
+            del _DERIVED_FROM[next(iter(_DERIVED_FROM))]
         note_line_edits(derived, base, hint)
+
+
+_DERIVED_KEPT = 64  # as many as synthesize_fragments() caches
+
+
+def forget_derived() -> None:
+    """Drop every note_derived() hint (runcache.start_run)."""
+    _DERIVED_FROM.clear()
 
 
 @lru_cache(maxsize=256)
@@ -119,11 +132,13 @@ def parse_kernel(text: str) -> Tree:
     """
     from patchbot.cparse.normalize import normalize
 
-    source = normalize(text).text
+    # over-long and over-deep expressions blanked (limits.py): their trees would be
+    # thousands of levels deep, and queries over such trees quadratic
+    source = bounded_source(normalize(text).text)[0]
     derived = _DERIVED_FROM.pop(text, None)
     if derived is not None:
         base, rows = derived
-        return _reparse(parse_kernel(base), normalize(base).text, source, rows)
+        return _reparse(parse_kernel(base), bounded_source(normalize(base).text)[0], source, rows)
     return _parser().parse(source.encode("utf-8", "surrogateescape"))
 
 
@@ -132,7 +147,7 @@ def _reparse(base_tree: Tree, base: str, source: str, rows: tuple[int, ...] | No
     few: a hunk-only file and its fragment-headed twin differ in a line per fragment,
     and tree-sitter then reparses only around those (the same tree as a fresh parse).
     ``rows``: the lines that may differ, if known (see normalize.changed_rows)."""
-    from patchbot.cparse.normalize import changed_rows, line_offset
+    from patchbot.cparse.normalize import changed_rows, line_offsets
 
     tree = base_tree.copy()  # the cached tree stays as it is
     old_lines = base.split("\n")
@@ -141,10 +156,13 @@ def _reparse(base_tree: Tree, base: str, source: str, rows: tuple[int, ...] | No
         return _parser().parse(source.encode("utf-8", "surrogateescape"))
     edits: list[tuple[int, int, int, int]] = []  # byte offset, old/new length, row
     if base.isascii():  # a character is a byte: offsets from line lengths at C speed
+        offsets: list[int] | None = None
         for row in changed_rows(old_lines, new_lines, rows):
             new = new_lines[row]
             new_len = len(new) if new.isascii() else len(new.encode("utf-8", "surrogateescape"))
-            edits.append((line_offset(old_lines, row), len(old_lines[row]), new_len, row))
+            if offsets is None:
+                offsets = line_offsets(old_lines)
+            edits.append((offsets[row], len(old_lines[row]), new_len, row))
     else:
         offset = 0
         for row, (old, new) in enumerate(zip(old_lines, new_lines, strict=True)):

@@ -31,6 +31,7 @@ from patchbot.api import Location
 from patchbot.cparse.cfg import EXIT, Edge
 from patchbot.cparse.exprs import Call, implied_status, text_of
 from patchbot.cparse.functions import Function, MemEvent
+from patchbot.cparse.limits import MAX_TRACE_LINKS, WalkBudget
 from patchbot.cparse.objects import (
     Flags,
     clears_memory,
@@ -128,9 +129,15 @@ def _edge_note(func: Function, src: int, edge: Edge, conv: MemEvent, status: str
 
 
 def follow_conversion(
-    func: Function, start: MemEvent, *, max_states: int = 20000
+    func: Function, start: MemEvent, *, max_states: int = 20000, budget: WalkBudget | None = None
 ) -> Iterator[PathHit]:
-    """Every catalogued call on ``start``'s memory reachable from it (see module doc)."""
+    """Every catalogued call on ``start``'s memory reachable from it (see module doc).
+
+    At most ``max_states`` walk states; with a ``budget`` (limits.py), the states and
+    hits are also taken from what the file's walks may still spend, and the walk stops
+    (``budget.exhausted``) when that runs out."""
+    if budget is not None:
+        max_states = min(max_states, budget.states)
     same = [e for e in func.events if e.key is not None and e.key == start.key]
     by_node: dict[int, list[MemEvent]] = {}
     for event in same:
@@ -161,6 +168,11 @@ def follow_conversion(
                 key = (id(event), id(state.current), state.status, state.origin)
                 if key not in reported:
                     reported.add(key)
+                    if budget is not None:
+                        if budget.hits <= 0:
+                            budget.exhausted = True
+                            return
+                        budget.hits -= 1
                     steps, start_status, failed = _steps(func, parent, state, event)
                     yield PathHit(
                         start, event, state.current, state.status, steps, start_status, failed
@@ -212,6 +224,10 @@ def follow_conversion(
             # the edge's note is written only if a reported path takes it (see _steps)
             parent[nxt] = (state, (state.node, edge, implied))
             queue.append(nxt)
+    if budget is not None:
+        budget.states -= len(parent)
+        if queue and budget.states <= 0:
+            budget.exhausted = True  # the file's states ran out with some left to visit
 
 
 _OUTCOME = {"failed": "fails here", "ok": "succeeds here", "unchecked": "result not checked"}
@@ -227,13 +243,13 @@ def _steps(
     last re-conversion on the path (None if there is none, or it is the start)."""
     chain: list[tuple[_State, _Note]] = []  # (state, note of the edge that led to it)
     cur: _State | None = state
-    while cur is not None:
+    while cur is not None and len(chain) < MAX_TRACE_LINKS:
         link = parent.get(cur)
         if link is None:
             break
         chain.append((link[0], link[1]))
         cur = link[0]
-    chain.reverse()
+    chain.reverse()  # (a path longer than MAX_TRACE_LINKS edges is traced from its middle)
     states = [prev for prev, _note in chain] + [state]
     first = states[0].current
     start_status = [st.status for st in states if st.current is first][-1]

@@ -3,6 +3,8 @@
 Patch mode keeps only what each patch introduces (see introduced.py); file mode keeps
 everything.  A rule that raises is reported as an internal error naming the rule, and
 the other rules still run: one broken rule must not hide the findings of the rest.
+A rule run that overruns its CPU budget (budget.py) is stopped and leaves one
+``internal/timeout`` finding naming the rule and the file; the others still report.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from patchbot.api import Context, Finding, SourceFile
+from patchbot.api import Context, Finding, Severity, SourceFile
 from patchbot.config import Config, fail_threshold
 from patchbot.cparse import treedb
+from patchbot.cparse.limits import skipped
+from patchbot.engine.budget import DEFAULT_RULE_BUDGET, RuleTimeout, time_budget
 from patchbot.engine.introduced import fill_function, keep_introduced
 from patchbot.engine.keys import stable_key
 from patchbot.engine.loader import LoadedRule
@@ -22,6 +26,7 @@ from patchbot.engine.once import ask_once
 from patchbot.engine.selection import ActiveRule
 from patchbot.engine.suppress import Key, inline_ignored, is_inline_suppressed, path_ignored
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL
+from patchbot.runcache import start_run
 from patchbot.series.gcpolicy import fewer_collections
 from patchbot.series.model import Patch, Series
 
@@ -37,6 +42,20 @@ SourcesFor = Callable[[Series, Patch], list[SourceFile]]
 # nothing.  The threshold sits well above what such a series keeps and still bounds
 # the cyclic garbage a huge audit run could pile up between passes.
 GC_GEN0_THRESHOLD = 250_000
+
+TIMEOUT_RULE = "internal/timeout"  # the finding a rule run past its budget leaves
+
+
+def _skipped(files: Iterable[SourceFile]) -> list[str]:
+    """Input warnings for what the bounded analyses skipped (cparse/limits.py)."""
+    out: list[str] = []
+    for file in files:
+        out.extend(
+            f"{file.path}: {what}"
+            for what in skipped(file.text)
+            if f"{file.path}: {what}" not in out
+        )
+    return out
 
 
 @dataclass
@@ -67,11 +86,17 @@ class Engine:
         config: Config | None = None,
         *,
         baseline: set[Key] | None = None,
+        rule_budget: float | None = None,
     ) -> None:
         self.active = list(active)
         self.config = config or Config()
         self.baseline = baseline or set()
+        # CPU seconds one check() call may take (budget.py); 0 turns the budget off
+        if rule_budget is None:
+            rule_budget = self.config.rule_time_budget
+        self.rule_budget = DEFAULT_RULE_BUDGET if rule_budget is None else rule_budget
         self._errors: list[str] = []
+        self._timeouts: list[Finding] = []
         # CPU seconds inside each rule's check(), summed over runs (bench/lint_bench.py)
         self.timings: dict[str, float] = {}
 
@@ -84,10 +109,14 @@ class Engine:
         ``patch``: the label is only formatted then, not for each of the ~800 runs)."""
         start = time.process_time()
         try:
-            produced = list(rule.loaded.check(ctx))
+            with time_budget(self.rule_budget):
+                produced = list(rule.loaded.check(ctx))
             for item in produced:
                 if not isinstance(item, Finding):
                     raise TypeError(f"check() yielded {type(item).__name__}, not a Finding")
+        except RuleTimeout:
+            self._timed_out(rule, ctx, where, patch, note)
+            return []
         except Exception as exc:
             if patch is not None:
                 where = f"{where} in [PATCH {patch.label}]"
@@ -98,6 +127,27 @@ class Engine:
         finally:
             self.timings[rule.id] = self.timings.get(rule.id, 0.0) + time.process_time() - start
         return produced
+
+    def _timed_out(
+        self, rule: ActiveRule, ctx: Context, where: str, patch: Patch | None, note: str
+    ) -> None:
+        """One finding naming the rule and the file; whatever the rule found there is lost."""
+        path = ctx.file.path if ctx.file is not None else ""
+        message = (
+            f"rule {rule.id} stopped after its {self.rule_budget:g} s budget on {where}{note}; "
+            "its findings there are missing"
+        )
+        log.info("%s", message)  # (the finding reports it)
+        self._timeouts.append(
+            Finding(
+                rule=TIMEOUT_RULE,
+                severity=Severity.WARNING,
+                message=message,
+                path=path,
+                line=1,
+                patch=patch.label if patch is not None else None,
+            )
+        )
 
     def _file_rule(
         self,
@@ -140,12 +190,14 @@ class Engine:
 
     def lint_files(self, files: Sequence[SourceFile]) -> LintResult:
         """--file / audit mode: every line counts, every finding is kept."""
+        start_run()  # the caches hold one run (runcache.py)
         with fewer_collections(GC_GEN0_THRESHOLD):
             return self._lint_files(files)
 
     def lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         """Patch mode: file rules per changed C file per patch, patch rules per patch,
         series rules once; only what the patches introduce is kept."""
+        start_run()  # the caches hold one run (runcache.py)
         with fewer_collections(GC_GEN0_THRESHOLD):
             return self._lint_series(series, sources)
 
@@ -156,6 +208,7 @@ class Engine:
 
     def _lint_files_in_db(self, files: Sequence[SourceFile]) -> LintResult:
         self._errors = []
+        self._timeouts = []
         files = list(files)
         series = Series(source="files")
         raw: list[Finding] = []
@@ -166,10 +219,11 @@ class Engine:
             ctx = Context(rule=rule.loaded.rule, options=rule.options, series=series, files=files)
             raw.extend(self._run(rule, ctx, "the files"))
         texts: dict[tuple[str | None, str], str] = {(None, f.path): f.text for f in files}
-        return self._finish(raw, texts, series, mode="files", warnings=[])
+        return self._finish(raw, texts, series, mode="files", warnings=_skipped(files))
 
     def _lint_series(self, series: Series, sources: SourcesFor) -> LintResult:
         self._errors = []
+        self._timeouts = []
         raw: list[Finding] = []
         # (patch label, path) -> that patch's post-image; (None, path) -> the latest one,
         # for series-wide findings
@@ -218,6 +272,7 @@ class Engine:
             where = patch.label if patch.number is not None else (patch.source or patch.title)
             prefix = f"[PATCH {where}] " if where else ""
             warnings.extend(prefix + w for w in patch.warnings)
+        warnings.extend(_skipped(every_file))
         return self._finish(raw, texts, series, mode="series", warnings=warnings)
 
     # -- shared tail ------------------------------------------------------------------
@@ -246,7 +301,7 @@ class Engine:
         seen: set[tuple[object, ...]] = set()
         order = {p.label: i for i, p in enumerate(series.patches)}
         ignores = self.config.ignores
-        for finding in raw:
+        for finding in [*raw, *self._timeouts]:
             ident = (
                 finding.rule,
                 finding.path,

@@ -69,6 +69,38 @@ class ParsedDiff:
     repaired: bool = False  # the diff was changed to be parsed: it will not apply as is
 
 
+# git quotes a name holding a control character, '"', '\\' or (core.quotePath, the
+# default) any non-ASCII byte: "a/dir/\303\251.c" is a/dir/é.c
+_GIT_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+_OCTAL_RE = re.compile(r"[0-3][0-7]{2}")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def git_unquote(inner: str) -> str:
+    """The name inside git's double quotes (quote_c_style() undone): C escapes and
+    octal bytes, decoded as UTF-8.  Raises ValueError for an escape git never writes."""
+    if "\\" not in inner:
+        return inner
+    out = bytearray()
+    i = 0
+    while i < len(inner):
+        at = inner.find("\\", i)
+        if at < 0:
+            out += inner[i:].encode("utf-8", "surrogateescape")
+            break
+        out += inner[i:at].encode("utf-8", "surrogateescape")
+        code = inner[at + 1 : at + 2]
+        if code in _GIT_ESCAPES:
+            out.append(_GIT_ESCAPES[code])
+            i = at + 2
+        elif _OCTAL_RE.match(inner, at + 1):
+            out.append(int(inner[at + 1 : at + 4], 8))
+            i = at + 4
+        else:
+            raise ValueError(f'"{inner}"')
+    return out.decode("utf-8", "replace")
+
+
 def safe_path(raw: str | None) -> str | None:
     """Strip the a/ b/ prefix and normalise; None for /dev/null.
 
@@ -78,12 +110,12 @@ def safe_path(raw: str | None) -> str | None:
         return None
     path = raw.split("\t", 1)[0].strip()
     if len(path) >= 2 and path[0] == '"' and path[-1] == '"':
-        path = path[1:-1]
+        path = git_unquote(path[1:-1])
     if path == "/dev/null":
         return None
     if path.startswith(("a/", "b/")):
         path = path[2:]
-    if not path or path.startswith("/") or "\x00" in path or "\\" in path:
+    if not path or path.startswith("/") or "\\" in path or _CONTROL_RE.search(path):
         raise ValueError(path)
     parts = path.split("/")
     if ".." in parts:

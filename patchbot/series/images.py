@@ -19,6 +19,13 @@ from patchbot.series.model import FileDiff, Patch, Series
 
 C_SUFFIXES = (".c", ".h")
 
+# The largest C file lint reads whole (--file, --paths, a --tree pre-image), and all of a
+# series' tree pre-images together.  The 6.1 tree has eight .c files over 1 MB (register
+# and firmware tables, the largest 1.6 MB) and generated headers up to 24 MB; lint time
+# is linear in the size (bench/lint_limits.py), about 2 s per MB.
+MAX_SOURCE_BYTES = 2 << 20
+MAX_TREE_BYTES = 32 << 20
+
 # id(series) -> (weak reference, fingerprint, {(id(patch), file index): SourceFile})
 _Exact = dict[tuple[int, int], SourceFile]
 _CACHE: dict[int, tuple[weakref.ref[Series], tuple[int, int], _Exact]] = {}
@@ -134,21 +141,36 @@ def _apply_series(series: Series) -> _Exact:
     return result
 
 
-def file_mode_sources(paths: Sequence[str]) -> list[SourceFile]:
-    """``--file PATH.c``: the whole file, every line counts (added is empty)."""
+def file_mode_sources(paths: Sequence[str], skipped: list[str] | None = None) -> list[SourceFile]:
+    """``--file PATH.c``: the whole file, every line counts (added is empty).  A file
+    over MAX_SOURCE_BYTES is skipped with a line in ``skipped``."""
     out: list[SourceFile] = []
     for name in paths:
         path = Path(name)
         if not path.is_file():
             raise InputError(f"{name}: no such file")
+        if _too_big(path, name, skipped):
+            continue
         out.append(SourceFile(path=name, text=_read_text(path), complete=True))
     if not out:
-        raise InputError("no files given")
+        raise InputError("no files given" if not paths else "no file within the size limit")
     return out
 
 
-def tree_sources(tree: str, paths: Sequence[str]) -> list[SourceFile]:
-    """Audit mode: every *.c under each of ``paths`` (relative to ``tree``)."""
+def _too_big(path: Path, name: str, skipped: list[str] | None) -> bool:
+    size = path.stat().st_size
+    if size <= MAX_SOURCE_BYTES:
+        return False
+    if skipped is not None:
+        skipped.append(f"{name}: {size} bytes, over the limit of {MAX_SOURCE_BYTES}; skipped")
+    return True
+
+
+def tree_sources(
+    tree: str, paths: Sequence[str], skipped: list[str] | None = None
+) -> list[SourceFile]:
+    """Audit mode: every *.c under each of ``paths`` (relative to ``tree``); files over
+    MAX_SOURCE_BYTES are skipped with a line in ``skipped``."""
     root = Path(tree)
     if not root.is_dir():
         raise InputError(f"--tree {tree}: not a directory")
@@ -169,7 +191,11 @@ def tree_sources(tree: str, paths: Sequence[str]) -> list[SourceFile]:
                 found.setdefault(file.relative_to(real_root).as_posix(), file)
     if not found:
         raise InputError(f"no C files under {', '.join(paths)} in {tree}")
-    return [SourceFile(path=rel, text=_read_text(file)) for rel, file in sorted(found.items())]
+    return [
+        SourceFile(path=rel, text=_read_text(file))
+        for rel, file in sorted(found.items())
+        if not _too_big(file, rel, skipped)
+    ]
 
 
 def _read_text(path: Path) -> str:

@@ -175,14 +175,22 @@ def _is_mboxrd(separator: bytes) -> bool:
 
 
 def read_tree_images(series: Series, tree: str) -> None:
-    """Fill series.pre_images from a kernel tree for every path the series touches.
+    """Fill series.pre_images from a kernel tree for the C files the series touches.
 
     When a diff's ``index`` line names a blob the tree's git objects hold, that blob is
     the pre-image, even if the tree's HEAD has moved on since the patch was made;
-    otherwise the file as it is in the tree."""
+    otherwise the file as it is in the tree.  Only what the rules read is read: regular
+    .c/.h files inside the tree (symlinks resolved; nothing under .git/), each at most
+    MAX_SOURCE_BYTES, all together at most MAX_TREE_BYTES.  A patch naming ``.git/config``
+    or a 20 MB generated header costs a warning, not a read (a 3.9 KB mail cost 18.6 s and
+    1.15 GB)."""
+    from patchbot.series.images import MAX_SOURCE_BYTES, MAX_TREE_BYTES, is_c_path
+
     root = Path(tree)
     if not root.is_dir():
         raise InputError(f"--tree {tree}: not a directory")
+    real_root = root.resolve()
+    used = 0
     created: set[str] = set()
     for patch in series.patches:
         for fd in patch.files:
@@ -192,14 +200,35 @@ def read_tree_images(series: Series, tree: str) -> None:
             path = fd.old_path
             if path is None or path in series.pre_images or path in created:
                 continue
+            if ".git" in Path(path).parts:
+                patch.warnings.append(f"{path}: inside .git/; not read from the tree {tree}")
+                continue
+            if not is_c_path(path):
+                continue  # the rules read C files only: nothing else is opened
             exact = git_blob(root, fd.old_blob) if fd.old_blob else None
-            if exact is not None:
+            if exact is not None and len(exact) <= MAX_SOURCE_BYTES:
+                used += len(exact)
                 series.pre_images[path] = exact.decode("utf-8", "replace")
                 continue
             full = root / path
-            if not full.is_file():
+            refused = _refused_tree_path(real_root, full)
+            if refused == "missing":
                 patch.warnings.append(f"{path} is not in the tree {tree}")
                 continue
+            if refused:
+                patch.warnings.append(f"{path}: {refused}; not read from the tree {tree}")
+                continue
+            size = full.stat().st_size
+            if size > MAX_SOURCE_BYTES or used + size > MAX_TREE_BYTES:
+                limit = "per file" if size > MAX_SOURCE_BYTES else "for all tree files"
+                patch.warnings.append(
+                    f"{path} is {size} bytes, over the limit of "
+                    f"{MAX_SOURCE_BYTES if size > MAX_SOURCE_BYTES else MAX_TREE_BYTES} "
+                    f"bytes {limit}; not read from the tree, only the lines the diff shows "
+                    "are linted"
+                )
+                continue
+            used += size
             series.pre_images[path] = full.read_bytes().decode("utf-8", "replace")
     log.debug("read %d pre-images from %s", len(series.pre_images), os.fspath(root))
 
@@ -219,3 +248,19 @@ def git_blob(root: Path, blob: str) -> bytes | None:
         env={**os.environ, "GIT_CEILING_DIRECTORIES": str(root.resolve().parent)},
     )
     return proc.stdout if proc.returncode == 0 else None
+
+
+def _refused_tree_path(real_root: Path, full: Path) -> str | None:
+    """Why ``full`` is not read as a source file of the tree (None: it is; "missing":
+    there is no such file)."""
+    try:
+        resolved = full.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return "not a regular file"
+    if real_root not in resolved.parents:
+        return "outside the tree"
+    if ".git" in resolved.relative_to(real_root).parts:
+        return "inside .git/"
+    if not resolved.is_file():
+        return "missing" if not resolved.exists() else "not a regular file"
+    return None
