@@ -51,7 +51,7 @@ NOTES = [
     "  decide (`if (!leak) free`).",
     "- Conditions: the false side of `a && f()` means f() succeeded or did not run;",
     "  `rc < 0` false is no longer success (arm64 CCA conversions fail with positive values).",
-    "- Names: the syntactic CoCo rules (`cocoutil`) take conversions from the catalogue",
+    "- Names: the syntactic CoCo rules (`cparse/placement.py`) take conversions from the catalogue",
     "  (set_pages_*crypted() was invisible to conversion-outside-guard).",
     "- Cross-file summaries (`cparse/treedb.py`, `treestore.py`): exported helpers that",
     "  convert a parameter and return nonzero when that failed are conversions for their",

@@ -23,7 +23,11 @@ def _module(name: str) -> Any:
 
 
 def _caches() -> list[Any]:
-    cocoutil, patterns, tokens = _module("cocoutil"), _module("patterns"), _module("tokens")
+    placement, patterns, tokens = (
+        _module("cparse.placement"),
+        _module("patterns"),
+        _module("tokens"),
+    )
     coco, fragments = _module("cparse.coco"), _module("cparse.fragments")
     treedb = _module("cparse.treedb")
     functions, normalize, parse = (
@@ -44,8 +48,8 @@ def _caches() -> list[Any]:
         # one file's cross-file summaries, by content; a tree's database is on disk
         # (treestore.py), so a later run reads it back instead of keeping it here
         treedb.summarise_text,
-        cocoutil.mentions_conversion,
-        cocoutil.cfile,
+        placement.mentions_conversion,
+        placement.cfile,
         tokens.token_columns,
         tokens.scan,
         patterns.function_table,

@@ -99,9 +99,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse import Node
+from patchbot.cparse import Node, placement
 from patchbot.cparse.functions import Function, analyze_file
 
 RULE = Rule(
@@ -117,26 +116,26 @@ PAIRS = (("MEM_GOING_ONLINE", "MEM_CANCEL_ONLINE"), ("MEM_GOING_OFFLINE", "MEM_C
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not placement.mentions_conversion(ctx.file.text):
         return
     if "MEM_GOING_" not in ctx.file.text:
         return
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     fa = analyze_file(ctx.file.text)
     for func in cf.functions.values():
         cfg_func = next((f for f in fa.functions if f.start_line == func.start_line), None)
-        for switch in cocoutil.switches(func.node):
-            if not ctx.file.complete and cocoutil.has_unknown_lines(ctx.file.text, switch):
+        for switch in placement.switches(func.node):
+            if not ctx.file.complete and placement.has_unknown_lines(ctx.file.text, switch):
                 continue  # a case the diff does not show may well do the conversion
-            cases = cocoutil.cases_of_switch(switch)
+            cases = placement.cases_of_switch(switch)
             for going, cancel in PAIRS:
                 undone = _reachable_directions(cf, func, cfg_func, switch, cancel)
                 yield from _check_pair(ctx, cf, func, cases, going, cancel, undone)
 
 
 def _reachable_directions(
-    cf: cocoutil.CFile,
-    func: cocoutil.Function,
+    cf: placement.CFile,
+    func: placement.Function,
     cfg_func: Function | None,
     switch: Node,
     cancel: str,
@@ -159,7 +158,7 @@ def _reachable_directions(
     for nid, call in cfg_func.calls():
         if nid not in reachable:
             continue
-        direct = cocoutil.direction_of(call.name)
+        direct = placement.direction_of(call.name)
         if direct:
             found.add(direct)
         elif call.name in cf.functions and call.name != func.name:
@@ -169,8 +168,8 @@ def _reachable_directions(
 
 def _check_pair(
     ctx: Context,
-    cf: cocoutil.CFile,
-    func: cocoutil.Function,
+    cf: placement.CFile,
+    func: placement.Function,
     cases: dict[str, list],
     going: str,
     cancel: str,
@@ -179,7 +178,7 @@ def _check_pair(
     going_calls = [
         (call, dirs)
         for case in cases.get(going, [])
-        for call in cocoutil.calls_inside(func, case)
+        for call in placement.calls_inside(func, case)
         if (dirs := cf.call_directions(call))
     ]
     if not going_calls:
@@ -188,11 +187,11 @@ def _check_pair(
     reported: set[str] = set()
     for call, dirs in going_calls:
         for direction in sorted(dirs):
-            if cocoutil.opposite(direction) in undone or direction in reported:
+            if placement.opposite(direction) in undone or direction in reported:
                 continue
             reported.add(direction)
-            what = "made private" if direction == cocoutil.ENC else "made shared"
-            via = "" if cocoutil.direction_of(call.name) else f" (through {call.name}())"
+            what = "made private" if direction == placement.ENC else "made shared"
+            via = "" if placement.direction_of(call.name) else f" (through {call.name}())"
             where = (
                 f"the {cancel} case does not convert it back"
                 if cancel_line

@@ -87,8 +87,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import placement
 
 RULE = Rule(
     id="conversion-ordering",
@@ -108,7 +108,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
     if PTE_CHANGE not in ctx.file.text:
         return
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     for func in cf.functions.values():
         first = _first_lines(func)
         if PTE_CHANGE not in first or not any(n in first for n in NOTIFY):
@@ -116,7 +116,7 @@ def check(ctx: Context) -> Iterable[Finding]:
         yield from _check_order(ctx, func, first)
 
 
-def _first_lines(func: cocoutil.Function) -> dict[str, list[int]]:
+def _first_lines(func: placement.Function) -> dict[str, list[int]]:
     lines: dict[str, list[int]] = {}
     for call in func.calls:
         lines.setdefault(call.name, []).append(call.line)
@@ -124,7 +124,7 @@ def _first_lines(func: cocoutil.Function) -> dict[str, list[int]]:
 
 
 def _check_order(
-    ctx: Context, func: cocoutil.Function, lines: dict[str, list[int]]
+    ctx: Context, func: placement.Function, lines: dict[str, list[int]]
 ) -> Iterable[Finding]:
     change = lines[PTE_CHANGE][0]
     path = ctx.file.path if ctx.file else ""

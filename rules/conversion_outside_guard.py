@@ -81,8 +81,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import placement
 
 RULE = Rule(
     id="conversion-outside-guard",
@@ -100,24 +100,24 @@ REGISTRATION_RE = re.compile(r"register|_add$|heap_add")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not placement.mentions_conversion(ctx.file.text):
         return
     core = [str(p) for p in ctx.options.get("core_paths", RULE.options["core_paths"])]
     if any(ctx.file.path.startswith(prefix) for prefix in core):
         return
     # the substring test first: the regex starts with \b and would try every position
-    if "cc_platform_has" not in ctx.file.text or not cocoutil.GUARD_RE.search(ctx.file.text):
+    if "cc_platform_has" not in ctx.file.text or not placement.GUARD_RE.search(ctx.file.text):
         return  # no guard anywhere: nothing to compare an unguarded conversion with
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     checker = _GuardChecker(cf, complete=ctx.file.complete)
     if not checker.some_conversion_guarded():
         return  # the file does not treat conversions as CoCo-only: nothing to compare with
     reported: set[int] = set()
     for func in cf.functions.values():
         for call in func.calls:
-            if call.name not in cocoutil.ENCRYPT_CALLS | cocoutil.DECRYPT_CALLS:
+            if call.name not in placement.ENCRYPT_CALLS | placement.DECRYPT_CALLS:
                 continue
-            if cocoutil.guarded_in_function(func, call.node):
+            if placement.guarded_in_function(func, call.node):
                 continue
             for site, via in checker.unguarded_sites(func, call):
                 if site.line in reported:
@@ -143,7 +143,7 @@ def check(ctx: Context) -> Iterable[Finding]:
 
 
 class _GuardChecker:
-    def __init__(self, cf: cocoutil.CFile, complete: bool = True) -> None:
+    def __init__(self, cf: placement.CFile, complete: bool = True) -> None:
         self.cf = cf
         self.complete = complete  # False: rebuilt from hunks, unseen callers may exist
         self._memo: dict[str, bool] = {}
@@ -161,9 +161,9 @@ class _GuardChecker:
         self._memo[name] = result
         return result
 
-    def _site_guarded(self, site: cocoutil.Call) -> bool:
+    def _site_guarded(self, site: placement.Call) -> bool:
         caller = self.cf.functions[site.function]
-        return cocoutil.guarded_in_function(caller, site.node) or self.callers_all_guarded(
+        return placement.guarded_in_function(caller, site.node) or self.callers_all_guarded(
             caller.name
         )
 
@@ -171,24 +171,24 @@ class _GuardChecker:
         """At least one conversion (or call of a converting helper) is under a guard."""
         for func in self.cf.functions.values():
             for call, _dirs in self.cf.conversion_calls(func):
-                if cocoutil.guarded_in_function(func, call.node):
+                if placement.guarded_in_function(func, call.node):
                     return True
-                if cocoutil.direction_of(call.name) and self.callers_all_guarded(func.name):
+                if placement.direction_of(call.name) and self.callers_all_guarded(func.name):
                     return True
         return False
 
     def _guarded_registration(self) -> bool:
         for func in self.cf.functions.values():
             for call in func.calls:
-                if REGISTRATION_RE.search(call.name) and cocoutil.guarded_in_function(
+                if REGISTRATION_RE.search(call.name) and placement.guarded_in_function(
                     func, call.node
                 ):
                     return True
         return False
 
     def unguarded_sites(
-        self, func: cocoutil.Function, call: cocoutil.Call
-    ) -> list[tuple[cocoutil.Call, str | None]]:
+        self, func: placement.Function, call: placement.Call
+    ) -> list[tuple[placement.Call, str | None]]:
         """Where to report an unguarded conversion: at the conversion when ``func`` has no
         same-file callers, else at each unguarded call of ``func`` one level up."""
         sites = [c for c in self.cf.calls_of(func.name) if c.function != func.name]

@@ -70,8 +70,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Rule, Severity
+from patchbot.cparse import placement
 
 RULE = Rule(
     id="convert-unplugged-range",
@@ -99,11 +99,11 @@ PLUGGED_TEST_RE = re.compile(r"virtio_mem_sbm_test_sb_plugged\s*\(")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not placement.mentions_conversion(ctx.file.text):
         return
     if "virtio_mem" not in ctx.file.text:
         return
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     for func in cf.functions.values():
         if "bbm" in func.name or any("_bbm_" in c.name for c in func.calls):
             continue  # big-block mode: whole blocks are plugged
@@ -119,7 +119,7 @@ def check(ctx: Context) -> Iterable[Finding]:
                 )
 
 
-def _whole_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
+def _whole_block(func: placement.Function, call: placement.Call) -> str | None:
     args = " ".join(call.args)
     address = call.args[0] if call.args else ""
     whole = WHOLE_BLOCK_RE.search(args) or (
@@ -134,8 +134,8 @@ def _whole_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
     )
 
 
-def _notifier_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
-    labels = [lb for lb in cocoutil.case_labels(call.node) if lb in NOTIFIER_CASES]
+def _notifier_block(func: placement.Function, call: placement.Call) -> str | None:
+    labels = [lb for lb in placement.case_labels(call.node) if lb in NOTIFIER_CASES]
     if not labels:
         return None
     args = " ".join(call.args)
@@ -150,15 +150,15 @@ def _notifier_block(func: cocoutil.Function, call: cocoutil.Call) -> str | None:
     )
 
 
-def _bbm_only(func: cocoutil.Function, call: cocoutil.Call) -> bool:
+def _bbm_only(func: placement.Function, call: placement.Call) -> bool:
     """The call only runs in big-block mode (every subblock plugged)."""
-    for anc in cocoutil.ancestors(call.node):
+    for anc in placement.ancestors(call.node):
         if anc == func.node:
             break
         if anc.type != "if_statement":
             continue
-        cond = cocoutil.squash(cocoutil.text_of(anc.child_by_field_name("condition")))
-        branch = cocoutil.then_or_else(call.node, anc)
+        cond = placement.squash(placement.text_of(anc.child_by_field_name("condition")))
+        branch = placement.then_or_else(call.node, anc)
         if "in_sbm" not in cond:
             continue
         negated = bool(re.search(r"!\(?[\w.>-]*in_sbm", cond))
@@ -167,9 +167,9 @@ def _bbm_only(func: cocoutil.Function, call: cocoutil.Call) -> bool:
     return False
 
 
-def _plugged_checked(func: cocoutil.Function, call: cocoutil.Call) -> bool:
-    for loop in cocoutil.enclosing_loops(call.node, func.node):
-        if PLUGGED_TEST_RE.search(cocoutil.text_of(loop)):
+def _plugged_checked(func: placement.Function, call: placement.Call) -> bool:
+    for loop in placement.enclosing_loops(call.node, func.node):
+        if PLUGGED_TEST_RE.search(placement.text_of(loop)):
             return True
-    body_before = cocoutil.text_of(func.node)[: call.node.start_byte - func.node.start_byte]
+    body_before = placement.text_of(func.node)[: call.node.start_byte - func.node.start_byte]
     return bool(re.search(r"virtio_mem_sbm_test_sb_plugged\s*\([^;]*sbs_per_mb", body_before))

@@ -79,8 +79,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import placement
 
 RULE = Rule(
     id="dma-shared-without-attr",
@@ -110,13 +110,13 @@ def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
     text = ctx.file.text
     # "dma_map" first: a cheap substring test spares the \b-led regex most files
-    if not cocoutil.mentions_conversion(text) or "dma_map" not in text:
+    if not placement.mentions_conversion(text) or "dma_map" not in text:
         return
     if not _MAP_CALL_RE.search(text):
         return
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     decrypts = [
-        c for f in cf.functions.values() for c in f.calls if c.name in cocoutil.DECRYPT_CALLS
+        c for f in cf.functions.values() for c in f.calls if c.name in placement.DECRYPT_CALLS
     ]
     if not decrypts:
         return
@@ -124,7 +124,7 @@ def check(ctx: Context) -> Iterable[Finding]:
     attr_re = re.compile(r"\b(" + "|".join(map(re.escape, attrs)) + r")\b")
     shared_where = f"{decrypts[0].name}() in {decrypts[0].function}()"
     for func in cf.functions.values():
-        func_mentions_attr = bool(attr_re.search(cocoutil.text_of(func.node)))
+        func_mentions_attr = bool(attr_re.search(placement.text_of(func.node)))
         for call in func.calls:
             if call.name not in MAP_CALLS:
                 continue

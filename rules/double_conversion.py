@@ -97,8 +97,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
+from patchbot.cparse import placement
 from patchbot.cparse.coco import file_hits
 from patchbot.cparse.functions import MemEvent
 
@@ -116,40 +116,40 @@ OFFLINE_CASES = ("MEM_OFFLINE", "MEM_GOING_OFFLINE")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text):
+    if not placement.mentions_conversion(ctx.file.text):
         return
     if "MEM_GOING_ONLINE" in ctx.file.text:  # only notifiers need the syntactic view
-        cf = cocoutil.cfile(ctx.file.text)
+        cf = placement.cfile(ctx.file.text)
         for func in cf.functions.values():
-            if "MEM_GOING_ONLINE" in cocoutil.text_of(func.node):
+            if "MEM_GOING_ONLINE" in placement.text_of(func.node):
                 yield from _notifier(ctx, cf, func)
     yield from _same_path_pairs(ctx)
 
 
-def _notifier(ctx: Context, cf: cocoutil.CFile, func: cocoutil.Function) -> Iterable[Finding]:
+def _notifier(ctx: Context, cf: placement.CFile, func: placement.Function) -> Iterable[Finding]:
     assert ctx.file is not None
-    for switch in cocoutil.switches(func.node):
-        if not ctx.file.complete and cocoutil.has_unknown_lines(ctx.file.text, switch):
+    for switch in placement.switches(func.node):
+        if not ctx.file.complete and placement.has_unknown_lines(ctx.file.text, switch):
             continue  # an offline case the diff does not show may share the block again
-        cases = cocoutil.cases_of_switch(switch)
+        cases = placement.cases_of_switch(switch)
         encrypting = [
             (label, call)
             for label in ONLINE_CASES
             for case in cases.get(label, [])
-            for call in cocoutil.calls_inside(func, case)
-            if cocoutil.ENC in cf.call_directions(call)
+            for call in placement.calls_inside(func, case)
+            if placement.ENC in cf.call_directions(call)
         ]
         if not encrypting:
             continue
         offline_dirs: set[str] = set()
         for label in OFFLINE_CASES:
             for case in cases.get(label, []):
-                for call in cocoutil.calls_inside(func, case):
+                for call in placement.calls_inside(func, case):
                     offline_dirs |= cf.call_directions(call)
-        if cocoutil.DEC in offline_dirs:
+        if placement.DEC in offline_dirs:
             continue
         label, call = encrypting[0]
-        via = "" if cocoutil.direction_of(call.name) else f" through {call.name}()"
+        via = "" if placement.direction_of(call.name) else f" through {call.name}()"
         yield ctx.finding(
             f"{func.name}() makes the block private in {label}{via}, but nothing in "
             "MEM_OFFLINE/MEM_GOING_OFFLINE shares it again; after offline and re-online, "
@@ -210,4 +210,4 @@ def _same_path_pairs(ctx: Context) -> Iterable[Finding]:
 def _address(event: MemEvent) -> str:
     """The converted address as written, casts and blanks removed ('' when unknown)."""
     arg = event.call.arg(event.entry.arg)
-    return cocoutil.strip_casts(cocoutil.text_of(arg)) if arg is not None else ""
+    return placement.strip_casts(placement.text_of(arg)) if arg is not None else ""

@@ -84,9 +84,8 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from patchbot import cocoutil
 from patchbot.api import Context, Finding, Location, Rule, Severity
-from patchbot.cparse import Node
+from patchbot.cparse import Node, placement
 from patchbot.cparse.coco import file_hits
 from patchbot.cparse.functions import analyze_file
 
@@ -105,15 +104,15 @@ COMPARE_RE = re.compile(r"^(?P<lhs>.+?)(?P<op><=|<|!=)(?P<rhs>.+)$")
 
 def check(ctx: Context) -> Iterable[Finding]:
     assert ctx.file is not None
-    if not cocoutil.mentions_conversion(ctx.file.text) or not _two_conversions(ctx.file.text):
+    if not placement.mentions_conversion(ctx.file.text) or not _two_conversions(ctx.file.text):
         return
-    cf = cocoutil.cfile(ctx.file.text)
+    cf = placement.cfile(ctx.file.text)
     for func in cf.functions.values():
         conv = cf.conversion_calls(func)
         if len(conv) < 2:
             continue
         for call, dirs in conv:
-            for loop in cocoutil.enclosing_loops(call.node, func.node)[:1]:
+            for loop in placement.enclosing_loops(call.node, func.node)[:1]:
                 exits = _exits(loop)
                 if not exits:
                     continue
@@ -132,7 +131,7 @@ def _two_conversions(text: str) -> bool:
     calls (direct, or of same-file helpers that convert)?  Counts spelled names, so it
     over-counts, never under-counts."""
     functions = analyze_file(text).functions
-    names = set(cocoutil.ENCRYPT_CALLS | cocoutil.DECRYPT_CALLS)
+    names = set(placement.ENCRYPT_CALLS | placement.DECRYPT_CALLS)
     grown = True
     while grown:  # same-file helpers that convert, transitively
         grown = False
@@ -141,7 +140,7 @@ def _two_conversions(text: str) -> bool:
                 names.add(func.name)
                 grown = True
     return any(
-        _calls_named(cocoutil.text_of(f.node.child_by_field_name("body")), names & f.words) >= 2
+        _calls_named(placement.text_of(f.node.child_by_field_name("body")), names & f.words) >= 2
         for f in functions
         if not f.words.isdisjoint(names)
     )
@@ -159,7 +158,7 @@ def _calls_named(body: str, names: set[str]) -> int:
 
 def _exits(loop: Node) -> list[str]:
     """How the loop body leaves on failure: goto labels, or 'after' for break/return."""
-    body = cocoutil.text_of(cocoutil.loop_body(loop))
+    body = placement.text_of(placement.loop_body(loop))
     exits = re.findall(r"\bgoto\s+(\w+)", body)
     if re.search(r"\b(break|return)\b", body):
         exits.append("")
@@ -168,10 +167,10 @@ def _exits(loop: Node) -> list[str]:
 
 def _unwinds(
     ctx: Context,
-    cf: cocoutil.CFile,
-    func: cocoutil.Function,
+    cf: placement.CFile,
+    func: placement.Function,
     loop: Node,
-    call: cocoutil.Call,
+    call: placement.Call,
     dirs: frozenset[str],
     exits: list[str],
 ) -> Iterable[Finding]:
@@ -183,7 +182,7 @@ def _unwinds(
         return
     earliest = min(starts)
     domain = _domain(loop)
-    wanted = {cocoutil.opposite(d) for d in dirs}
+    wanted = {placement.opposite(d) for d in dirs}
     after_failure = _reached_after_failure(ctx, func, call, wanted)
     for other, odirs in cf.conversion_calls(func):
         if not (odirs & wanted):
@@ -192,7 +191,7 @@ def _unwinds(
             continue  # no CFG path from the failed conversion reaches this one
         if other.line < earliest:
             continue
-        for unwind in cocoutil.enclosing_loops(other.node, func.node)[:1]:
+        for unwind in placement.enclosing_loops(other.node, func.node)[:1]:
             if unwind == loop or unwind.start_point[0] + 1 < earliest:
                 continue
             if _domain(unwind) != domain or domain is None:
@@ -220,7 +219,7 @@ def _unwinds(
 
 
 def _reached_after_failure(
-    ctx: Context, func: cocoutil.Function, call: cocoutil.Call, wanted: set[str]
+    ctx: Context, func: placement.Function, call: placement.Call, wanted: set[str]
 ) -> set[int] | None:
     """Lines of opposite conversions of the same memory that a CFG path reaches after
     ``call`` failed (the unwind path after a failure at index k).  None when the CFG
@@ -246,14 +245,14 @@ def _reached_after_failure(
     }
 
 
-def _label_lines(func: cocoutil.Function) -> dict[str, int]:
+def _label_lines(func: placement.Function) -> dict[str, int]:
     out: dict[str, int] = {}
     stack = [func.node]
     while stack:
         node = stack.pop()
         if node.type == "labeled_statement":
             label = node.child_by_field_name("label")
-            out[cocoutil.text_of(label)] = node.start_point[0] + 1
+            out[placement.text_of(label)] = node.start_point[0] + 1
         stack.extend(node.children)
     return out
 
@@ -261,8 +260,8 @@ def _label_lines(func: cocoutil.Function) -> dict[str, int]:
 def _domain(loop: Node) -> str | None:
     """What a loop ranges over, independent of the index variable's name."""
     if loop.type == "compound_statement":
-        return "macro:" + cocoutil.loop_header_text(loop)
-    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
+        return "macro:" + placement.loop_header_text(loop)
+    cond = placement.squash(placement.text_of(loop.child_by_field_name("condition")))
     if loop.type == "while_statement" and "," in cond:
         return "macro:" + cond  # a normalised for_each macro: (cursor, container, ...)
     if loop.type != "for_statement":
@@ -276,16 +275,16 @@ def _domain(loop: Node) -> str | None:
 def _index_var(loop: Node) -> str | None:
     if loop.type != "for_statement":
         return None
-    cond = cocoutil.squash(cocoutil.text_of(loop.child_by_field_name("condition")))
+    cond = placement.squash(placement.text_of(loop.child_by_field_name("condition")))
     match = COMPARE_RE.match(cond)
     return match.group("lhs") if match else None
 
 
 def _tracks_progress(unwind: Node, loop: Node) -> bool:
     """The unwind checks per-element state or where the first loop stopped."""
-    body = cocoutil.loop_body(unwind)
+    body = placement.loop_body(unwind)
     for node in _ifs(body):
-        cond = cocoutil.text_of(node.child_by_field_name("condition"))
+        cond = placement.text_of(node.child_by_field_name("condition"))
         cond = CONVERSION_NAME_RE.sub("", cond)  # the unwind's own call says nothing
         if TRACKED_RE.search(cond):
             return True

@@ -1,7 +1,9 @@
-"""Small syntactic helpers shared by the CoCo conversion rules (engineer E's rules).
+"""Where conversion calls sit: the syntactic view several CoCo rules share.
 
-The rules here reason about where set_memory_{en,de}crypted() calls sit: which function,
-which switch case, which loop, which same-file helper reaches them.  This module turns one
+The rules that use it reason about where set_memory_{en,de}crypted() calls sit: which
+function, which switch case, which loop, which same-file helper reaches them.  It lived
+in patchbot/cocoutil.py until issue 18 folded it into the one C analysis layer; every
+conversion name comes from the catalogue.  This module turns one
 C file into that view with tree-sitter; it does no I/O and keeps no global state besides
 the parse cache in patchbot.cparse.
 """
