@@ -56,7 +56,7 @@ def test_every_leak_on_failure_error_of_lint_is_reproduced(rfc_on_tdx, kernel_tr
 
 
 def test_validate_prints_the_confirmations(run_cli, kernel_tree):
-    code, _, err = run_cli("validate", str(EXAMPLE), "--platform", "tdx")
+    code, _, err = run_cli("validate", "--tree", "6.1", str(EXAMPLE), "--platform", "tdx")
     assert code == 1
     assert "lint confirmed by running:" in err
     assert "[leak-on-failure] reproduced by the model: steps" in err
@@ -64,7 +64,7 @@ def test_validate_prints_the_confirmations(run_cli, kernel_tree):
 
 def test_a_lint_finding_the_model_does_not_show_is_listed_with_the_reason(run_cli):
     series = Path(__file__).parent / "fixtures" / "model" / "system_heap" / "cc-shared"
-    code, _, err = run_cli("validate", str(series), "--platform", "tdx")
+    code, _, err = run_cli("validate", "--tree", "6.1", str(series), "--platform", "tdx")
     assert code == 0
     # lint's path rules flag the allocation error path; no run of the model leaks there
     assert "not reproduced: no explored sequence x fault showed" in err
