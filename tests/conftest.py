@@ -6,12 +6,29 @@ a test that needs one and cannot find it fails loudly instead of skipping.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
+
+
+def load_bench(script: str) -> ModuleType:
+    """A bench/ script as a module (bench/ is not a package), loaded once per session
+    under the name bench/coco_independent.py gives it too, so both share one copy."""
+    name = f"{script}_bench"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{script}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

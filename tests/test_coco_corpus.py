@@ -8,30 +8,19 @@ listed known false positives (6.12 has two, in drivers/hv/hv.c).
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
-import sys
 from types import ModuleType
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_bench
 
 from patchbot.api import Finding
 from patchbot.cparse.parse import function_at
 
 
 def _bench() -> ModuleType:
-    """bench/ is not a package: load the accuracy script by path."""
-    name = "coco_accuracy_bench"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "coco_accuracy.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("coco_accuracy")
 
 
 VERSIONS = ("6.1", "6.12")

@@ -8,27 +8,17 @@ them.  The fixture part runs here without a kernel tree; the 6.12 part needs the
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import REPO
+from conftest import REPO, load_bench
 
 from patchbot.api import SourceFile
 
 
 def _bench() -> ModuleType:
-    name = "coco_independent_bench"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "coco_independent.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("coco_independent")
 
 
 def test_fixture_classes_match_labels() -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from patchbot.cli_options import add_model_options
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.drivers import DRIVERS
@@ -31,22 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=sorted(DRIVERS),
         help=f"driver to boot in the model: {', '.join(sorted(DRIVERS))} (required unless --qemu)",
     )
-    p.add_argument(
-        "--platform",
-        choices=[*PLATFORMS, "all"],
-        default="all",
-        help="CoCo profile of the model: none (no CoCo), tdx, snp, or all of them (default: all)",
-    )
-    p.add_argument(
-        "--tree",
-        help="kernel tree: 6.1 or 6.12 (embedded) or a PATH (default: the newest embedded)",
-    )
-    p.add_argument(
-        "--format",
-        choices=["text", "json", "sarif", "b4"],
-        default="text",
-        help="output format of the findings (default: text)",
-    )
+    add_model_options(p)
     p.add_argument(
         "--qemu",
         action="store_true",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from patchbot.cli_options import add_model_options
 from patchbot.errors import EXIT_CLEAN, EXIT_FINDINGS, InputError
 from patchbot.kernel.tree import resolve_tree
 from patchbot.model.platforms import PLATFORMS
@@ -31,23 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="mbox, .patch files, a format-patch directory, or - for stdin "
         "(with --kernel and no series: build and boot the bare tree)",
     )
-    p.add_argument(
-        "--platform",
-        choices=[*PLATFORMS, "all"],
-        default="all",
-        help="CoCo profile of the model: none (no CoCo), tdx, snp, or all of them "
-        "(default: all; not used by --kernel)",
-    )
-    p.add_argument(
-        "--tree",
-        help="kernel tree: 6.1 or 6.12 (embedded) or a PATH (default: the newest embedded)",
-    )
-    p.add_argument(
-        "--format",
-        choices=["text", "json", "sarif", "b4"],
-        default="text",
-        help="output format of the findings (default: text)",
-    )
+    add_model_options(p, platform_note="; not used by --kernel")
     p.add_argument(
         "--kernel",
         action="store_true",
