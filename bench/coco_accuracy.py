@@ -28,6 +28,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from patchbot.api import Finding, SourceFile
 from patchbot.config import Config
@@ -84,6 +85,16 @@ class Score:
         return out
 
 
+def expected_rules(
+    path: Path, key: tuple[str, str], entry: dict[str, Any], rules: list[str]
+) -> set[str]:
+    """The rule ids a label entry expects; an id that is not a CoCo rule is an error."""
+    unknown = set(entry["expected"]) - set(rules)
+    if unknown:
+        raise ValueError(f"{path}: {key}: unknown rule ids {sorted(unknown)}")
+    return set(entry["expected"])
+
+
 def load_corpus(path: Path = LABELS) -> Corpus:
     data = tomllib.loads(path.read_text())
     base = load_corpus(path.parent / data["base"]) if "base" in data else None
@@ -97,10 +108,7 @@ def load_corpus(path: Path = LABELS) -> Corpus:
         key = (entry["path"], entry["function"])
         if key in labels and key not in inherited:
             raise ValueError(f"{path}: {key} labelled twice")
-        unknown = set(entry["expected"]) - set(data["rules"])
-        if unknown:
-            raise ValueError(f"{path}: {key}: unknown rule ids {sorted(unknown)}")
-        labels[key] = set(entry["expected"])
+        labels[key] = expected_rules(path, key, entry, data["rules"])
         reasons[key] = entry["reason"]
     known = {(p, f, r) for p, f, r in data.get("known_false_positives", [])}
     return Corpus(data["rules"], data["audit"], data["fixtures"], labels, reasons, known)

@@ -110,10 +110,7 @@ def load(path: Path = LABELS, external_dir: Path | None = None) -> Independent:
         key = (rel, entry["function"])
         if key in labels:
             raise ValueError(f"{path}: {key} labelled twice")
-        unknown = set(entry["expected"]) - set(data["rules"])
-        if unknown:
-            raise ValueError(f"{path}: {key}: unknown rule ids {sorted(unknown)}")
-        labels[key] = set(entry["expected"])
+        labels[key] = acc.expected_rules(path, key, entry, data["rules"])
         reasons[key] = entry["reason"]
         sources[key] = entry.get("source", "own fixture")
     corpus = acc.Corpus(data["rules"], data["audit"], data["fixtures"], labels, reasons)

@@ -19,6 +19,7 @@ from functools import lru_cache
 from tree_sitter import Node, Query, QueryCursor
 
 from patchbot.cparse.catalogue import load_catalogue
+from patchbot.cparse.exprs import text_of
 from patchbot.cparse.parse import C_LANGUAGE, declarator_name, parse_kernel
 
 ENC = "encrypt"
@@ -62,13 +63,6 @@ def has_unknown_lines(text: str, node: Node) -> bool:
     span of ``node`` contain one (so absence of a statement there proves nothing)?"""
     lines = text.split("\n")[node.start_point[0] : node.end_point[0] + 1]
     return any(not line.strip() for line in lines)
-
-
-def text_of(node: Node | None) -> str:
-    if node is None:
-        return ""
-    raw = node.text  # read once: each read copies the bytes out of the source again
-    return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
 def squash(text: str) -> str:
