@@ -98,9 +98,9 @@ def expected_rules(
 def load_corpus(path: Path = LABELS) -> Corpus:
     data = tomllib.loads(path.read_text())
     base = load_corpus(path.parent / data["base"]) if "base" in data else None
-    for key in ("rules", "audit", "fixtures"):
-        if base is not None and key not in data:
-            data[key] = getattr(base, key)
+    for part in ("rules", "audit", "fixtures"):
+        if base is not None and part not in data:
+            data[part] = getattr(base, part)
     labels: dict[tuple[str, str], set[str]] = dict(base.labels) if base else {}
     reasons: dict[tuple[str, str], str] = dict(base.reasons) if base else {}
     inherited = set(labels)

@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures = {
             rule: dict(zip(("tp", "fp", "fn"), result.per_rule(rule), strict=True))
-            for rule in ind.corpus.rules  # type: ignore[attr-defined]
+            for rule in ind.corpus.rules
         }
         json.dump(
             {"rules": figures, "false_alarms": alarms, "triage": counts, "seconds": seconds},

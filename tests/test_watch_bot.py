@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.server
 import re
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -70,11 +71,16 @@ class RunningBot:
                     raise AssertionError(f"no {count} x {pattern!r} in the bot's log:\n{self.log}")
                 self.changed.wait(min(left, 0.2))
 
-    def finish(self, timeout: float = 60) -> int:
-        # a stop on SIGTERM first finishes the step under way, which can be a fetch from
-        # the archive while the intake is writing to it: once, in a full suite run, that
-        # took over 10 s (the old bound); the tests that care about speed time it themselves
-        code = self.proc.wait(timeout)
+    def finish(self, timeout: float = 30) -> int:
+        # SIGTERM finishes the step under way; a stop that never came was a deadlock in the
+        # signal handler (patchbot/watch/stopping.py), so the log is part of the failure
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.reader.join(5)
+            raise AssertionError(f"the bot did not exit in {timeout} s:\n{self.log}") from None
         self.reader.join(5)
         return code
 

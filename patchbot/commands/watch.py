@@ -44,13 +44,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import logging
-    import signal
-    import threading
 
     from patchbot.config import load_config
     from patchbot.post import cli_support
     from patchbot.watch.loop import Bot
     from patchbot.watch.review import build_engine
+    from patchbot.watch.stopping import StopRequest
 
     top = logging.getLogger("patchbot")
     if top.getEffectiveLevel() > logging.INFO:
@@ -69,16 +68,8 @@ def run(args: argparse.Namespace) -> int:
             top.warning("run-patches-without-sandbox = true: mailed patches run on this host")
         check_available()
     assert base is not None
-    stopping = threading.Event()
-
-    def on_term(signum: int, _frame: object) -> None:
-        logging.getLogger("patchbot.watch").info(
-            "got %s: finishing the current step", signal.Signals(signum).name
-        )
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    stopping = StopRequest()
+    stopping.install()
     with cli_support.ledger(args, post) as ledger:
         ledger.hold_for_watch()  # one bot per ledger: a second one exits 2
         bot = Bot(
@@ -91,9 +82,9 @@ def run(args: argparse.Namespace) -> int:
             validate=args.validate,
             wait=args.wait,
             settle=args.settle,
-            stop=stopping.is_set,
+            stop=stopping.requested,
         )
         if args.once:  # for cron: 2 says the pass left work for the next one (logged)
             return 0 if bot.poll() else 2
-        bot.run(args.interval, stopping.wait)
+        bot.run(args.interval, stopping.sleep)
     return 0
