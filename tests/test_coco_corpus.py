@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 from conftest import REPO, load_bench
 
-from patchbot.api import Finding
+from patchbot.api import Finding, Severity
 from patchbot.cparse.parse import function_at
 
 
@@ -92,7 +92,12 @@ def test_scoring_reports_misses_and_extras() -> None:
         reasons={},
     )
     stray = Finding(
-        rule="rollback-overreach", severity=1, message="m", path="a.c", line=9, function="g"
+        rule="rollback-overreach",
+        severity=Severity.INFO,
+        message="m",
+        path="a.c",
+        line=9,
+        function="g",
     )
     result = bench.score(corpus, [stray], [])
     assert [m.split()[0] for m in result.mismatches] == ["missed", "extra"]

@@ -180,7 +180,8 @@ static int demo_not_a_wrapper(struct demo *d, u64 start)
 }
 """
     catalogue = load_catalogue()
-    assert catalogue.get("set_memory_decrypted").direction == "decrypt"
+    entry = catalogue.get("set_memory_decrypted")
+    assert entry is not None and entry.direction == "decrypt"
     fa = analyze_file(src)
     assert fa.summaries["demo_set_shared"].direction == "decrypt"
     assert fa.summaries["demo_set_shared"].arg == 0

@@ -24,12 +24,9 @@ def _hits(text: str, name: str) -> list[tuple[str, int, str]]:
 
 def _cond(expr: str):
     tree = parse(f"int f(void) {{ if ({expr}) return 1; return 0; }}")
-    return (
-        tree.root_node.children[0]
-        .child_by_field_name("body")
-        .named_children[0]
-        .child_by_field_name("condition")
-    )
+    body = tree.root_node.children[0].child_by_field_name("body")
+    assert body is not None
+    return body.named_children[0].child_by_field_name("condition")
 
 
 @pytest.mark.parametrize(
@@ -58,6 +55,7 @@ static void demo_put(struct demo *d)
 }
 """
     func = analyze_file(text).function("demo_put")
+    assert func is not None
     conv = func.events_of("conversion")[0]
     assert memory_lvalue(conv) == "d->page"
     statuses = {status for _name, _line, status in _hits(text, "demo_put")}

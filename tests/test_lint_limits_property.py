@@ -36,7 +36,7 @@ def _expression(depth: int, width: int) -> str:
     return "(" * depth + inner + ")" * depth
 
 
-statements = st.deferred(
+statements: st.SearchStrategy[str] = st.deferred(
     lambda: st.one_of(
         st.builds(lambda c, b: c.format(b=b), st.sampled_from(CALLS), st.sampled_from(BUFFERS)),
         st.builds(
@@ -100,10 +100,10 @@ def _within_targets(run) -> None:
         os._exit(0)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
-        message = pipe.read().decode()
+        reported = pipe.read().decode()
     _pid, status, usage = os.wait4(pid, 0)
     assert status == 0, f"the lint process died (status {status})"
-    assert not message, message
+    assert not reported, reported
     used = usage.ru_utime + usage.ru_stime
     assert used < CPU_TARGET, f"{used:.1f} CPU s"
     assert usage.ru_maxrss < RSS_TARGET_KB, f"{usage.ru_maxrss // 1024} MB"

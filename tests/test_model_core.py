@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from patchbot.model.bridge import Event
 from patchbot.model.build import BuildFailure, build_driver, parse_diagnostics
-from patchbot.model.state import PLATFORMS, Mem, Owner, PageModel, ViolationError
+from patchbot.model.state import PLATFORMS, Mem, Owner, PageModel, Violation, ViolationError
 
 
 def _model(platform: str) -> PageModel:
@@ -145,7 +146,7 @@ def test_driver_that_loops_forever_is_a_hang_with_its_last_events(kernel_tree, t
     assert result.violation.trace[-1].func.startswith("virtio_mem_")
 
 
-def _violation_on(platform: str) -> object:
+def _violation_on(platform: str) -> Violation:
     """The unaccepted-to-buddy violation as the model raises it on ``platform``."""
     m = _model(platform)
     m.host_plug(0x1000, 4)
@@ -154,9 +155,7 @@ def _violation_on(platform: str) -> object:
     return exc.value.violation
 
 
-def _events(n: int) -> list:
-    from patchbot.model.bridge import Event
-
+def _events(n: int) -> list[Event]:
     return [Event(i, "kzalloc", "demo_probe", 10 + i, (0, 0, 0, 0)) for i in range(n)]
 
 

@@ -104,7 +104,12 @@ def test_a_fatal_violation_ends_the_run():
     s = session_on("tdx")
     ended: list[int] = []
     s.on_violation = lambda sess: ended.append(len(sess.violations))
-    s.handlers = {**s.handlers, "BUG": lambda sess, ev: sess.fail("bug", "BUG() reached")}
+
+    def bug(sess: Session, ev: Event) -> int:
+        sess.fail("bug", "BUG() reached")
+        return 0
+
+    s.handlers = {**s.handlers, "BUG": bug}
     call(s, "set_memory_encrypted", 10, BASE, 1)
     assert ended == []
     call(s, "BUG", 12, 0, 0)

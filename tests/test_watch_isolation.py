@@ -45,7 +45,7 @@ def test_a_review_that_raises_is_retried_then_given_up_and_others_go_on(
     real = review.reply_messages
     crashes: list[str] = []
 
-    def crashing(thread, result, **kw):  # type: ignore[no-untyped-def]
+    def crashing(thread, result, **kw):
         if thread.series.patches[0].author_email == "mallory@example.org":
             crashes.append(thread.message_id)
             raise ValueError("address parts cannot contain CR or LF")
@@ -88,7 +88,7 @@ def test_a_failure_below_the_bound_is_retried_and_then_replied_to(
     real = review.reply_messages
     left = [1]  # a passing fault: the first try fails, the second works
 
-    def flaky(thread, result, **kw):  # type: ignore[no-untyped-def]
+    def flaky(thread, result, **kw):
         if left[0]:
             left[0] -= 1
             raise OSError("No space left on device")

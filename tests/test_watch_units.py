@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bot_site import V1_COVER, V2_COVER, fixture_mails
@@ -105,7 +106,9 @@ def test_change_id_wins_over_author_and_title() -> None:
 def test_ledger_keeps_one_row_per_message_id_and_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
-        args = dict(in_reply_to="<p@x>", series_key="k", list_addr="l@x", raw=b"m", rcpts=["a@x"])
+        args: dict[str, Any] = dict(
+            in_reply_to="<p@x>", series_key="k", list_addr="l@x", raw=b"m", rcpts=["a@x"]
+        )
         assert ledger.enqueue("<m1@x>", **args) is True
         assert ledger.enqueue("<m1@x>", **{**args, "raw": b"other"}) is False
         ledger.mark_sending("<m1@x>")
