@@ -129,7 +129,7 @@ def test_missing_signoff_is_dropped_only_where_patchbot_left_it_out(
     from patchbot.validate.kernel import checkpatch_findings, kernel_patches
 
     def missing_signoff(outdir: Path) -> list[bool]:
-        found = kernel_patches(read_series([str(outdir)]), [str(outdir)])
+        found = kernel_patches(read_series([str(outdir)]))
         return [
             any(f.rule == "checkpatch/MISSING_SIGN_OFF" for f in checkpatch_findings(git_tree, p))
             for p in found

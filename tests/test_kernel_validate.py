@@ -208,7 +208,7 @@ def test_checkpatch_of_the_example_reports_its_commit_message_findings(kernel_tr
     from patchbot.validate.kernel import checkpatch_findings, kernel_patches
 
     example = str(Path(__file__).parent.parent / "examples" / "virtio-mem-coco-rfc.mbox")
-    patches = kernel_patches(read_series([example]), [example])
+    patches = kernel_patches(read_series([example]))
     assert [p.signoff_expected for p in patches] == [True, True, True]
     second = {f.rule: f for f in checkpatch_findings(kernel_tree, patches[1])}
     assert {r: (f.path, f.line, f.patch) for r, f in second.items()} == {

@@ -90,7 +90,7 @@ def run_kernel(args: argparse.Namespace) -> int:
         # git am refuses a file beyond a symlink, but applies the link itself, and the
         # build would then read through it: the kernel path refuses symlink diffs too
         refuse_symlinks(series)
-        patches = kernel_patches(series, args.series)
+        patches = kernel_patches(series)
         if not patches:
             raise InputError(f"{' '.join(args.series)}: no patch with a diff")
         base = series_base(series, args.series)

@@ -40,6 +40,7 @@ def build_patch(msg: Message, source: str) -> tuple[Patch, bool]:
         date=parts.in_body_date or msg.date,
         message_id=msg.message_id,
         in_reply_to=msg.in_reply_to,
+        generated_by=msg.generated_by,
         body=parts.body,
         trailers=parts.trailers,
         notes=parts.notes,

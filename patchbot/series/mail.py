@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from email.policy import compat32
 
+from patchbot.generate.marker import GENERATED_HEADER
+
 # "From <anything> <weekday> ..." as written by git format-patch, mutt, public-inbox
 _SEPARATOR_RE = re.compile(rb"^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b")
 _SEPARATOR_AT_RE = re.compile(_SEPARATOR_RE.pattern[1:])  # match(data, line start, line end)
@@ -33,6 +35,7 @@ class Message:
     date: str = ""
     message_id: str = ""
     in_reply_to: str = ""
+    generated_by: str = ""  # the X-Patchbot-Generated header (patchbot/generate/marker.py)
     body: str = ""
     has_headers: bool = True
     warnings: list[str] = field(default_factory=list)
@@ -159,6 +162,8 @@ def parse_message(raw: bytes, *, unescape_mboxrd: bool) -> Message:
     out.date = decode_header(msg.get("Date"), warnings, "Date")
     out.message_id = _msgid(msg.get("Message-ID") or msg.get("Message-Id"))
     out.in_reply_to = _msgid(msg.get("In-Reply-To"))
+    generated = decode_header(msg.get(GENERATED_HEADER), warnings, GENERATED_HEADER)
+    out.generated_by = " ".join(generated.split())
     body = _body_text(msg, warnings)
     if unescape_mboxrd:
         body = _MBOXRD_RE.sub(r"\1", body)

@@ -83,6 +83,8 @@ class Patch:
     date: str = ""
     message_id: str = ""
     in_reply_to: str = ""
+    # X-Patchbot-Generated: the `patchbot generate series` command that wrote this mail
+    generated_by: str = ""
     body: str = ""  # commit message: everything above the first '---' line
     trailers: list[Trailer] = field(default_factory=list)
     notes: str = ""  # between '---' and the diff (changelog, diffstat)

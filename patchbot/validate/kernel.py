@@ -31,10 +31,8 @@ from typing import TYPE_CHECKING
 
 from patchbot.api import Finding, Location, Severity
 from patchbot.errors import InputError
-from patchbot.generate.marker import GENERATED_HEADER
 from patchbot.kernel import build, workspace
 from patchbot.kernel.workspace import Diagnostic, Workspace
-from patchbot.series.commitmsg import parse_subject
 from patchbot.series.model import Patch, Series
 from patchbot.validate.progress import Progress
 
@@ -44,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _BASE_COMMIT = re.compile(r"^base-commit: *([0-9a-f]{7,40})\s*$", re.M)
-_MAIL_START = re.compile(r"^(?=From [0-9a-f]{40} )", re.M)
 
 
 @dataclass
@@ -69,33 +66,21 @@ class KernelRun:
     boot_summary: str = ""
 
 
-def kernel_patches(series: Series, raw_inputs: Sequence[str] = ()) -> list[KernelPatch]:
+def kernel_patches(series: Series) -> list[KernelPatch]:
     """The series' patches as mails `git am` takes (the parsed parts, re-assembled).
-    ``raw_inputs`` are the files the series was read from: their headers say which
-    patches patchbot generated without --signoff."""
-    unsigned = generated_unsigned(_raw_texts(raw_inputs))
+    A patch whose X-Patchbot-Generated header says `generate series` wrote it without
+    --signoff expects no sign-off: the author adds it."""
     out = []
     for p in series.patches:
         if p.is_cover or not p.diff_text:
             continue
         files = [f.path for f in p.files if f.path]
-        kp = KernelPatch(p.label, p.title, _mbox(p), files, p.title not in unsigned)
-        out.append(kp)
+        out.append(KernelPatch(p.label, p.title, _mbox(p), files, _signoff_expected(p)))
     return out
 
 
-def generated_unsigned(texts: Sequence[str]) -> set[str]:
-    """Titles of the mails whose GENERATED_HEADER says patchbot wrote them without
-    --signoff (format-patch output, one or more mails per text)."""
-    titles = set()
-    for text in texts:
-        for mail in _MAIL_START.split(text):
-            head = mail.split("\n\n", 1)[0]
-            marker = re.search(rf"^{GENERATED_HEADER}: *(.*)$", head, re.M | re.I)
-            subject = re.search(r"^Subject: *(.*(?:\n[ \t].*)*)", head, re.M)
-            if marker and subject and "--signoff" not in marker.group(1):
-                titles.add(parse_subject(" ".join(subject.group(1).split())).title)
-    return titles
+def _signoff_expected(p: Patch) -> bool:
+    return not p.generated_by or "--signoff" in p.generated_by.split()
 
 
 def _raw_texts(raw_inputs: Sequence[str]) -> list[str]:
