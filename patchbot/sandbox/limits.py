@@ -2,9 +2,10 @@
 
 The rlimits are set in the forked child right before it execs bwrap, so bwrap and
 everything it starts inherit them.  RLIMIT_NPROC counts every process of the real user
-and is not enforced for root (the kernel exempts uid 0): the model's runs therefore also
-forbid fork in their seccomp filter (patchbot.sandbox.seccomp), and the wall clock kills
-the whole pid namespace of a kernel build.
+and is not enforced for root (the kernel exempts uid 0): as root, ``processes`` is also
+the ``pids.max`` of the command's own pids cgroup where one can be made
+(patchbot.sandbox.pidcap); the model's runs forbid fork in their seccomp filter
+(patchbot.sandbox.seccomp), and the wall clock kills the whole pid namespace of a build.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ class Limits:
     wall_seconds: float = 600.0  # the whole process tree is killed after this
     cpu_seconds: int = 900  # per process (SIGXCPU, then SIGKILL)
     address_space: int = 4 * GiB  # per process
-    processes: int = 4096  # per real user (not for root, see above)
+    processes: int = 4096  # per real user; as root, per command (pids cgroup, see above)
     file_size: int = 1 * GiB  # largest file a process may write
     open_files: int = 1024
     output_bytes: int = 16 * MiB  # stdout and stderr each; more kills the command

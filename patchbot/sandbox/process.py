@@ -28,6 +28,7 @@ from patchbot.sandbox import seccomp
 from patchbot.sandbox.bwrap import bwrap_argv, plain_env
 from patchbot.sandbox.limits import Limits
 from patchbot.sandbox.mode import check_available, enabled
+from patchbot.sandbox.pidcap import PidCap
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class SandboxResult:
     overflow: str = ""  # "stdout" or "stderr" when that stream passed the cap
     sandboxed: bool = True
     limits: Limits = field(default_factory=Limits)
+    forks_refused: int = 0  # forks the pids cap refused (sandbox/pidcap.py)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,12 @@ class SandboxResult:
                 f"{name} wrote more than {self.limits.output_bytes >> 20} MiB to its "
                 f"{self.overflow}; the sandbox killed it",
             )
+        if self.forks_refused and not self.ok:
+            return (
+                "process-limit",
+                f"{name} tried to run more than {self.limits.processes} processes at once; "
+                f"the sandbox refused {self.forks_refused} fork(s)",
+            )
         sig = self.signal
         if sig is not None and sig in _SIGNALS:
             what, why = _SIGNALS[signal.Signals(sig)]
@@ -88,8 +96,11 @@ class SandboxResult:
         return None
 
 
-def _preexec(limits: Limits) -> None:
+def _preexec(limits: Limits, cap: PidCap | None) -> None:
     os.setsid()
+    if cap is not None:
+        with contextlib.suppress(OSError):  # no cap then: the rlimits and the clock hold
+            cap.join()
     limits.apply()
 
 
@@ -113,6 +124,7 @@ def run(
     else:
         argv, child_env = list(command), plain_env(env)
     log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
+    cap = PidCap.create(limits.processes)
     start = time.monotonic()
     with tempfile.TemporaryFile() as stdin_file:
         if stdin:
@@ -126,12 +138,16 @@ def run(
             cwd=None if sandboxed else cwd,
             env=child_env,
             pass_fds=(filter_file.fileno(),) if filter_file else (),
-            preexec_fn=lambda: _preexec(limits),
+            preexec_fn=lambda: _preexec(limits, cap),
         )
     if filter_file is not None:
         filter_file.close()
     out, timed_out, overflow = _collect(proc, limits, start)
     returncode = proc.wait()
+    refused = 0
+    if cap is not None:
+        refused = cap.refused()
+        cap.remove()
     if sandboxed and returncode > 128 and not timed_out and not overflow:
         returncode = 128 - returncode  # bwrap exits 128+N when the command died of N
     return SandboxResult(
@@ -144,6 +160,7 @@ def run(
         overflow,
         sandboxed,
         limits,
+        refused,
     )
 
 
@@ -229,6 +246,7 @@ def popen(
     else:
         argv, child_env = list(command), plain_env()
     log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
+    cap = PidCap.create(limits.processes)  # removed by a later command or at exit
     try:
         return subprocess.Popen(
             _with_seccomp(argv, filter_file),
@@ -237,7 +255,7 @@ def popen(
             stderr=subprocess.STDOUT,
             env=child_env,
             pass_fds=(filter_file.fileno(),) if filter_file else (),
-            preexec_fn=lambda: _preexec(limits),
+            preexec_fn=lambda: _preexec(limits, cap),
         )
     finally:
         if filter_file is not None:
