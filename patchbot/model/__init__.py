@@ -52,7 +52,10 @@ bounded set (virtio_mem/explore.py: sequences of resizes, offline/online, cancel
 onlines and device answers; heap/scenarios.py explored_orders(): every order of mmap,
 vmap and DMA set-up and teardown), which get the conversion faults.  Faults: every call
 of every kind; "partial-conversion" (the call converts the first half of its range, then
-fails); pairs of conversion faults when a run makes at most six (child.fault_plan).
+fails); pairs of conversion faults when a run makes at most six (child.fault_plan).  An
+explored sequence fails only the calls of its last step, and of a cancel right before it
+(explore.fault_base: a MEM_CANCEL_ONLINE undo cannot report its failure, so what the
+driver does about it shows in the next step).
 findings.to_findings() reports each (violation, line) once, on its simplest run
 (no fault before a fault before a pair, then fewest steps), across runs and platforms.
 
@@ -65,6 +68,24 @@ Checks tied to driver contexts:
   conversion to shared failed in the same context is the former (the driver ignored the
   error); unplugging a page that is private, or unknown from a failure in an earlier
   context that was never retried, is the latter (no conversion before unplug).
+* cancel-undo-failure-ignored: a page whose undo failed inside MEM_CANCEL_ONLINE
+  (PageModel.note_failed_undo) and that the driver then unplugs, or hands to the buddy,
+  without converting it again.  A partial failure of the undo counts too: the pages it
+  left private are no more known to the driver than unknown ones.
+
+Violations of issue 19 and the fixture that shows each
+------------------------------------------------------
+* dma-through-stale-mapping: device DMA through a mapping made before a conversion of
+  its pages (PageModel.stale_dma) -- tests/fixtures/model/system_heap/
+  cc-shared-share-on-mmap (only the explored orders reach it; with convert-while-mapped).
+* cancel-undo-failure-ignored (above) -- tests/fixtures/model/virtio_mem/
+  cancel-undo-unchecked.patch (only a conversion fault on the undo, then a step after it).
+* after a partial conversion, a caller that is right after a whole failure: retrying the
+  accept over the whole range accepts the converted half again, double-accept --
+  virtio_mem/retry-accept.patch (only partial-conversion faults).  Likewise re-encrypting
+  and then freeing without checking: after a whole failure the re-encryption works,
+  after a partial one it fails (the untouched half is still accepted, convert()), and
+  the free is free-after-failed-conversion.
 
 Shim conventions (for every driver)
 -----------------------------------

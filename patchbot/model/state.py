@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 from array import array
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -251,7 +252,7 @@ class PageModel:
         where = self._pages(pfn, npages)
         for i in self._idx(pfn, npages):
             if self.platform.coco:
-                self._check_cancel_failed(i, "unplug hands the host")
+                self._check_cancel_failed(i, "unplug hands the host", self.host.unplug_allowed)
             if self.owner[i] == Owner.BUDDY:
                 self._fail(
                     "unplug-in-use",
@@ -420,13 +421,20 @@ class PageModel:
             ):
                 self.cancel_failed[i] = 1
 
-    def _check_cancel_failed(self, i: int, what: str) -> None:
-        if self.cancel_failed[i] and self.mem[i] not in (Mem.PRIVATE, Mem.SHARED):
+    def _check_cancel_failed(self, i: int, what: str, fine: Collection[Mem]) -> None:
+        """A page whose MEM_CANCEL_ONLINE undo failed, handed on in a state not ``fine``.
+
+        A whole failure leaves the page unknown; a partial one (see convert) leaves it
+        shared or still private, and the driver cannot tell which: unplugging a page the
+        failed undo left private is the same ignored failure, not a missing conversion.
+        """
+        if self.cancel_failed[i] and self.mem[i] not in fine:
+            state = "unknown (§3)" if self.mem[i] == Mem.UNKNOWN else Mem(self.mem[i]).name.lower()
             self._fail(
                 "cancel-undo-failure-ignored",
                 f"{what} {self._pages(self.base + i, 1)}, whose MEM_CANCEL_ONLINE undo failed: "
                 "the notifier cannot report it and the driver went on as if the undo had "
-                "worked; its state is unknown (§3)",
+                f"worked; its state is {state}",
                 i,
             )
 
@@ -448,7 +456,7 @@ class PageModel:
                 )
             if not self.platform.coco:
                 continue
-            self._check_cancel_failed(i, f"{api}() hands the buddy allocator")
+            self._check_cancel_failed(i, f"{api}() hands the buddy allocator", (Mem.PRIVATE,))
             state = Mem(self.mem[i])
             if state == Mem.UNKNOWN or (state == Mem.SHARED and self.conversion_failed(i)):
                 # after a failed conversion the page must be leaked (§3), even when a
