@@ -3,6 +3,7 @@ and the cover-letter reply says what each boot found (real public-inbox, real mo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,10 @@ def test_review_validate_puts_the_model_boots_in_the_cover_reply(
         assert "virtio-mem x none: clean" in cover_reply
         for platform in ("tdx", "snp"):
             assert f"virtio-mem x {platform}: " in cover_reply
-        assert "violate unplug-private" in cover_reply
+        # the driver never converts before unplug: unplug-private, and since it never
+        # checks, also the unplug of what a failed MEM_CANCEL_ONLINE undo left private
+        flat = " ".join(cover_reply.split())  # the lines are wrapped at 72
+        assert re.search(r"violate ([a-z-]+, )*unplug-private\b", flat), cover_reply
         assert s.intake.datas == 0  # printed, not sent
 
         watched = s.patchbot("watch", "--once", "--validate", "--wait", "0", *tree, timeout=300)
