@@ -121,3 +121,16 @@ def test_init_page_count_has_the_shims_refcount_semantics(tmp_path, cold_cache):
     )
     assert isinstance(built.result, BuildResult), [n.message("x") for n in built.needs_api]
     assert "init_page_count" not in built.generated  # hand-written, not derived or stubbed
+
+
+def test_hot_added_pages_start_page_offline_so_the_drivers_vm_warn_stays_quiet():
+    # 6.12 and 2026 initialise a hot-added memmap PageOffline() and virtio_mem checks it
+    # with VM_WARN_ON_ONCE() on every page it keeps fake-offline; a model core that left
+    # the flag clear fired that warning 19 times in the traces of the tdx findings
+    from patchbot.validate.boot import boot
+
+    report = boot("virtio-mem", tree_for("6.12"), ("tdx",))
+    assert report.matrix is not None, [f.message for f in report.findings]
+    assert {f.rule for f in report.findings} == {"unaccepted-to-buddy"}
+    notes = [step.note for f in report.findings for step in f.trace]
+    assert notes and "WARN_ON" not in notes
