@@ -35,10 +35,9 @@ int fixture_grab_range_noprof(unsigned long start, unsigned long end,
 """
 
 
-def _scratch_tree(tmp_path: Path, extra: dict[str, str]) -> Path:
-    """6.12's include/ by symlink, with ``extra`` headers (name -> text appended to the
-    tree's own header of that name, or a new header) as real files."""
-    base = tree_for("6.12")
+def _scratch_tree(base: Path, tmp_path: Path, extra: dict[str, str]) -> Path:
+    """``base``'s include/ by symlink, with ``extra`` headers (name -> text appended to
+    the tree's own header of that name, or a new header) as real files."""
     tree = tmp_path / "tree"
     (tree / "include" / "linux").mkdir(parents=True)
     (tree / "Makefile").write_text((base / "Makefile").read_text())
@@ -56,16 +55,22 @@ def _scratch_tree(tmp_path: Path, extra: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def cold_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def base() -> Path:
+    return tree_for("6.12")  # from the shared cache, before cold_cache points it elsewhere
+
+
+@pytest.fixture
+def cold_cache(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # nothing derived or built yet; the 6.12 tree stays where it is (not re-extracted)
     cache = tmp_path / "cache"
     monkeypatch.setenv("PATCHBOT_CACHE", str(cache))
     return cache
 
 
 def test_flag_types_constants_and_pure_macros_of_a_memory_path_header_are_derived(
-    tmp_path, cold_cache
+    base, tmp_path, cold_cache
 ):
-    tree = _scratch_tree(tmp_path, {"gfp.h": GFP_ADDITIONS})
+    tree = _scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
     built = build_following_tree(
         FIXTURES / "flag_constant.c", tree, "common", "drivers/fixture/flag_constant.c"
     )
@@ -82,8 +87,10 @@ def test_flag_types_constants_and_pure_macros_of_a_memory_path_header_are_derive
     assert "kzalloc" not in built.generated  # the allocation keeps the shim's semantics
 
 
-def test_a_memory_path_macro_that_ends_in_a_function_is_still_model_needs_api(tmp_path, cold_cache):
-    tree = _scratch_tree(tmp_path, {"gfp.h": GFP_ADDITIONS})
+def test_a_memory_path_macro_that_ends_in_a_function_is_still_model_needs_api(
+    base, tmp_path, cold_cache
+):
+    tree = _scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
     built = build_following_tree(
         FIXTURES / "range_call.c", tree, "common", "drivers/fixture/range_call.c"
     )
@@ -96,8 +103,8 @@ def test_a_memory_path_macro_that_ends_in_a_function_is_still_model_needs_api(tm
     assert "fixture_grab_range_noprof" not in built.generated  # never a stub
 
 
-def test_a_header_added_to_the_tree_after_a_run_is_seen_by_the_next_run(tmp_path, cold_cache):
-    tree = _scratch_tree(tmp_path, {})
+def test_a_header_added_to_the_tree_after_a_run_is_seen_by_the_next_run(base, tmp_path, cold_cache):
+    tree = _scratch_tree(base, tmp_path, {})
     driver = FIXTURES / "late_header.c"
     first = build_following_tree(driver, tree, "common", "drivers/fixture/late_header.c")
     assert [n.name for n in first.needs_api] == ["FIXTURE_LATE_LIMIT"]
@@ -115,9 +122,9 @@ def test_a_header_added_to_the_tree_after_a_run_is_seen_by_the_next_run(tmp_path
     assert [n.name for n in third.needs_api] == ["FIXTURE_LATE_LIMIT"]
 
 
-def test_init_page_count_has_the_shims_refcount_semantics(tmp_path, cold_cache):
+def test_init_page_count_has_the_shims_refcount_semantics(base, cold_cache):
     built = build_following_tree(
-        FIXTURES / "page_count.c", tree_for("6.12"), "common", "drivers/fixture/page_count.c"
+        FIXTURES / "page_count.c", base, "common", "drivers/fixture/page_count.c"
     )
     assert isinstance(built.result, BuildResult), [n.message("x") for n in built.needs_api]
     assert "init_page_count" not in built.generated  # hand-written, not derived or stubbed
