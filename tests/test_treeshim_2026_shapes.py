@@ -141,3 +141,23 @@ def test_hot_added_pages_start_page_offline_so_the_drivers_vm_warn_stays_quiet()
     assert {f.rule for f in report.findings} == {"unaccepted-to-buddy"}
     notes = [step.note for f in report.findings for step in f.trace]
     assert notes and "WARN_ON" not in notes
+
+
+def test_a_memory_path_call_inside_a_derived_macro_is_named_at_the_drivers_line(
+    base, tmp_path, cold_cache
+):
+    # gcc places an error on a token of a macro body at the macro's own line (here in
+    # the generated pb_tree.h); its "in expansion of macro" notes name the driver's line
+    tree = _scratch_tree(
+        base,
+        tmp_path,
+        {"fixture_wrap.h": "#define fixture_hide_page(p) set_memory_np((unsigned long)(p), 1)\n"},
+    )
+    built = build_following_tree(
+        FIXTURES / "wrapped_call.c", tree, "common", "drivers/fixture/wrapped_call.c"
+    )
+    assert isinstance(built.result, BuildFailure)
+    needs = {n.name: n for n in built.needs_api}
+    assert set(needs) == {"set_memory_np"}
+    assert needs["set_memory_np"].lines == [12]
+    assert "fixture_hide_page" in built.generated and "set_memory_np" not in built.generated
