@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 from dataclasses import asdict, dataclass
@@ -49,12 +50,38 @@ CLASSIFIER_VERSION = "4"
 
 
 def tree_key(tree: Path) -> str:
-    """Identity of a tree for the caches: its path and its top Makefile (the version)."""
+    """Identity of a tree for the caches: its path, its top Makefile (the version) and
+    the state of every header under the include roots (path, size, mtime).
+
+    The headers are part of the key because a tree is edited in place (a pull, a
+    rebase, a header copied in by hand): a cached "not defined" answer from before the
+    edit would otherwise outlive it.  Stating the ~4,000 headers of linux-source-6.12
+    takes 40-55 ms (2 cores, warm page cache); grepping them takes ~0.3 s per round."""
     h = hashlib.sha256(f"{CLASSIFIER_VERSION}:{tree.resolve()}".encode())
     makefile = tree / "Makefile"
     if makefile.is_file():
         h.update(makefile.read_bytes())
+    for root in INCLUDE_ROOTS:
+        _hash_headers(tree / root, h)
     return h.hexdigest()[:16]
+
+
+def _hash_headers(directory: Path, h: hashlib._Hash) -> None:
+    """Fold (name, size, mtime) of each header below ``directory`` into ``h``, in a
+    stable order; symlinked entries (a scratch tree) are followed, as grep -R does."""
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir():
+                _hash_headers(Path(entry.path), h)
+            elif entry.name.endswith(".h"):
+                st = entry.stat()
+                h.update(f"{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            continue
 
 
 def _header_name(rel: str) -> str:
@@ -165,9 +192,9 @@ _KIND_ORDER = ("macro", "inline", "function", "enum", "typedef", "struct", "vari
 class TreeDefinitions:
     """Lookups of names in one tree's headers, cached on disk per tree."""
 
-    def __init__(self, tree: Path) -> None:
+    def __init__(self, tree: Path, key: str | None = None) -> None:
         self.tree = tree
-        self.key = tree_key(tree)
+        self.key = key or tree_key(tree)  # the caller's key: the headers are stated once
         self.cache_file = cache_dir() / "model-tree" / self.key / "defs.json"
         self._known: dict[str, dict[str, str] | None] = {}
         if self.cache_file.is_file():

@@ -174,8 +174,12 @@ void pb_free_contig_range(unsigned long pfn, unsigned long nr, PB_LOC_PARAMS)
 
 void pb_generic_online_page(struct page *page, unsigned int order, PB_LOC_PARAMS)
 {
+	unsigned long i;
+
 	PB_EV("generic_online_page", page_to_pfn(page), 1UL << order, 0, 0);
 	pb_pages_freed(page_to_pfn(page), 1UL << order);
+	for (i = 0; i < 1UL << order; i++)  /* __free_pages_core(MEMINIT_HOTPLUG) */
+		__ClearPageOffline(page + i);
 }
 
 void pb_default_online_page(struct page *page, unsigned int order)

@@ -59,6 +59,9 @@ PB_PAGEFLAG(Offline, PG_offline)
 static inline int page_ref_count(const struct page *p) { return p->_refcount; }
 static inline void set_page_count(struct page *p, int v) { p->_refcount = v; }
 static inline void page_ref_inc(struct page *p) { p->_refcount++; }
+/* a fresh single reference (2026's virtio_mem gives back the reference it dropped
+ * for a fake-offline page this way, where 6.12 used page_ref_inc()) */
+static inline void init_page_count(struct page *p) { set_page_count(p, 1); }
 static inline int page_ref_dec_and_test(struct page *p) { return --p->_refcount == 0; }
 #define page_count(p) page_ref_count(p)
 #define dump_page(p, r) ((void)(p))

@@ -264,11 +264,16 @@ int pb_add_memory_driver_managed(int nid, u64 start, u64 size, const char *name,
 	for (mb = first; mb <= last; mb++) {
 		unsigned long i;
 
-		/* a fresh memmap: every page starts with one reference, as in the kernel */
+		/* a fresh memmap: every page starts with one reference and, as since 6.12
+		 * (memmap_init_range() for MEMINIT_HOTPLUG), PageOffline() until the core's
+		 * generic_online_page() hands it to the buddy (6.1 drivers set the flag
+		 * themselves and never test it before) */
 		memset(&pb_memmap[mb * PAGES_PER_SECTION], 0,
 		       PAGES_PER_SECTION * sizeof(struct page));
-		for (i = 0; i < PAGES_PER_SECTION; i++)
+		for (i = 0; i < PAGES_PER_SECTION; i++) {
 			pb_memmap[mb * PAGES_PER_SECTION + i]._refcount = 1;
+			__SetPageOffline(&pb_memmap[mb * PAGES_PER_SECTION + i]);
+		}
 		pb_mb_state[mb] = PB_MB_OFFLINE;
 	}
 	/* memhp_default_state=online: the core onlines what it adds */
