@@ -87,6 +87,9 @@ def _same_function(ctx: Context) -> Iterable[Finding]:
             continue
         if hit.current.entry.direction != "decrypt" or hit.status == "failed":
             continue
+        if hit.event.entry.frees_keys:
+            continue  # a same-file teardown freeing file-scope memory: it re-encrypts or
+            # not itself, and leak-on-failure judges it there
         seen.add(hit.event.line)
         how = "after" if hit.status == "ok" else "after calling"
         yield ctx.finding(
