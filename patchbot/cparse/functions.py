@@ -277,6 +277,8 @@ class FileAnalysis:
     functions: list[Function]
     catalogue: Catalogue  # the base catalogue extended by this file's wrapper summaries
     summaries: dict[str, ApiEntry]  # wrapper name -> derived entry
+    # failing helpers and file-scope releases (helpers.py): in the catalogue, not wrappers
+    helpers: dict[str, ApiEntry] = field(default_factory=dict)
 
     def function(self, name: str) -> Function | None:
         return next((f for f in self.functions if f.name == name), None)
@@ -509,20 +511,22 @@ def analyze_file_with(
     catalogue = base.with_entries(summaries)
     for func in functions:
         func.events = build_events(func, catalogue)
+    helpers: dict[str, ApiEntry] = {}
     for _round in range(_HELPER_ROUNDS):
         # helpers that fail with nonzero or free file-scope memory (helpers.py) need the
         # events: derive them, then rebuild the events of the functions that call them
         derived = derive(functions, set(catalogue.entries))
         if not derived:
             break
+        helpers.update(derived)
         base = base.with_entries(derived)
-        summaries = {**derived, **summarise(functions, base)}
+        summaries = summarise(functions, base)
         catalogue = base.with_entries(summaries)
-        names = frozenset(summaries)
+        names = frozenset(summaries) | frozenset(helpers)
         for func in functions:
             if func.words & names:
                 func.events = build_events(func, catalogue)
-    return FileAnalysis(text, functions, catalogue, summaries)
+    return FileAnalysis(text, functions, catalogue, summaries, helpers)
 
 
 def call_named(node: Node | None, names: set[str]) -> Call | None:

@@ -104,7 +104,7 @@ def _summaries(text: str, extra: tuple[ApiEntry, ...]) -> dict[str, ApiEntry]:
     fa = analyze_file_with(text, extra)
     found: dict[str, ApiEntry] = {}
     for func in fa.functions:
-        derived = fa.summaries.get(func.name)
+        derived = fa.summaries.get(func.name) or fa.helpers.get(func.name)
         if derived is not None and _is_exported(func) and not derived.frees_keys:
             found[func.name] = derived
     return found
