@@ -65,6 +65,14 @@ static void demo_local(void)
 
 \tfree_page((unsigned long)page);
 }
+
+static void demo_users(void *page)
+{
+\tdemo_teardown();
+\tdemo_teardown_checked();
+\tdemo_put(page);
+\tdemo_local();
+}
 """
 
 
@@ -102,6 +110,9 @@ def test_teardown_freeing_file_scope_memory_is_a_release() -> None:
     # a parameter's or a local's memory is not file-scope memory
     assert "demo_put" not in fa.helpers
     assert "demo_local" not in fa.helpers
+    # only a function some caller in the file uses is summarised
+    uncalled = TEARDOWN.replace("\tdemo_teardown();\n", "")
+    assert "demo_teardown" not in analyze_file(uncalled).helpers
 
 
 def test_failed_conversion_then_release_call_is_a_free() -> None:

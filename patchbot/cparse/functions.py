@@ -500,7 +500,7 @@ def analyze_file_with(
     text: str, extra: tuple[ApiEntry, ...] = (), catalogue_path: str | None = None
 ) -> FileAnalysis:
     """analyze_file() with explicit cross-file entries (cached by text and entries)."""
-    from patchbot.cparse.helpers import derive
+    from patchbot.cparse.helpers import called_in_file, derive
     from patchbot.cparse.summaries import summarise
 
     base = load_catalogue(catalogue_path)
@@ -512,20 +512,27 @@ def analyze_file_with(
     for func in functions:
         func.events = build_events(func, catalogue)
     helpers: dict[str, ApiEntry] = {}
+    # both kinds of helper matter only to a caller in the file whose conversion may fail:
+    # a file without a conversion (most of a linted series) skips the derivation
+    called = (
+        called_in_file(functions) if any(f.events_of("conversion") for f in functions) else set()
+    )
     for _round in range(_HELPER_ROUNDS):
         # helpers that fail with nonzero or free file-scope memory (helpers.py) need the
         # events: derive them, then rebuild the events of the functions that call them
-        derived = derive(functions, set(catalogue.entries))
+        derived = derive(functions, set(catalogue.entries), called)
         if not derived:
             break
         helpers.update(derived)
         base = base.with_entries(derived)
         summaries = summarise(functions, base)
         catalogue = base.with_entries(summaries)
-        names = frozenset(summaries) | frozenset(helpers)
+        names = frozenset(derived) | frozenset(summaries)
+        called = set()  # the next round: only functions whose events change now
         for func in functions:
             if func.words & names:
                 func.events = build_events(func, catalogue)
+                called.add(func.name)
     return FileAnalysis(text, functions, catalogue, summaries, helpers)
 
 

@@ -177,11 +177,21 @@ def release_summary(func: Function) -> ApiEntry | None:
     return ApiEntry(func.name, "free", -1, wrapper_of="free", frees_keys=tuple(keys))
 
 
-def derive(functions: list[Function], known: set[str]) -> dict[str, ApiEntry]:
-    """Failing-helper and release entries for ``functions`` not already in ``known``."""
+def called_in_file(functions: list[Function]) -> set[str]:
+    """Names of the file's functions that another function of the file spells (calls)."""
+    names = {f.name for f in functions}
+    out: set[str] = set()
+    for func in functions:
+        out |= (func.words & names) - {func.name}
+    return out
+
+
+def derive(functions: list[Function], known: set[str], called: set[str]) -> dict[str, ApiEntry]:
+    """Failing-helper and release entries for the ``called`` functions not in ``known``
+    (only a caller in the file uses them; treedb summarises exported ones itself)."""
     found: dict[str, ApiEntry] = {}
     for func in functions:
-        if func.name in known or not func.events:
+        if func.name in known or func.name not in called or not func.events:
             continue
         entry = fail_summary(func) or release_summary(func)
         if entry is not None:
@@ -189,4 +199,4 @@ def derive(functions: list[Function], known: set[str]) -> dict[str, ApiEntry]:
     return found
 
 
-__all__ = ["derive", "fail_summary", "release_summary"]
+__all__ = ["called_in_file", "derive", "fail_summary", "release_summary"]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from patchbot.cparse.catalogue import ApiEntry, Catalogue
 from patchbot.cparse.exprs import text_of
+from patchbot.cparse.helpers import fail_summary
 
 if TYPE_CHECKING:
     from patchbot.api import SourceFile
@@ -104,8 +105,12 @@ def _summaries(text: str, extra: tuple[ApiEntry, ...]) -> dict[str, ApiEntry]:
     fa = analyze_file_with(text, extra)
     found: dict[str, ApiEntry] = {}
     for func in fa.functions:
+        if not _is_exported(func):
+            continue
         derived = fa.summaries.get(func.name) or fa.helpers.get(func.name)
-        if derived is not None and _is_exported(func) and not derived.frees_keys:
+        if derived is None or derived.frees_keys:
+            derived = fail_summary(func)  # a failing helper no caller in its file uses
+        if derived is not None and not derived.frees_keys:
             found[func.name] = derived
     return found
 
