@@ -152,3 +152,16 @@ def test_release_summaries_stay_in_their_file() -> None:
     text = TEARDOWN.replace("static void demo_teardown(void)", "void demo_teardown(void)")
     db = treedb.build([SourceFile(path="demo/conn.c", text=text)])
     assert "demo_teardown" not in db.entries
+
+
+def test_helper_converting_a_field_is_no_conversion_of_the_struct() -> None:
+    """An exported open that hands ``chan->ring`` to a failing helper does not convert
+    ``chan``: its callers' kfree(chan) frees the struct, not the shared pages."""
+    text = FAILING_HELPER + (
+        "\nint demo_chan_open(struct demo *chan)\n{\n"
+        "\tint err = demo_share(chan, page_address(chan->ring), SZ_4K);\n\n"
+        "\tif (err)\n\t\treturn err;\n\treturn demo_start(chan);\n}\n"
+    )
+    db = treedb.build([SourceFile(path="demo/share.c", text=text)])
+    assert "demo_chan_open" not in db.entries
+    assert "demo_export" in db.entries

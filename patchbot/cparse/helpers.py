@@ -39,8 +39,13 @@ _ZERO = ("0", "NULL", "false")
 
 
 def _param_of(func: Function, event: MemEvent) -> int | None:
-    arg = event.call.arg(event.entry.arg)
-    ids = identifiers_in(arg)
+    ids: set[str] = set()
+    if event.entry.wrapper_of is None:
+        # a catalogued conversion of memory a parameter describes (``gpadl->buffer``) is
+        # one of that parameter: the caller holds the handle.  Not through a helper: one
+        # converting ``chan->ring`` is no conversion of ``chan`` (vmbus_open() would
+        # otherwise convert its channel, and a caller's kfree(chan) look like a leak)
+        ids = identifiers_in(event.call.arg(event.entry.arg))
     for i, name in enumerate(func.params):
         if name and (name == event.key or func.resolve(name) == event.key or name in ids):
             return i
