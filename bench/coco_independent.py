@@ -90,6 +90,11 @@ NOTES = [
     "  Still not covered: whether such a free is reached after the failure (the caller's",
     "  caller: vmbus_open() -> __vmbus_open() fails -> vmbus_free_ring()); the finding sits",
     "  in the release function, whose free of once-shared memory is not guarded by a flag.",
+    "  The four fixes reversed as patches: with `lint --tree` all of the above are found;",
+    "  without a tree only vmbus_disconnect()'s unchecked re-encrypt and free (its hunk",
+    "  followed one whose context stopped inside a `/*` comment, which hid it until",
+    "  `series/images.py` closed such comments at the hunk's end); the others need the",
+    "  sharing call, which lies outside their hunks.",
 ]
 
 
