@@ -9,9 +9,11 @@ dma_set_decrypted(), or a same-file helper returning its result) and no
 set_memory_encrypted() of it lies between the two.
 
 Across functions of one file, as a heuristic: when one function decrypts memory and
-keeps it in a struct field (``priv->buf = vaddr``, or decrypts ``priv->buf`` directly),
-a free of that field in another function that never re-encrypts it is reported as a
-question.
+keeps it in a struct field (``priv->buf = vaddr``, or decrypts ``priv->buf`` directly,
+or hands it to a helper of the file that shares it and returns nonzero on failure), a
+free of that field in another function that never re-encrypts it and tests no
+shared-state flag (``->decrypted``) is reported as a question.  A call to a same-file
+teardown that frees file-scope memory is left to leak-on-failure.
 
 Why is this bad?
 ----------------
@@ -87,6 +89,9 @@ def _same_function(ctx: Context) -> Iterable[Finding]:
             continue
         if hit.current.entry.direction != "decrypt" or hit.status == "failed":
             continue
+        if hit.event.entry.frees_keys:
+            continue  # a same-file teardown freeing file-scope memory: it re-encrypts or
+            # not itself, and leak-on-failure judges it there
         seen.add(hit.event.line)
         how = "after" if hit.status == "ok" else "after calling"
         yield ctx.finding(

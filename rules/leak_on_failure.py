@@ -13,6 +13,11 @@ free) on a path where
 * a re-encryption with set_memory_encrypted() is not checked before the free
   ("try to make it private again, then free anyway").
 
+A call to a function of the same file that frees file-scope memory without a successful
+re-encryption first (``vmbus_disconnect()`` freeing ``vmbus_connection.monitor_pages``)
+counts as a free of that memory; a same-file helper that converts its argument and
+returns nonzero when that failed counts as the conversion (cparse/helpers.py).
+
 The finding carries the path: the failing call, the branches and gotos taken, any
 re-encryption, and the free.
 

@@ -186,3 +186,12 @@ def test_hunk_inside_one_body_is_analysed() -> None:
 
     fixture = Path(__file__).parent / "fixtures/coco_independent/hunks/inside-one-body.patch"
     check_expected_patch(fixture)
+
+
+def test_hunk_ending_inside_a_comment_does_not_hide_the_next_hunk() -> None:
+    """Without a tree, a hunk whose context stops after ``/*`` is closed on the blank line
+    that follows it (the reversed Hyper-V fix 03f5a999adba: vmbus_disconnect() unseen)."""
+    from patchbot.testing import check_expected_patch
+
+    fixture = Path(__file__).parent / "fixtures/coco_independent/hunks/comment-at-hunk-end.patch"
+    check_expected_patch(fixture)

@@ -29,6 +29,9 @@ class ApiEntry:
     # cross-file summaries (treedb): flags the function leaves true when the conversion
     # failed, as (parameter index, field): (3, "decrypted") for ``gpadl->decrypted``
     failure_flags: tuple[tuple[int, str], ...] = ()
+    # same-file release summaries (helpers.py): the file-scope memory keys the function
+    # frees; its calls are frees of these keys, whatever their arguments
+    frees_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from patchbot.cparse.normalize import Normalized, normalize
 from patchbot.cparse.parse import declarator_name, parse_kernel
 
 _new_object = object.__new__
+_HELPER_ROUNDS = 2  # a failing helper's failing caller; deeper chains are rare
 _set_attribute = object.__setattr__
 _WORD_RE = re.compile(r"[A-Za-z_]\w*")
 _DIGITS = b"0123456789"
@@ -276,6 +277,8 @@ class FileAnalysis:
     functions: list[Function]
     catalogue: Catalogue  # the base catalogue extended by this file's wrapper summaries
     summaries: dict[str, ApiEntry]  # wrapper name -> derived entry
+    # failing helpers and file-scope releases (helpers.py): in the catalogue, not wrappers
+    helpers: dict[str, ApiEntry] = field(default_factory=dict)
 
     def function(self, name: str) -> Function | None:
         return next((f for f in self.functions if f.name == name), None)
@@ -432,26 +435,30 @@ def build_events(func: Function, catalogue: Catalogue) -> list[MemEvent]:
     for nid, call in func.named_calls(named) if named else ():
         entry = catalogue.get(call.name)
         assert entry is not None
-        key = func.key_of(call.arg(entry.arg))
-        # MemEvent(nid, call, entry, key, var) without the frozen dataclass's guarded
-        # setattr per field: the same, equal object
-        event = _new_object(MemEvent)
-        _set_attribute(
-            event,
-            "__dict__",
-            {
-                "node": nid,
-                "call": call,
-                "entry": entry,
-                "key": key,
-                "result_var": result_variable(call),
-                "note": "",
-            },
-        )
-        events.append(event)
+        for key in entry.frees_keys or (func.key_of(call.arg(entry.arg)),):
+            events.append(_event(nid, call, entry, key))
     events.extend(_cleanup_events(func, catalogue))
     events.sort(key=lambda e: (e.line, e.call.node.start_byte))
     return events
+
+
+def _event(nid: int, call: Call, entry: ApiEntry, key: str | None) -> MemEvent:
+    # MemEvent(nid, call, entry, key, var) without the frozen dataclass's guarded
+    # setattr per field: the same, equal object
+    event = _new_object(MemEvent)
+    _set_attribute(
+        event,
+        "__dict__",
+        {
+            "node": nid,
+            "call": call,
+            "entry": entry,
+            "key": key,
+            "result_var": result_variable(call),
+            "note": "",
+        },
+    )
+    return event
 
 
 def _functions(text: str) -> list[Function]:
@@ -493,6 +500,7 @@ def analyze_file_with(
     text: str, extra: tuple[ApiEntry, ...] = (), catalogue_path: str | None = None
 ) -> FileAnalysis:
     """analyze_file() with explicit cross-file entries (cached by text and entries)."""
+    from patchbot.cparse.helpers import called_in_file, derive
     from patchbot.cparse.summaries import summarise
 
     base = load_catalogue(catalogue_path)
@@ -503,7 +511,29 @@ def analyze_file_with(
     catalogue = base.with_entries(summaries)
     for func in functions:
         func.events = build_events(func, catalogue)
-    return FileAnalysis(text, functions, catalogue, summaries)
+    helpers: dict[str, ApiEntry] = {}
+    # both kinds of helper matter only to a caller in the file whose conversion may fail:
+    # a file without a conversion (most of a linted series) skips the derivation
+    called = (
+        called_in_file(functions) if any(f.events_of("conversion") for f in functions) else set()
+    )
+    for _round in range(_HELPER_ROUNDS):
+        # helpers that fail with nonzero or free file-scope memory (helpers.py) need the
+        # events: derive them, then rebuild the events of the functions that call them
+        derived = derive(functions, set(catalogue.entries), called)
+        if not derived:
+            break
+        helpers.update(derived)
+        base = base.with_entries(derived)
+        summaries = summarise(functions, base)
+        catalogue = base.with_entries(summaries)
+        names = frozenset(derived) | frozenset(summaries)
+        called = set()  # the next round: only functions whose events change now
+        for func in functions:
+            if func.words & names:
+                func.events = build_events(func, catalogue)
+                called.add(func.name)
+    return FileAnalysis(text, functions, catalogue, summaries, helpers)
 
 
 def call_named(node: Node | None, names: set[str]) -> Call | None:

@@ -24,7 +24,6 @@ names the file mentions (``entries_for``), so every CoCo rule sees them in every
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -33,16 +32,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from patchbot.cparse.catalogue import ApiEntry, Catalogue
-from patchbot.cparse.exprs import implied_status, strip, text_of
-from patchbot.cparse.objects import Flags, flag_assignments, update_flags
+from patchbot.cparse.exprs import text_of
+from patchbot.cparse.helpers import fail_summary
 
 if TYPE_CHECKING:
     from patchbot.api import SourceFile
-    from patchbot.cparse.functions import Function, MemEvent
+    from patchbot.cparse.functions import Function
 
 _ROUNDS = 2  # helper -> caller-wrapper chains across files deeper than this are rare
-_MAX_WALK = 4000  # walk states per conversion; helpers are short
-_ZERO = ("0", "NULL", "false")
 
 
 @dataclass(frozen=True)
@@ -99,100 +96,21 @@ def _is_exported(func: Function) -> bool:
     return "static" not in head.split()
 
 
-def _param_of(func: Function, event: MemEvent) -> int | None:
-    from patchbot.cparse.exprs import identifiers_in
-
-    arg = event.call.arg(event.entry.arg)
-    ids = identifiers_in(arg)
-    for i, name in enumerate(func.params):
-        if name and (name == event.key or func.resolve(name) == event.key or name in ids):
-            return i
-    return None
-
-
-@dataclass(frozen=True)
-class _Failure:
-    returns_nonzero: bool  # a path on which the conversion failed returns non-zero
-    flags: tuple[tuple[int, str], ...]  # (parameter, field) true on every such return
-
-
-def _on_failure(func: Function, conv: MemEvent) -> _Failure:
-    """Walk from the entry: at each ``return`` reached after ``conv`` failed, what is
-    returned and which ``param->field`` flags the path set to true (``gpadl->decrypted =
-    true`` before the conversion, kept when it fails: the out-parameter the caller tests)."""
-    start: tuple[int, bool, str, Flags] = (0, False, "unchecked", frozenset())  # ENTRY = 0
-    seen = {start}
-    queue = deque([start])
-    nonzero = False
-    common: set[str] | None = None
-    while queue and len(seen) < _MAX_WALK:
-        node_id, passed, status, flags = queue.popleft()
-        node = func.cfg.nodes[node_id]
-        if node_id == conv.node:
-            passed, status = True, "unchecked"
-        if func.assignments_at(node_id):
-            flags = update_flags(flags, flag_assignments(func, node_id))
-        if node.kind == "return" and passed and status == "failed":
-            ast = node.ast
-            value = strip(ast.named_children[0]) if ast is not None and ast.named_children else None
-            if value is not None and text_of(value).replace(" ", "") not in _ZERO:
-                nonzero = True
-                true_now = {lv for lv, on in flags if on}
-                common = true_now if common is None else common & true_now
-        for edge in node.succ:
-            nxt_status = status
-            if passed and edge.kind in ("true", "false") and edge.cond is not None:
-                implied = implied_status(edge.cond, edge.kind == "true", conv.call, conv.result_var)
-                if implied is not None:
-                    if status != "unchecked" and implied != status:
-                        continue
-                    nxt_status = implied
-            nxt = (edge.dst, passed, nxt_status, flags)
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    out: list[tuple[int, str]] = []
-    for lvalue in sorted(common or ()):
-        root, sep, field_name = lvalue.partition("->")
-        if sep and field_name.isidentifier() and root in func.params:
-            out.append((func.params.index(root), field_name))
-    return _Failure(nonzero, tuple(out))
-
-
-def _fail_summary(func: Function) -> ApiEntry | None:
-    for conv in func.events_of("conversion"):
-        index = _param_of(func, conv)
-        if index is None or conv.entry.direction is None:
-            continue
-        failure = _on_failure(func, conv)
-        if failure.returns_nonzero:
-            return ApiEntry(
-                func.name,
-                "conversion",
-                index,
-                direction=conv.entry.direction,
-                wrapper_of=conv.name,
-                failure_flags=failure.flags,
-            )
-    return None
-
-
 def _summaries(text: str, extra: tuple[ApiEntry, ...]) -> dict[str, ApiEntry]:
     from patchbot.cparse.functions import analyze_file_with
 
+    # the file's analysis derives its failing helpers (helpers.py), static ones included,
+    # and the exported wrappers of those; release summaries name file-scope memory and
+    # stay in their file
     fa = analyze_file_with(text, extra)
-    local = {f.name: s for f in fa.functions if (s := _fail_summary(f)) is not None}
-    hidden = [s for f in fa.functions if not _is_exported(f) and (s := local.get(f.name))]
-    if hidden:
-        # static helpers that fail this way make their exported same-file wrappers
-        # conversions too (vmbus_establish_gpadl() -> __vmbus_establish_gpadl())
-        fa = analyze_file_with(text, extra + tuple(hidden))
     found: dict[str, ApiEntry] = {}
     for func in fa.functions:
         if not _is_exported(func):
             continue
-        derived = fa.summaries.get(func.name) or local.get(func.name)
-        if derived is not None:
+        derived = fa.summaries.get(func.name) or fa.helpers.get(func.name)
+        if derived is None or derived.frees_keys:
+            derived = fail_summary(func)  # a failing helper no caller in its file uses
+        if derived is not None and not derived.frees_keys:
             found[func.name] = derived
     return found
 

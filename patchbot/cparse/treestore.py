@@ -29,7 +29,7 @@ from patchbot.cparse.treedb import TreeDb, build
 
 log = logging.getLogger(__name__)
 
-_VERSION = 2  # bump when what a summary means changes (2: failure flags)
+_VERSION = 3  # bump when what a summary means changes (2: failure flags, 3: helpers.py)
 
 
 def _digest(data: bytes) -> str:
@@ -60,6 +60,7 @@ def _load(store: Path, tree: Path) -> TreeDb | None:
     entries: dict[str, ApiEntry] = {}
     for raw in data["entries"]:
         raw["failure_flags"] = tuple((int(i), str(f)) for i, f in raw.get("failure_flags", ()))
+        raw["frees_keys"] = tuple(str(k) for k in raw.get("frees_keys", ()))
         entries[raw["name"]] = ApiEntry(**raw)
     return TreeDb(entries, dict(data["where"]))
 

@@ -8,6 +8,7 @@ the diff does not show are blank so line numbers match the real file.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,10 @@ def sparse_source(fd: FileDiff) -> SourceFile:
                 if ln.kind == "+":
                     added.append(new_no)
     new_file = fd.old_path is None
+    if not new_file:
+        for hunk in fd.hunks:
+            _close_comment_at_hunk_end(post, [ln.new_no for ln in hunk.lines])
+            _close_comment_at_hunk_end(pre, [ln.old_no for ln in hunk.lines])
     return SourceFile(
         path=fd.path,
         text=_join_sparse(post),
@@ -69,6 +74,30 @@ def sparse_source(fd: FileDiff) -> SourceFile:
         complete=new_file,
         pre_text="" if new_file else _join_sparse(pre),
     )
+
+
+# Comment delimiters and string literals on one line (approximate, as fragments.py's).
+_COMMENT_LEXEME = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|//.*|/\*|\*/')
+
+
+def _close_comment_at_hunk_end(lines: dict[int, str], numbers: list[int | None]) -> None:
+    """A hunk that ends inside a block comment (its context stops at ``/*`` and the first
+    comment lines) would turn every later hunk of the rebuilt file into comment text:
+    put a `` */`` on the blank line after the hunk, where the real file has more comment
+    (the Hyper-V fix 03f5a999adba reversed: its vmbus_disconnect() hunk was never seen)."""
+    shown = [n for n in numbers if n is not None]
+    if not shown:
+        return
+    open_comment = False
+    for number in range(min(shown), max(shown) + 1):
+        for lexeme in _COMMENT_LEXEME.findall(lines.get(number, "")):
+            if lexeme == "/*" and not open_comment:
+                open_comment = True
+            elif lexeme == "*/":
+                open_comment = False
+    after = max(shown) + 1
+    if open_comment and after not in lines:
+        lines[after] = " */"
 
 
 def _join_sparse(lines: dict[int, str]) -> str:
