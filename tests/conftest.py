@@ -31,6 +31,26 @@ def load_bench(script: str) -> ModuleType:
     return module
 
 
+def scratch_tree(base: Path, tmp_path: Path, headers: dict[str, str]) -> Path:
+    """A scratch tree for the model's tree shim: ``base``'s Makefile and headers (by
+    symlink), with ``headers`` (name -> text, appended to ``base``'s include/linux header
+    of that name, or a new header) as real files."""
+    tree = tmp_path / "tree"
+    (tree / "include" / "linux").mkdir(parents=True)
+    (tree / "Makefile").write_text((base / "Makefile").read_text())
+    for entry in (base / "include").iterdir():
+        if entry.name != "linux":
+            (tree / "include" / entry.name).symlink_to(entry)
+    for entry in (base / "include" / "linux").iterdir():
+        if entry.name not in headers:
+            (tree / "include" / "linux" / entry.name).symlink_to(entry)
+    for name, text in headers.items():
+        own = base / "include" / "linux" / name
+        head = own.read_text() if own.is_file() else ""
+        (tree / "include" / "linux" / name).write_text(head + text)
+    return tree
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Refuse to run while a real part is missing, naming each one.
 

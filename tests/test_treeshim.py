@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import scratch_tree
 
 from patchbot.kernel.tree import tree_for
 from patchbot.model.build import BuildFailure, BuildResult
@@ -101,33 +102,20 @@ def test_attribute_stripping_keeps_names_that_only_start_like_one():
     assert _clean(text) == "static inline size_t size_mul(size_t a) { __must_check_overflow(a); }"
 
 
-def _tree_with_header(tmp_path: Path, base: Path, name: str, text: str) -> Path:
-    """A scratch tree: ``base``'s headers by symlink plus one header of our own."""
-    tree = tmp_path / "tree"
-    (tree / "include" / "linux").mkdir(parents=True)
-    (tree / "Makefile").write_text((base / "Makefile").read_text())
-    for entry in (base / "include").iterdir():
-        if entry.name != "linux":
-            (tree / "include" / entry.name).symlink_to(entry)
-    for entry in (base / "include" / "linux").iterdir():
-        (tree / "include" / "linux" / entry.name).symlink_to(entry)
-    (tree / "include" / "linux" / name).write_text(text)
-    return tree
-
-
 def test_a_macro_chain_of_a_newer_tree_is_derived_and_ends_in_the_shims_allocator(
     tmp_path, monkeypatch
 ):
-    tree = _tree_with_header(
-        tmp_path,
+    tree = scratch_tree(
         tree_for("6.12"),
-        "fixture_obj.h",
-        "#define __fixture_pick_gfp(a, b, ...) b\n"
-        "#define fixture_gfp(...) __fixture_pick_gfp(, ##__VA_ARGS__, GFP_KERNEL)\n"
-        "#define __fixture_alloc(ALLOC, GFP, TYPE) ((TYPE *)ALLOC(sizeof(TYPE), GFP))\n"
-        "#define fixture_zalloc_obj(P, ...) \\\n"
-        "\t__fixture_alloc(kzalloc, fixture_gfp(__VA_ARGS__), typeof(P))\n"
-        "#define FIXTURE_BUDGET (INT_MAX / 2)\n",
+        tmp_path,
+        {
+            "fixture_obj.h": "#define __fixture_pick_gfp(a, b, ...) b\n"
+            "#define fixture_gfp(...) __fixture_pick_gfp(, ##__VA_ARGS__, GFP_KERNEL)\n"
+            "#define __fixture_alloc(ALLOC, GFP, TYPE) ((TYPE *)ALLOC(sizeof(TYPE), GFP))\n"
+            "#define fixture_zalloc_obj(P, ...) \\\n"
+            "\t__fixture_alloc(kzalloc, fixture_gfp(__VA_ARGS__), typeof(P))\n"
+            "#define FIXTURE_BUDGET (INT_MAX / 2)\n",
+        },
     )
     monkeypatch.setenv("PATCHBOT_CACHE", str(tmp_path / "cache"))
     built = build_following_tree(

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import scratch_tree
 
 from patchbot.kernel.tree import tree_for
 from patchbot.model.build import BuildFailure, BuildResult
@@ -35,25 +36,6 @@ int fixture_grab_range_noprof(unsigned long start, unsigned long end,
 """
 
 
-def _scratch_tree(base: Path, tmp_path: Path, extra: dict[str, str]) -> Path:
-    """``base``'s include/ by symlink, with ``extra`` headers (name -> text appended to
-    the tree's own header of that name, or a new header) as real files."""
-    tree = tmp_path / "tree"
-    (tree / "include" / "linux").mkdir(parents=True)
-    (tree / "Makefile").write_text((base / "Makefile").read_text())
-    for entry in (base / "include").iterdir():
-        if entry.name != "linux":
-            (tree / "include" / entry.name).symlink_to(entry)
-    for entry in (base / "include" / "linux").iterdir():
-        if entry.name not in extra:
-            (tree / "include" / "linux" / entry.name).symlink_to(entry)
-    for name, text in extra.items():
-        own = base / "include" / "linux" / name
-        head = own.read_text() if own.is_file() else ""
-        (tree / "include" / "linux" / name).write_text(head + text)
-    return tree
-
-
 @pytest.fixture
 def base() -> Path:
     return tree_for("6.12")  # from the shared cache, before cold_cache points it elsewhere
@@ -70,7 +52,7 @@ def cold_cache(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 def test_flag_types_constants_and_pure_macros_of_a_memory_path_header_are_derived(
     base, tmp_path, cold_cache
 ):
-    tree = _scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
+    tree = scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
     built = build_following_tree(
         FIXTURES / "flag_constant.c", tree, "common", "drivers/fixture/flag_constant.c"
     )
@@ -90,7 +72,7 @@ def test_flag_types_constants_and_pure_macros_of_a_memory_path_header_are_derive
 def test_a_memory_path_macro_that_ends_in_a_function_is_still_model_needs_api(
     base, tmp_path, cold_cache
 ):
-    tree = _scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
+    tree = scratch_tree(base, tmp_path, {"gfp.h": GFP_ADDITIONS})
     built = build_following_tree(
         FIXTURES / "range_call.c", tree, "common", "drivers/fixture/range_call.c"
     )
@@ -104,7 +86,7 @@ def test_a_memory_path_macro_that_ends_in_a_function_is_still_model_needs_api(
 
 
 def test_a_header_added_to_the_tree_after_a_run_is_seen_by_the_next_run(base, tmp_path, cold_cache):
-    tree = _scratch_tree(base, tmp_path, {})
+    tree = scratch_tree(base, tmp_path, {})
     driver = FIXTURES / "late_header.c"
     first = build_following_tree(driver, tree, "common", "drivers/fixture/late_header.c")
     assert [n.name for n in first.needs_api] == ["FIXTURE_LATE_LIMIT"]
@@ -148,7 +130,7 @@ def test_a_memory_path_call_inside_a_derived_macro_is_named_at_the_drivers_line(
 ):
     # gcc places an error on a token of a macro body at the macro's own line (here in
     # the generated pb_tree.h); its "in expansion of macro" notes name the driver's line
-    tree = _scratch_tree(
+    tree = scratch_tree(
         base,
         tmp_path,
         {"fixture_wrap.h": "#define fixture_hide_page(p) set_memory_np((unsigned long)(p), 1)\n"},
