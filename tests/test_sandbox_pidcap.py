@@ -55,3 +55,20 @@ def test_the_cap_counts_the_command_and_everything_it_starts() -> None:
     assert (cap.path / "pids.max").read_text().strip() == "8"
     assert cap.current() == 0 and cap.refused() == 0
     assert cap.remove() and not cap.path.exists()
+
+
+def test_a_cap_made_for_a_command_survives_the_next_commands_sweep() -> None:
+    """run() makes the cap before its child joins it: another thread's create() (the
+    model runs two sandboxed children at once) must not take it as left over."""
+    if not pidcap.available():
+        assert pidcap.PidCap.create(8) is None
+        return
+    first = pidcap.PidCap.create(8)
+    second = pidcap.PidCap.create(8)  # sweeps what is waiting to be removed
+    assert first is not None and second is not None
+    assert first.path.is_dir() and second.path.is_dir()
+    # a cap left for later (QEMU's) goes at the next sweep once it is empty
+    first.remove_when_empty()
+    third = pidcap.PidCap.create(8)
+    assert third is not None and not first.path.exists() and second.path.is_dir()
+    assert second.remove() and third.remove()

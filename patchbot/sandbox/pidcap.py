@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,10 @@ log = logging.getLogger(__name__)
 
 _PREFIX = f"patchbot-{os.getpid()}-"
 _serial = itertools.count(1)
-_made: set[Path] = set()  # caps this process created and has not removed yet
+# caps of commands whose end nobody waits for here (QEMU, started with popen), removed
+# once empty; never a cap of run(): its command may not have joined it yet
+_later: set[Path] = set()
+_later_lock = threading.Lock()  # the model runs sandboxed commands from two threads
 
 
 def _mounts() -> list[tuple[str, str, str, str]]:
@@ -104,7 +108,6 @@ class PidCap:
         path = parent / f"{_PREFIX}{next(_serial)}"
         try:
             path.mkdir()
-            _made.add(path)
             (path / "pids.max").write_text(f"{max_pids}\n")
         except OSError as exc:
             log.debug("no pids cap (%s): %s", path, exc)
@@ -140,16 +143,22 @@ class PidCap:
                 if time.monotonic() < deadline:
                     time.sleep(0.02)
                     continue
-                log.debug("pids cap %s still busy; removed later", self.path)
+                log.debug("pids cap %s still busy", self.path)
                 return False
-            _made.discard(self.path)
             return True
+
+    def remove_when_empty(self) -> None:
+        """For a command started and left running (QEMU): removed by a later create()
+        or at exit, once everything in it has ended."""
+        with _later_lock:
+            _later.add(self.path)
 
 
 def _sweep() -> None:
-    """Remove the caps of commands that have ended (a QEMU run removes none itself)."""
-    for path in list(_made):
-        PidCap(path).remove(wait=0)
+    with _later_lock:
+        for path in list(_later):
+            if PidCap(path).remove(wait=0):
+                _later.discard(path)
 
 
 atexit.register(_sweep)

@@ -126,20 +126,12 @@ def run(
     log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
     cap = PidCap.create(limits.processes)
     start = time.monotonic()
-    with tempfile.TemporaryFile() as stdin_file:
-        if stdin:
-            stdin_file.write(stdin)
-            stdin_file.seek(0)
-        proc = subprocess.Popen(
-            _with_seccomp(argv, filter_file),
-            stdin=stdin_file,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=None if sandboxed else cwd,
-            env=child_env,
-            pass_fds=(filter_file.fileno(),) if filter_file else (),
-            preexec_fn=lambda: _preexec(limits, cap),
-        )
+    try:
+        proc = _start(argv, filter_file, stdin, None if sandboxed else cwd, child_env, limits, cap)
+    except BaseException:
+        if cap is not None:
+            cap.remove(wait=0)
+        raise
     if filter_file is not None:
         filter_file.close()
     out, timed_out, overflow = _collect(proc, limits, start)
@@ -162,6 +154,31 @@ def run(
         limits,
         refused,
     )
+
+
+def _start(
+    argv: list[str],
+    filter_file: IO[bytes] | None,
+    stdin: bytes | None,
+    cwd: Path | None,
+    env: dict[str, str],
+    limits: Limits,
+    cap: PidCap | None,
+) -> subprocess.Popen[bytes]:
+    with tempfile.TemporaryFile() as stdin_file:
+        if stdin:
+            stdin_file.write(stdin)
+            stdin_file.seek(0)
+        return subprocess.Popen(
+            _with_seccomp(argv, filter_file),
+            stdin=stdin_file,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            pass_fds=(filter_file.fileno(),) if filter_file else (),
+            preexec_fn=lambda: _preexec(limits, cap),
+        )
 
 
 def _seccomp_file() -> IO[bytes] | None:
@@ -246,9 +263,9 @@ def popen(
     else:
         argv, child_env = list(command), plain_env()
     log.debug("sandbox%s: %s", "" if sandboxed else " (off)", " ".join(command))
-    cap = PidCap.create(limits.processes)  # removed by a later command or at exit
+    cap = PidCap.create(limits.processes)
     try:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             _with_seccomp(argv, filter_file),
             stdin=subprocess.DEVNULL,
             stdout=stdout,
@@ -257,6 +274,13 @@ def popen(
             pass_fds=(filter_file.fileno(),) if filter_file else (),
             preexec_fn=lambda: _preexec(limits, cap),
         )
+    except BaseException:
+        if cap is not None:
+            cap.remove(wait=0)
+        raise
     finally:
         if filter_file is not None:
             filter_file.close()
+    if cap is not None:  # Popen returned after the exec, so the child is in the cap
+        cap.remove_when_empty()
+    return proc
